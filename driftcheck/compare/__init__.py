@@ -1,0 +1,1 @@
+"""Comparison: normalization, ignore rules, the diff, attribution, secret redaction; pure, no I/O."""

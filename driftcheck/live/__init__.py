@@ -1,0 +1,1 @@
+"""Cluster side: Kubernetes API access and archived snapshots; knows nothing of Git."""

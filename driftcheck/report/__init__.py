@@ -1,0 +1,1 @@
+"""Report writers: JSON contract, HTML, Markdown, JUnit, metrics, the dated archive."""
