@@ -1,0 +1,63 @@
+"""Fixtures shared by all tests: the corpus clone and throwaway Git repositories with dated commits."""
+
+from __future__ import annotations
+
+import os
+import shutil
+import subprocess
+from pathlib import Path
+
+import pytest
+
+CORPUS_BUNDLE = Path(__file__).resolve().parents[2] / "shared" / "corpus" / "k8s-manifests.bundle"
+
+
+def git(cwd: Path, *args: str, env: dict[str, str] | None = None) -> str:
+    """Run git in cwd and return its stdout; fails the test loudly on error."""
+    full_env = {**os.environ, "GIT_CONFIG_NOSYSTEM": "1", **(env or {})}
+    out = subprocess.run(["git", *args], cwd=cwd, env=full_env, check=True, capture_output=True, text=True)
+    return out.stdout.strip()
+
+
+@pytest.fixture(scope="session")
+def corpus_repo(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """A fresh clone of the real GitOps corpus (308 commits). Read-only by convention: do not commit to it."""
+    if not CORPUS_BUNDLE.exists():
+        pytest.fail(f"corpus bundle not found at {CORPUS_BUNDLE}")
+    dest = tmp_path_factory.mktemp("corpus") / "k8s-manifests"
+    subprocess.run(["git", "clone", "-q", str(CORPUS_BUNDLE), str(dest)], check=True)
+    return dest
+
+
+class GitRepoBuilder:
+    """Builds a real Git repository commit by commit, with chosen authors and dates."""
+
+    def __init__(self, path: Path) -> None:
+        self.path = path
+        path.mkdir(parents=True, exist_ok=True)
+        git(path, "init", "-q", "-b", "main")
+
+    def commit(self, files: dict[str, str | None], message: str, date: str = "2026-01-20T10:00:00+09:00",
+               author: str = "Dev <dev@example.com>") -> str:
+        """Write (or delete, for None) files and commit them; returns the commit sha."""
+        for rel, text in files.items():
+            target = self.path / rel
+            if text is None:
+                if target.is_dir():
+                    shutil.rmtree(target)
+                else:
+                    target.unlink(missing_ok=True)
+                continue
+            target.parent.mkdir(parents=True, exist_ok=True)
+            target.write_text(text)
+        git(self.path, "add", "-A")
+        name, email = author.split(" <")
+        env = {"GIT_AUTHOR_NAME": name, "GIT_AUTHOR_EMAIL": email.rstrip(">"), "GIT_AUTHOR_DATE": date,
+               "GIT_COMMITTER_NAME": name, "GIT_COMMITTER_EMAIL": email.rstrip(">"), "GIT_COMMITTER_DATE": date}
+        git(self.path, "commit", "-q", "--allow-empty", "-m", message, env=env)
+        return git(self.path, "rev-parse", "HEAD")
+
+
+@pytest.fixture
+def git_repo(tmp_path: Path) -> GitRepoBuilder:
+    return GitRepoBuilder(tmp_path / "repo")
