@@ -1,0 +1,197 @@
+"""One audit run: apps → render → fetch live → compare → history → AuditReport."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+from driftcheck import __version__
+from driftcheck.model import (
+    AppSpec,
+    AuditReport,
+    LiveState,
+    Resource,
+    ResourceKey,
+    ResourceResult,
+    RunError,
+)
+
+Progress = Callable[[str], None]
+
+
+@dataclass
+class AuditOptions:
+    """Everything one run needs, already parsed; built by the CLI or by callers such as the demo."""
+
+    repo: str = "."
+    revision: str | None = None
+    at: str | None = None
+    paths: list[str] = field(default_factory=list)
+    namespace: str = ""
+    recurse: bool = False
+    app_names: list[str] = field(default_factory=list)
+    config_file: Path | None = None
+    argocd_apps: str | None = None
+    repo_urls: list[str] = field(default_factory=list)
+    git_token_file: Path | None = None
+    require_fresh: bool = False
+    rule_files: list[Path] = field(default_factory=list)
+    rule_packs: list[str] = field(default_factory=list)
+    live_snapshot: Path | None = None
+    kubeconfig: Path | None = None
+    context: str | None = None
+    all_namespaces: bool = False
+    selector: str | None = None
+    out: Path = Path("reports")
+    formats: list[str] = field(default_factory=lambda: ["html", "json"])
+    history_since: str = "90d"
+    explain_target: str | None = None
+
+    @classmethod
+    def from_cli(cls, kwargs: dict[str, Any]) -> AuditOptions:
+        known = {f for f in cls.__dataclass_fields__}
+        values = {k: v for k, v in kwargs.items() if k in known}
+        for name in ("paths", "app_names", "repo_urls", "rule_files", "rule_packs"):
+            values[name] = list(values.get(name) or [])
+        values["formats"] = [f.strip() for f in str(kwargs.get("formats") or "").split(",") if f.strip()]
+        return cls(**values)
+
+
+def run_audit(options: AuditOptions, progress: Progress = lambda _m: None) -> tuple[AuditReport, str | None]:
+    """The whole run. Returns the report and, when --explain was asked, the explanation text."""
+    from driftcheck.compare import CompareOptions, compare_app, coverage, explain, load_rules
+    from driftcheck.source.apps import discover_apps
+    from driftcheck.source.render import render_app
+    from driftcheck.source.repo import mask_url, open_repo, resolve_commit
+    from driftcheck.source.tree import CommitTree
+
+    errors: list[RunError] = []
+    repo = open_repo(options.repo, require_fresh=options.require_fresh, token_file=options.git_token_file)
+    commit = resolve_commit(repo, options.revision, options.at)
+    tree = CommitTree(repo, commit)
+    progress(f"desired state: {mask_url(options.repo)} at {tree.sha[:12]} ({tree.date})")
+
+    discovered = discover_apps(tree, options)
+    apps = discovered.apps
+    errors += discovered.errors
+    rules, rule_errors = load_rules(discovered.rule_packs, options.rule_files, discovered.rule_sources)
+    errors += rule_errors
+
+    desired_by_app: dict[str, list[Resource]] = {}
+    app_rows: list[dict[str, Any]] = []
+    for app in apps:
+        rendered = render_app(tree, app)
+        errors += rendered.errors
+        desired_by_app[app.name] = rendered.resources
+        progress(f"  app {app.name}: {len(rendered.resources)} objects from {app.path}")
+
+    live = read_live(options, apps, desired_by_app, progress)
+    compare_options = CompareOptions(gitops_managers=discovered.gitops_managers)
+    results: list[ResourceResult] = []
+    for app in apps:
+        desired = rekey_cluster_scoped(desired_by_app[app.name], live)
+        app_results = compare_app(app, desired, live, rules.for_app(app), compare_options)
+        results += app_results
+        app_rows.append(app_row(app, app_results, [e for e in errors if e.app == app.name]))
+    errors += rules.errors()
+    cov, unmanaged = coverage(apps, results, live)
+
+    history, history_errors = app_histories(repo, tree, apps, results, live, options)
+    errors += history_errors
+
+    explained = None
+    if options.explain_target:
+        explained = explain_target(options.explain_target, results, desired_by_app, live, explain)
+
+    report = AuditReport(
+        generated_at=datetime.now(UTC).isoformat(timespec="seconds"),
+        tool_version=__version__,
+        source={"repo": mask_url(options.repo), "revision": options.revision or "HEAD",
+                "commit": tree.sha, "commit_date": tree.date, "at": options.at},
+        cluster={"context": live.info.get("context"), "server": live.info.get("server"),
+                 "snapshot": str(options.live_snapshot) if options.live_snapshot else None},
+        rules={"packs": rules.packs, "digest": rules.digest, "unused": rules.unused()},
+        apps=app_rows,
+        resources=results,
+        coverage=cov,
+        unmanaged=unmanaged,
+        history=history,
+        errors=errors,
+        skipped_apps=discovered.skipped,
+    )
+    return report, explained
+
+
+def read_live(options: AuditOptions, apps: list[AppSpec], desired_by_app: dict[str, list[Resource]],
+              progress: Progress) -> LiveState:
+    """Live objects of the kinds Git uses, in the apps' namespaces, from a snapshot or the API."""
+    if options.live_snapshot:
+        from driftcheck.live.snapshot import read_snapshot
+
+        progress(f"live state: snapshot {options.live_snapshot}")
+        return read_snapshot(options.live_snapshot)
+    from driftcheck.live.cluster import ClusterReader
+
+    reader = ClusterReader(str(options.kubeconfig) if options.kubeconfig else None, options.context)
+    kinds = {r.key.group_kind for rs in desired_by_app.values() for r in rs}
+    namespaces = None if options.all_namespaces else {a.namespace for a in apps if a.namespace}
+    progress(f"live state: {reader.info.get('server')} ({len(kinds)} kinds)")
+    return reader.read(kinds, namespaces, options.selector)
+
+
+def rekey_cluster_scoped(desired: list[Resource], live: LiveState) -> list[Resource]:
+    """Objects of kinds discovery calls cluster-scoped lose the app's default namespace."""
+    out = []
+    for res in desired:
+        if res.key.namespace and res.key.group_kind in live.cluster_scoped:
+            res = Resource(ResourceKey(res.key.group, res.key.kind, "", res.key.name),
+                           res.api_version, res.body, res.origin)
+        out.append(res)
+    return out
+
+
+def app_row(app: AppSpec, results: list[ResourceResult], errors: list[RunError]) -> dict[str, Any]:
+    """One line of the report's apps[]: where the app comes from and how it stands."""
+    counts = {s: sum(1 for r in results if r.status == s)
+              for s in ("in-sync", "drifted", "missing", "extra", "unknown")}
+    worst = "error" if errors else next(
+        (s for s in ("unknown", "drifted", "missing", "extra") if counts[s]), "in-sync")
+    return {"name": app.name, "path": app.path, "namespace": app.namespace, "origin": app.origin,
+            "status": worst, "counts": counts, "errors": len(errors)}
+
+
+def app_histories(repo: Any, tree: Any, apps: list[AppSpec], results: list[ResourceResult],
+                  live: LiveState, options: AuditOptions) -> tuple[list[Any], list[RunError]]:
+    """Each app's deploy history since --history-since, and for drifts the commit live matches."""
+    from driftcheck.history import app_history, match_live_commit, parse_since
+
+    since = parse_since(options.history_since, tree.date)
+    live_by_key = {r.key: r for r in live.resources}
+    events: list[Any] = []
+    errors: list[RunError] = []
+    for app in apps:
+        result = app_history(repo, app, revision=tree.sha, since=since)
+        events += result.events
+        errors += result.errors
+        for res in results:
+            if res.app == app.name and res.status == "drifted" and res.key in live_by_key:
+                res.live_commit = match_live_commit(result, res, live_by_key[res.key])
+    return events, errors
+
+
+def explain_target(target: str, results: list[ResourceResult], desired_by_app: dict[str, list[Resource]],
+                   live: LiveState, explain: Callable[..., str]) -> str:
+    """KIND/NAME (or KIND/NAMESPACE/NAME) → the explanation of every matching resource."""
+    parts = target.split("/")
+    kind, name = parts[0].lower(), parts[-1]
+    namespace = parts[1] if len(parts) == 3 else None
+    desired = {r.key: r for rs in desired_by_app.values() for r in rs}
+    live_by_key = {r.key: r for r in live.resources}
+    chosen = [r for r in results if r.key.kind.lower() == kind and r.key.name == name
+              and (namespace is None or r.key.namespace == namespace)]
+    if not chosen:
+        return f"--explain {target}: no such resource in the desired or live state"
+    return "\n\n".join(explain(r, desired.get(r.key), live_by_key.get(r.key)) for r in chosen)

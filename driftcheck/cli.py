@@ -1,0 +1,125 @@
+"""The `driftcheck` command line: flag parsing, exit codes and progress output; no logic beyond wiring."""
+
+from __future__ import annotations
+
+import os
+import sys
+from pathlib import Path
+
+import click
+
+from driftcheck import __version__
+from driftcheck.model import DriftcheckError
+
+EXIT_IN_SYNC, EXIT_DRIFT, EXIT_ERROR = 0, 1, 2
+
+
+class DriftcheckGroup(click.Group):
+    """Turns every expected failure into one clear line and exit 2; a traceback only with DRIFTCHECK_DEBUG."""
+
+    def invoke(self, ctx: click.Context) -> object:
+        try:
+            return super().invoke(ctx)
+        except DriftcheckError as exc:
+            click.echo(f"driftcheck: error: {exc}", err=True)
+            ctx.exit(EXIT_ERROR)
+        except (click.exceptions.Exit, click.ClickException, click.Abort):
+            raise
+        except Exception as exc:  # the last line of defence: never a traceback for a user
+            if os.environ.get("DRIFTCHECK_DEBUG"):
+                raise
+            click.echo(f"driftcheck: internal error: {type(exc).__name__}: {exc} "
+                       "(set DRIFTCHECK_DEBUG=1 for a traceback)", err=True)
+            ctx.exit(EXIT_ERROR)
+
+
+def progress(message: str) -> None:
+    """Progress goes to stderr so stdout stays machine-readable."""
+    click.echo(message, err=True)
+
+
+@click.group(cls=DriftcheckGroup)
+@click.version_option(__version__, prog_name="driftcheck")
+def main() -> None:
+    """Does the cluster run what Git says, and since when has it not?"""
+
+
+def source_options(func):  # type: ignore[no-untyped-def]
+    """The flags that choose the desired state: repository, moment, apps."""
+    options = [
+        click.option("--repo", default=".", show_default=True, help="Git repository: a local path or a URL."),
+        click.option("--revision", default=None, help="Branch, tag or commit (default: HEAD)."),
+        click.option("--at", "at", default=None,
+                     help="A moment (ISO-8601 or a date): the last commit on --revision at or before it."),
+        click.option("--path", "paths", multiple=True, help="An app path in the repo (repeatable)."),
+        click.option("-n", "--namespace", default="", help="Destination namespace for --path apps."),
+        click.option("--recurse", is_flag=True, help="Read --path directories recursively."),
+        click.option("--app", "app_names", multiple=True, help="Only these apps (from config or Applications)."),
+        click.option("--config", "config_file", type=click.Path(dir_okay=False, path_type=Path),
+                     default=None, help="driftcheck.yaml (default: driftcheck.yaml in the repo at the commit)."),
+        click.option("--argocd-apps", default=None,
+                     help="Glob of ArgoCD Application manifests in the repo, e.g. 'argocd/*.yaml'."),
+        click.option("--repo-url", "repo_urls", multiple=True,
+                     help="URL(s) the Applications use for this repository (repeatable)."),
+        click.option("--git-token-file", type=click.Path(dir_okay=False, path_type=Path), default=None,
+                     help="File holding an HTTPS token for the remote (or set DRIFTCHECK_GIT_TOKEN)."),
+        click.option("--require-fresh", is_flag=True,
+                     help="Fail when the remote cannot be fetched instead of using the cached clone."),
+    ]
+    for option in reversed(options):
+        func = option(func)
+    return func
+
+
+@main.command()
+@source_options
+@click.option("--rules", "rule_files", multiple=True, type=click.Path(exists=True, path_type=Path),
+              help="Extra ignore-rule file or directory (repeatable).")
+@click.option("--rule-pack", "rule_packs", multiple=True,
+              help="Shipped rule pack to activate (repeatable; default: the config's, else all shipped).")
+@click.option("--live-snapshot", type=click.Path(exists=True, path_type=Path), default=None,
+              help="Read live objects from a snapshot file or directory instead of the cluster.")
+@click.option("--kubeconfig", type=click.Path(path_type=Path), default=None)
+@click.option("--context", default=None, help="Kubeconfig context.")
+@click.option("-A", "--all-namespaces", is_flag=True, help="Read live objects in all namespaces.")
+@click.option("-l", "--selector", default=None, help="Label selector for live objects.")
+@click.option("--out", type=click.Path(file_okay=False, path_type=Path), default=Path("reports"),
+              show_default=True, help="Report archive directory.")
+@click.option("--format", "formats", default="html,json", show_default=True,
+              help="Comma-separated: html, json, md, junit.")
+@click.option("--history-since", default="90d", show_default=True,
+              help="How far back the report's deploy history goes (e.g. 90d, or a date).")
+@click.option("--explain", "explain_target", default=None, help="Print the full comparison of KIND/NAME.")
+@click.option("-o", "--output", type=click.Choice(["table", "json", "none"]), default="table",
+              help="What to print on stdout.")
+def check(**kwargs: object) -> None:
+    """Render desired state, read live state, compare, and write the reports.
+
+    Exit 0 when in sync, 1 when anything drifted, is missing or extra, 2 on errors.
+    """
+    from driftcheck.audit import AuditOptions, run_audit
+    from driftcheck.report import write_reports
+    from driftcheck.report.terminal import summary_table
+
+    options = AuditOptions.from_cli(kwargs)
+    report, explained = run_audit(options, progress=progress)
+    written = write_reports(report, options.out, options.formats, keep=None)
+    if kwargs["output"] == "table":
+        click.echo(summary_table(report))
+    if explained is not None:
+        click.echo(explained)
+    for path in written.paths:
+        progress(f"wrote {path}")
+    sys.exit(exit_code(report))
+
+
+def exit_code(report: object) -> int:
+    """2 when something could not be checked, 1 when anything differs, 0 when all is in sync."""
+    from driftcheck.model import AuditReport
+
+    assert isinstance(report, AuditReport)
+    if report.errors or any(r.status == "unknown" for r in report.resources):
+        return EXIT_ERROR
+    if any(r.status != "in-sync" for r in report.resources):
+        return EXIT_DRIFT
+    return EXIT_IN_SYNC
