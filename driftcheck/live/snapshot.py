@@ -1,0 +1,257 @@
+"""Snapshots of live state: reads `kubectl get -o yaml|json` output and our format, writes ours atomically.
+
+Our format is multi-document YAML: a first `kind: DriftcheckSnapshot` document (preceded by a readable
+comment) records where and when the objects were read and *which types and namespaces were read*, so that
+offline a type that was never read is reported as unreadable instead of looking like "no objects"; then one
+document per object, exactly as `kubectl get -o yaml` shows it. Secret values are replaced by a fixed
+marker unless the caller opts in: a marker cannot be reversed, and equal markers never claim equal values.
+"""
+
+from __future__ import annotations
+
+import copy
+import json
+import os
+import tempfile
+from collections.abc import Iterable, Iterator
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+import yaml
+
+from driftcheck.model import DriftcheckError, LiveState, Origin, Resource, ResourceKey
+
+HEADER_KIND = "DriftcheckSnapshot"
+HEADER_API_VERSION = "driftcheck.io/v1"
+REDACTED = "<redacted by driftcheck>"
+LAST_APPLIED = "kubectl.kubernetes.io/last-applied-configuration"
+SNAPSHOT_SUFFIXES = (".yaml", ".yml", ".json")
+
+# Cluster-scoped built-in kinds, for kubectl output that carries no discovery information.
+BUILTIN_CLUSTER_SCOPED: frozenset[tuple[str, str]] = frozenset({
+    ("", "Namespace"), ("", "Node"), ("", "PersistentVolume"), ("", "ComponentStatus"),
+    ("rbac.authorization.k8s.io", "ClusterRole"), ("rbac.authorization.k8s.io", "ClusterRoleBinding"),
+    ("storage.k8s.io", "StorageClass"), ("storage.k8s.io", "CSIDriver"), ("storage.k8s.io", "CSINode"),
+    ("storage.k8s.io", "VolumeAttachment"), ("apiextensions.k8s.io", "CustomResourceDefinition"),
+    ("apiregistration.k8s.io", "APIService"), ("scheduling.k8s.io", "PriorityClass"),
+    ("networking.k8s.io", "IngressClass"), ("node.k8s.io", "RuntimeClass"),
+    ("admissionregistration.k8s.io", "ValidatingWebhookConfiguration"),
+    ("admissionregistration.k8s.io", "MutatingWebhookConfiguration"),
+    ("certificates.k8s.io", "CertificateSigningRequest"), ("flowcontrol.apiserver.k8s.io", "FlowSchema"),
+    ("flowcontrol.apiserver.k8s.io", "PriorityLevelConfiguration"),
+})
+
+
+def read_snapshot(path: str | os.PathLike[str], kinds: set[tuple[str, str]] | None = None,
+                  namespaces: set[str] | None = None) -> LiveState:
+    """Read a snapshot file or a directory of them (recursively, in name order).
+
+    With `kinds` (and `namespaces`), only those objects are kept and every requested (kind, namespace)
+    the snapshot did not capture becomes `unreadable` — a type never read is never "no objects".
+    """
+    root = Path(path)
+    if not root.exists():
+        raise DriftcheckError(f"live snapshot {root} does not exist")
+    files = [root] if root.is_file() else sorted(
+        p for p in root.rglob("*") if p.is_file() and p.suffix.lower() in SNAPSHOT_SUFFIXES)
+    if not files:
+        raise DriftcheckError(f"live snapshot {root}: no .yaml, .yml or .json files in it")
+    state = LiveState(info={"snapshot": str(root)})
+    headers: list[dict[str, Any]] = []
+    seen_kinds: set[tuple[str, str]] = set()
+    by_key: dict[ResourceKey, Resource] = {}
+    for file in files:
+        for body in _documents(file):
+            if body.get("kind") == HEADER_KIND:
+                headers.append(body)
+                continue
+            resource = Resource(ResourceKey.of(body), str(body.get("apiVersion", "")), body,
+                                Origin("snapshot", file=str(file)))
+            seen_kinds.add(resource.key.group_kind)
+            if not resource.key.namespace:
+                state.cluster_scoped.add(resource.key.group_kind)
+            by_key[resource.key] = resource
+    state.resources = list(by_key.values())
+    state.cluster_scoped |= BUILTIN_CLUSTER_SCOPED
+    scope = _apply_headers(state, headers, root)
+    if kinds is not None:
+        _restrict(state, scope, kinds, namespaces, seen_kinds)
+    return state
+
+
+def write_snapshot(state: LiveState, path: str | os.PathLike[str],
+                   include_secret_values: bool = False) -> None:
+    """Write `state` as our YAML format; atomic (temp file + rename), so a reader never sees half a file."""
+    target = Path(path)
+    target.parent.mkdir(parents=True, exist_ok=True)
+    info = state.info
+    header = _header(state, include_secret_values)
+    comment = (f"# driftcheck snapshot of {info.get('server') or 'an unknown server'} "
+               f"(context {info.get('context') or '-'}, Kubernetes {info.get('kubernetes_version') or '?'}), "
+               f"taken {header['time']}; {len(state.resources)} objects.\n"
+               f"# Secret values are {header['secretValues']}. "
+               "Audit it offline with: driftcheck check --live-snapshot FILE\n")
+    bodies = (r.body if include_secret_values else redact_secret(r.body)
+              for r in sorted(state.resources, key=lambda r: r.key))
+    fd, tmp = tempfile.mkstemp(prefix=f".{target.name}.", suffix=".tmp", dir=target.parent)
+    try:
+        with os.fdopen(fd, "w", encoding="utf-8") as out:
+            out.write(comment)
+            yaml.dump_all(_with_header(header, bodies), out, Dumper=yaml.CSafeDumper, sort_keys=False,
+                          default_flow_style=False, explicit_start=True, allow_unicode=True)
+        os.replace(tmp, target)
+    except BaseException:
+        Path(tmp).unlink(missing_ok=True)
+        raise
+
+
+def redact_secret(body: dict[str, Any]) -> dict[str, Any]:
+    """A Secret with every value (also inside last-applied-configuration) replaced by REDACTED; keys kept."""
+    if body.get("kind") != "Secret" or body.get("apiVersion") != "v1":
+        return body
+    redacted = copy.deepcopy(body)
+    _redact_values(redacted)
+    annotations = (redacted.get("metadata") or {}).get("annotations") or {}
+    if LAST_APPLIED in annotations:
+        try:
+            applied = json.loads(annotations[LAST_APPLIED])
+            _redact_values(applied)
+            annotations[LAST_APPLIED] = json.dumps(applied, separators=(",", ":"), sort_keys=True)
+        except (ValueError, TypeError, AttributeError):
+            annotations[LAST_APPLIED] = REDACTED
+    return redacted
+
+
+def _redact_values(secret: dict[str, Any]) -> None:
+    for field_name in ("data", "stringData"):
+        values = secret.get(field_name)
+        if isinstance(values, dict):
+            secret[field_name] = dict.fromkeys(values, REDACTED)
+
+
+def _with_header(header: dict[str, Any], bodies: Iterable[dict[str, Any]]) -> Iterator[dict[str, Any]]:
+    yield header
+    yield from bodies
+
+
+def _header(state: LiveState, include_secret_values: bool) -> dict[str, Any]:
+    info = state.info
+    scope = info.get("scope") or {}
+    kinds = scope.get("kinds") or {r.key.group_kind for r in state.resources}
+    redacted = not include_secret_values or info.get("secrets_redacted")
+    return {
+        "apiVersion": HEADER_API_VERSION,
+        "kind": HEADER_KIND,
+        "server": info.get("server", ""),
+        "context": info.get("context", ""),
+        "kubernetesVersion": info.get("kubernetes_version", ""),
+        "time": info.get("time") or datetime.now(UTC).strftime("%Y-%m-%dT%H:%M:%SZ"),
+        "secretValues": "redacted" if redacted else "included",
+        "namespaces": sorted(scope["namespaces"]) if scope.get("namespaces") is not None else None,
+        "selector": scope.get("selector"),
+        "types": [_gk(g, k) for g, k in sorted(kinds)],
+        "clusterScoped": [_gk(g, k) for g, k in sorted(state.cluster_scoped)],
+        "notServed": [_gk(g, k) for g, k in sorted(state.not_served)],
+        "unreadable": [{"group": g, "kind": k, "namespace": ns, "reason": reason}
+                       for (g, k, ns), reason in sorted(state.unreadable.items())],
+        "objects": len(state.resources),
+    }
+
+
+def _gk(group: str, kind: str) -> dict[str, str]:
+    return {"group": group, "kind": kind}
+
+
+def _apply_headers(state: LiveState, headers: list[dict[str, Any]], root: Path) -> dict[str, Any] | None:
+    """Fold the snapshot headers into `state`; returns the read scope, or None for plain kubectl output."""
+    if not headers:
+        return None
+    scope: dict[str, Any] = {"kinds": set(), "namespaces": set(), "selector": None}
+    try:
+        for header in headers:
+            state.info.update(server=header.get("server", ""), context=header.get("context", ""),
+                              kubernetes_version=header.get("kubernetesVersion", ""),
+                              time=header.get("time", ""))
+            if header.get("secretValues") != "included":
+                state.info["secrets_redacted"] = True
+            scope["kinds"] |= {(t["group"], t["kind"]) for t in header.get("types") or ()}
+            if header.get("namespaces") is None:
+                scope["namespaces"] = None
+            elif scope["namespaces"] is not None:
+                scope["namespaces"] |= set(header["namespaces"])
+            scope["selector"] = scope["selector"] or header.get("selector")
+            state.cluster_scoped |= {(t["group"], t["kind"]) for t in header.get("clusterScoped") or ()}
+            state.not_served |= {(t["group"], t["kind"]) for t in header.get("notServed") or ()}
+            for entry in header.get("unreadable") or ():
+                state.unreadable[(entry["group"], entry["kind"], entry["namespace"])] = entry["reason"]
+    except (KeyError, TypeError, AttributeError) as exc:
+        raise DriftcheckError(f"live snapshot {root}: malformed {HEADER_KIND} header ({exc!r})") from None
+    state.info["scope"] = scope
+    return scope
+
+
+def _restrict(state: LiveState, scope: dict[str, Any] | None, kinds: set[tuple[str, str]],
+              namespaces: set[str] | None, seen_kinds: set[tuple[str, str]]) -> None:
+    """Keep the requested objects; mark every requested type or namespace the snapshot lacks unreadable."""
+    state.resources = [r for r in state.resources if r.key.group_kind in kinds
+                       and (namespaces is None or not r.key.namespace or r.key.namespace in namespaces)]
+    captured = scope["kinds"] if scope is not None else seen_kinds
+    for group, kind in sorted(kinds - captured - state.not_served):
+        if not any(key[:2] == (group, kind) for key in state.unreadable):
+            state.unreadable[(group, kind, "")] = f"not captured in snapshot {state.info['snapshot']}"
+    if scope is None or scope["namespaces"] is None or namespaces is None:
+        return
+    where = state.info["snapshot"]
+    for group, kind in sorted((kinds & captured) - state.cluster_scoped):
+        for namespace in sorted(namespaces - scope["namespaces"]):
+            state.unreadable.setdefault((group, kind, namespace),
+                                        f"namespace {namespace} not captured in snapshot {where}")
+
+
+def _documents(file: Path) -> Iterator[dict[str, Any]]:
+    """Every object in a file (YAML documents or JSON); `List`s, kubectl's or a raw API list, unwrapped."""
+    try:
+        text = file.read_text(encoding="utf-8")
+    except (OSError, UnicodeDecodeError) as exc:
+        raise DriftcheckError(f"live snapshot {file}: cannot read ({exc})") from None
+    try:
+        docs: Iterable[Any] = ([json.loads(text)] if text.lstrip()[:1] in ("{", "[")
+                               else list(yaml.load_all(text, Loader=yaml.CSafeLoader)))
+    except (ValueError, yaml.YAMLError) as exc:
+        raise DriftcheckError(f"live snapshot {file}: not valid YAML or JSON ({_one_line(exc)})") from None
+    for doc in docs:
+        if isinstance(doc, list):
+            yield from (item for item in doc if _is_object(item))
+        elif isinstance(doc, dict) and isinstance(doc.get("items"), list) and _is_list_kind(doc):
+            yield from _list_items(doc)
+        elif isinstance(doc, dict) and (doc.get("kind") == HEADER_KIND or _is_object(doc)):
+            yield doc
+        elif doc is not None:
+            raise DriftcheckError(f"live snapshot {file}: a document is not a Kubernetes object or List")
+
+
+def _list_items(doc: dict[str, Any]) -> Iterator[dict[str, Any]]:
+    """Items of a `v1/List` carry apiVersion/kind; items of a raw `DeploymentList` get them from the list."""
+    list_kind = str(doc["kind"])
+    for item in doc["items"]:
+        if not isinstance(item, dict):
+            continue
+        if list_kind != "List":
+            item.setdefault("apiVersion", doc.get("apiVersion", ""))
+            item.setdefault("kind", list_kind.removesuffix("List"))
+        if _is_object(item):
+            yield item
+
+
+def _is_list_kind(doc: dict[str, Any]) -> bool:
+    return str(doc.get("kind", "")).endswith("List")
+
+
+def _is_object(doc: Any) -> bool:
+    return (isinstance(doc, dict) and bool(doc.get("kind")) and bool(doc.get("apiVersion"))
+            and isinstance(doc.get("metadata"), dict) and bool(doc["metadata"].get("name")))
+
+
+def _one_line(exc: Exception) -> str:
+    return " ".join(str(exc).split())
