@@ -1,0 +1,68 @@
+"""Drift age: since when has each current drift been there? (`first_seen`, read from the archive.)
+
+A drift is the same when the resource, its status and the set of differing paths are the same. Walking
+back from the newest archived run: the same drift there hands over its `first_seen`; a different state
+(in sync, other paths) means the drift is new; a run that could not see the resource (unknown, app not
+rendered, no JSON kept) says nothing and the walk goes on to the run before it. Because each run stores
+the `first_seen` it inherited, pruning old runs does not make drifts look younger.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from datetime import datetime
+from typing import Any
+
+from driftcheck.model import AuditReport, ResourceResult
+from driftcheck.report.archive import ArchivedRun
+
+DRIFT_STATUSES = ("drifted", "missing", "extra")
+Identity = tuple[str, str, str, str, str]
+
+
+def fill_first_seen(report: AuditReport, earlier: Iterable[ArchivedRun]) -> None:
+    """Set first_seen on every drifting resource of report; earlier = archived runs, oldest first."""
+    pending = {identity(r): r for r in report.resources if r.status in DRIFT_STATUSES}
+    for r in report.resources:
+        r.first_seen = report.generated_at if r.status in DRIFT_STATUSES else None
+    for run in reversed(list(earlier)):
+        if not pending:
+            return
+        doc = run.document
+        if doc is None:
+            continue
+        seen = {entry_identity(e): e for e in doc.get("resources", []) if isinstance(e, dict)}
+        for key in list(pending):
+            entry = seen.get(key)
+            if entry is None or entry.get("status") == "unknown":
+                continue
+            result = pending.pop(key)
+            if entry_signature(entry) == signature(result):
+                result.first_seen = entry.get("first_seen") or doc.get("generated_at") or result.first_seen
+
+
+def age_days(first_seen: str | None, now: str) -> int | None:
+    """Whole days between first_seen and now (both ISO-8601), for "drifting since … (6 days)"."""
+    if not first_seen:
+        return None
+    try:
+        return max(0, (datetime.fromisoformat(now) - datetime.fromisoformat(first_seen)).days)
+    except (TypeError, ValueError):
+        return None
+
+
+def identity(r: ResourceResult) -> Identity:
+    return (r.app, r.key.group, r.key.kind, r.key.namespace, r.key.name)
+
+
+def signature(r: ResourceResult) -> tuple[str, tuple[str, ...]]:
+    return (r.status, tuple(sorted({d.path for d in r.diffs})))
+
+
+def entry_identity(entry: dict[str, Any]) -> Identity:
+    return tuple(str(entry.get(k, "")) for k in ("app", "group", "kind", "namespace", "name"))  # type: ignore[return-value]
+
+
+def entry_signature(entry: dict[str, Any]) -> tuple[str, tuple[str, ...]]:
+    paths = {str(d.get("path")) for d in entry.get("differences", []) if isinstance(d, dict)}
+    return (str(entry.get("status")), tuple(sorted(paths)))

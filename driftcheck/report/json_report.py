@@ -1,0 +1,210 @@
+"""The v1 JSON report contract: AuditReport -> document, canonical bytes, and the digests that seal it.
+
+Key order is fixed here, entries are sorted, and values are plain JSON, so two runs on the same inputs
+produce byte-identical files apart from `generated_at`.
+
+Digests (what `driftcheck verify` checks):
+- canonical form of a value: JSON with keys sorted, separators "," and ":", UTF-8, no ASCII escaping;
+- `digests.<section>`: sha256 of the canonical form of that top-level value (so verify can name it);
+- `digest`: sha256 of the canonical form of the whole document without `digest`. It covers
+  `generated_at` too: the time of an audit is part of what an auditor relies on.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import hashlib
+import json
+from datetime import UTC, datetime
+from functools import cache
+from importlib import resources as package_files
+from typing import Any
+
+from driftcheck.model import (
+    STATUSES,
+    AuditReport,
+    DeployEvent,
+    FieldDiff,
+    ResourceResult,
+    RunError,
+    split_api_version,
+)
+
+SCHEMA_ID = "driftcheck.report/v1"
+TOOL_NAME = "driftcheck"
+# Sections sealed one by one so that verify can name the part that changed.
+SECTIONS = ("schema", "generated_at", "tool", "source", "cluster", "rules", "summary", "apps", "resources",
+            "coverage", "unmanaged", "history", "errors")
+
+
+def to_document(report: AuditReport) -> dict[str, Any]:
+    """The report as the v1 contract: stable key order, sorted entries, plain JSON values, sealed."""
+    doc: dict[str, Any] = {
+        "schema": SCHEMA_ID,
+        "generated_at": report.generated_at,
+        "tool": {"name": TOOL_NAME, "version": report.tool_version},
+        "source": _pick(report.source, ("repo", "revision", "commit", "commit_date", "at")),
+        "cluster": _pick(report.cluster, ("context", "server", "snapshot")),
+        "rules": {"packs": sorted(plain(report.rules.get("packs") or [])),
+                  "digest": plain(report.rules.get("digest")),
+                  "unused": sorted(plain(report.rules.get("unused") or []), key=_sort_text)},
+        "summary": summarize(report),
+        "apps": _apps(report),
+        "resources": [resource_entry(r) for r in sorted(report.resources, key=resource_order)],
+        "coverage": sorted((plain(c) for c in report.coverage), key=lambda c: str(c.get("namespace", ""))),
+        "unmanaged": sorted((plain(u) for u in report.unmanaged), key=_object_order),
+        "history": [event_entry(e) for e in sorted(report.history, key=_event_order, reverse=True)],
+        "errors": sorted((error_entry(e) for e in report.errors), key=_error_order),
+    }
+    return seal(doc)
+
+
+def seal(doc: dict[str, Any]) -> dict[str, Any]:
+    """Add `digests` (one per section) and the overall `digest`; any previous seal is replaced."""
+    body = {k: v for k, v in doc.items() if k not in ("digests", "digest")}
+    body["digests"] = section_digests(body)
+    body["digest"] = content_digest(body)
+    return body
+
+
+def section_digests(doc: dict[str, Any]) -> dict[str, str]:
+    return {name: sha256(canonical(doc.get(name))) for name in SECTIONS}
+
+
+def content_digest(doc: dict[str, Any]) -> str:
+    return sha256(canonical({k: v for k, v in doc.items() if k != "digest"}))
+
+
+def canonical(value: Any) -> bytes:
+    """The one byte form digests are computed over; independent of key order in the file."""
+    return json.dumps(value, sort_keys=True, separators=(",", ":"), ensure_ascii=False,
+                      allow_nan=False).encode()
+
+
+def sha256(data: bytes) -> str:
+    return "sha256:" + hashlib.sha256(data).hexdigest()
+
+
+def dumps(doc: dict[str, Any]) -> str:
+    """The file form: indented for people and diff tools, contract key order kept, newline-terminated."""
+    return json.dumps(doc, indent=2, ensure_ascii=False, allow_nan=False) + "\n"
+
+
+def summarize(report: AuditReport) -> dict[str, int]:
+    counts = {s: 0 for s in STATUSES}
+    for r in report.resources:
+        counts[r.status] += 1
+    return {"total": len(report.resources), "in_sync": counts["in-sync"], "drifted": counts["drifted"],
+            "missing": counts["missing"], "extra": counts["extra"], "unknown": counts["unknown"],
+            "errors": len(report.errors)}
+
+
+def resource_order(r: ResourceResult) -> tuple[str, str, str, str, str]:
+    return (r.app, r.key.group, r.key.kind, r.key.namespace, r.key.name)
+
+
+def resource_entry(r: ResourceResult) -> dict[str, Any]:
+    _, version = split_api_version(r.api_version) if r.api_version else ("", "")
+    return {
+        "app": r.app, "group": r.key.group, "version": version, "kind": r.key.kind,
+        "namespace": r.key.namespace, "name": r.key.name, "status": r.status, "reason": r.reason,
+        "source": {"file": r.source.file, "line": r.source.line} if r.source and r.source.file else None,
+        "differences": [difference_entry(d) for d in sorted(r.diffs, key=lambda d: d.path)],
+        "ignored": [{"path": i.path, "rule": i.rule}
+                    for i in sorted(r.ignored, key=lambda i: (i.path, i.rule))],
+        "live_commit": plain(r.live_commit) if r.live_commit else None,
+        "first_seen": r.first_seen,
+    }
+
+
+def difference_entry(d: FieldDiff) -> dict[str, Any]:
+    changed_by = None
+    if d.changed_by is not None:
+        changed_by = {"manager": d.changed_by.manager, "operation": d.changed_by.operation,
+                      "time": d.changed_by.time, "subresource": d.changed_by.subresource}
+    return {"path": d.path, "desired": plain(d.desired), "live": plain(d.live), "changed_by": changed_by,
+            "note": d.note}
+
+
+def event_entry(e: DeployEvent) -> dict[str, Any]:
+    return {"commit": e.commit, "date": e.date, "author": e.author, "committer": e.committer,
+            "message": e.message, "app": e.app, "files": sorted(e.files), "resources": plain(e.resources),
+            "images": plain(e.images), "replicas": plain(e.replicas), "revert_of": e.revert_of,
+            "restores": e.restores, "merged": list(e.merged), "note": e.note}
+
+
+def error_entry(e: RunError) -> dict[str, Any]:
+    return {"message": e.message, "app": e.app, "stage": e.stage, "file": e.file, "line": e.line,
+            "resource": e.resource}
+
+
+def plain(value: Any) -> Any:
+    """Any value a stage hands over -> plain JSON (dataclasses, tuples, sets, datetimes included)."""
+    if value is None or isinstance(value, bool | int | str):
+        return value
+    if isinstance(value, float):
+        return value if value == value and value not in (float("inf"), float("-inf")) else str(value)
+    if isinstance(value, dict):
+        return {str(k): plain(v) for k, v in value.items()}
+    if isinstance(value, list | tuple):
+        return [plain(v) for v in value]
+    if isinstance(value, set | frozenset):
+        return sorted((plain(v) for v in value), key=_sort_text)
+    if dataclasses.is_dataclass(value) and not isinstance(value, type):
+        return plain(dataclasses.asdict(value))
+    if isinstance(value, datetime):
+        return value.isoformat()
+    if isinstance(value, bytes):
+        return value.decode("utf-8", "replace")
+    return str(value)
+
+
+@cache
+def schema() -> dict[str, Any]:
+    """The JSON Schema of the v1 contract, shipped as package data."""
+    text = package_files.files("driftcheck.report").joinpath("schema/report-v1.json").read_text("utf-8")
+    return json.loads(text)
+
+
+def schema_problems(doc: Any) -> list[str]:
+    """Every place where doc breaks the v1 schema, as 'path: message' lines (empty when valid)."""
+    from jsonschema import Draft202012Validator
+
+    validator = Draft202012Validator(schema())
+    problems = sorted(validator.iter_errors(doc), key=lambda e: list(map(str, e.absolute_path)))
+    return [f"/{'/'.join(map(str, e.absolute_path))}: {e.message}" for e in problems]
+
+
+def _pick(values: dict[str, Any], keys: tuple[str, ...]) -> dict[str, Any]:
+    return {k: plain(values.get(k)) for k in keys}
+
+
+def _apps(report: AuditReport) -> list[dict[str, Any]]:
+    """The apps that ran, plus the ones skipped (status "skipped", with the reason), by name."""
+    rows = [plain(a) for a in report.apps]
+    named = {row.get("name") for row in rows}
+    rows += [{"name": s.name, "origin": s.origin, "status": "skipped", "reason": s.reason}
+             for s in report.skipped_apps if s.name not in named]
+    return sorted(rows, key=lambda a: str(a.get("name", "")))
+
+
+def _object_order(entry: dict[str, Any]) -> tuple[str, ...]:
+    return (*(str(entry.get(k, "")) for k in ("group", "kind", "namespace", "name")), _sort_text(entry))
+
+
+def _event_order(e: DeployEvent) -> tuple[datetime, str]:
+    try:
+        moment = datetime.fromisoformat(e.date)
+        if moment.tzinfo is None:
+            moment = moment.replace(tzinfo=UTC)
+    except ValueError:
+        moment = datetime.min.replace(tzinfo=UTC)
+    return (moment.astimezone(UTC), e.commit)
+
+
+def _error_order(e: dict[str, Any]) -> tuple[str, str, str, int, str, str]:
+    return (e["app"], e["stage"], e["file"], e["line"], e["resource"], e["message"])
+
+
+def _sort_text(value: Any) -> str:
+    return value if isinstance(value, str) else json.dumps(value, sort_keys=True)

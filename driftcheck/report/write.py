@@ -1,0 +1,83 @@
+"""write_reports: one run's reports into the archive, with drift age, index, pruning and metrics.
+
+The JSON is always kept in the run directory, whatever --format says: the archive's drift age and its
+index are built from it. Everything is written under the archive lock; the run directory appears whole
+or not at all, and index and metrics file are replaced atomically.
+"""
+
+from __future__ import annotations
+
+import sys
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from driftcheck.model import AuditReport, DriftcheckError
+from driftcheck.report import archive, json_report
+from driftcheck.report.atomic import staged_directory
+from driftcheck.report.drift_age import fill_first_seen
+
+FORMATS = ("html", "json", "md", "junit")
+FILE_NAMES = {"html": "report.html", "json": "report.json", "md": "report.md", "junit": "report.xml"}
+
+
+@dataclass
+class WrittenReports:
+    run_dir: Path
+    paths: list[Path] = field(default_factory=list)  # the run's report files, in --format order
+    index: Path | None = None
+    pruned: list[Path] = field(default_factory=list)
+    metrics_file: Path | None = None
+
+
+def parse_formats(text: str | list[str]) -> list[str]:
+    """'html, json' or ['html', 'json'] -> ['html', 'json']; unknown names end the run with one line."""
+    items = text.split(",") if isinstance(text, str) else list(text)
+    chosen = list(dict.fromkeys(item.strip().lower() for item in items if item.strip()))
+    unknown = [f for f in chosen if f not in FORMATS]
+    if unknown:
+        raise DriftcheckError(f"unknown report format {', '.join(unknown)}: choose from {', '.join(FORMATS)}")
+    return chosen or ["html", "json"]
+
+
+def write_reports(report: AuditReport, out: Path, formats: list[str], keep: int | None = None,
+                  metrics_file: Path | None = None, pushgateway: str | None = None,
+                  on_wait: Callable[[str], None] | None = None) -> WrittenReports:
+    """Fill first_seen from the archive, then publish this run's reports; see the module docstring."""
+    chosen = parse_formats(formats)
+    if keep is not None and keep < 1:
+        raise DriftcheckError(f"--keep must be at least 1 (got {keep})")
+    out = Path(out)
+    cluster = archive.cluster_slug(report.cluster)
+    try:
+        with archive.archive_lock(out, on_wait or _tell_stderr):
+            fill_first_seen(report, archive.runs(out, cluster))
+            doc = json_report.to_document(report)
+            run_dir = archive.new_run_path(out, cluster, report.generated_at)
+            written = WrittenReports(run_dir)
+            with staged_directory(run_dir) as stage:
+                for fmt in [*chosen, *([] if "json" in chosen else ["json"])]:
+                    (stage / FILE_NAMES[fmt]).write_bytes(render(fmt, report, doc).encode())
+            written.paths = [run_dir / FILE_NAMES[f] for f in chosen]
+            if "json" not in chosen:
+                written.paths.append(run_dir / FILE_NAMES["json"])
+            if keep is not None:
+                written.pruned = archive.prune(out, cluster, keep)
+    except OSError as exc:
+        raise DriftcheckError(f"cannot write reports to {out}: {exc.strerror or exc}"
+                              f"{f' ({exc.filename})' if exc.filename else ''}; the archive is unchanged"
+                              ) from exc
+    return written
+
+
+def render(fmt: str, report: AuditReport, doc: dict[str, Any]) -> str:
+    """The text of one format; every renderer reads the sealed document, so all formats agree."""
+    if fmt == "json":
+        return json_report.dumps(doc)
+    raise DriftcheckError(f"report format {fmt} is not available yet")
+
+
+def _tell_stderr(message: str) -> None:
+    print(f"driftcheck: {message}", file=sys.stderr)
+
