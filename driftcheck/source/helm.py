@@ -1,0 +1,165 @@
+"""Helm apps: checking that chart dependencies are vendored, then rendering offline.
+
+Rendering uses `helm template` when a helm binary is on PATH, else the optional helm-python-sdk
+package (`pip install 'driftcheck[helm]'`). Nothing is fetched: a dependency that is not vendored
+under `charts/` is an app error that names it.
+"""
+
+from __future__ import annotations
+
+import posixpath
+import re
+import shutil
+import subprocess
+import tempfile
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+from driftcheck.model import AppSpec, DriftcheckError, Origin, RunError
+from driftcheck.source.tree import CommitTree
+from driftcheck.source.yamlload import load_manifests
+
+if TYPE_CHECKING:
+    from driftcheck.source.render import Rendered
+
+_SOURCE = re.compile(r"^# Source: (\S+)", re.MULTILINE)
+
+
+def missing_dependencies(tree: CommitTree, chart_dir: str) -> list[dict[str, Any]]:
+    """Dependencies of the chart (Chart.yaml, or requirements.yaml for v1) not vendored under charts/."""
+    declared: list[dict[str, Any]] = []
+    for name in ("Chart.yaml", "requirements.yaml"):
+        file = posixpath.join(chart_dir, name)
+        if tree.exists(file):
+            docs, _ = load_manifests(tree.read(file), file)
+            deps = docs[0][0].get("dependencies") if docs else None
+            declared += [d for d in deps or [] if isinstance(d, dict) and d.get("name")]
+    charts = posixpath.join(chart_dir, "charts")
+    vendored = {posixpath.basename(p) for p in tree.list_files(charts)} if tree.is_dir(charts) else set()
+    missing = []
+    for dep in declared:
+        name = str(dep["name"])
+        as_dir = tree.exists(posixpath.join(charts, name, "Chart.yaml"))
+        as_tgz = any(f.startswith(f"{name}-") and f.endswith(".tgz") for f in vendored)
+        if not (as_dir or as_tgz):
+            missing.append(dep)
+    return missing
+
+
+def render(tree: CommitTree, app: AppSpec, path: str, out: Rendered, timeout: float) -> None:
+    """Render the chart at path with the app's values files into out."""
+    from driftcheck.source.render import add_object
+
+    out.files_read.extend(tree.list_files(path, recurse=True))
+    chart_file = posixpath.join(path, "Chart.yaml")
+    missing = missing_dependencies(tree, path)
+    if missing:
+        for dep in missing:
+            where = f" from {dep['repository']}" if dep.get("repository") else ""
+            version = f" {dep['version']}" if dep.get("version") else ""
+            out.errors.append(RunError(
+                f"Helm chart dependency {dep['name']}{version}{where} is not vendored under "
+                f"{posixpath.join(path, 'charts')}/; run `helm dependency build {path}` and commit the "
+                "result",
+                app=app.name, file=chart_file))
+        return
+    values = [posixpath.normpath(posixpath.join(path, v)) for v in app.values_files]
+    for v in values:
+        if not tree.exists(v):
+            out.errors.append(RunError(f"values file {v} does not exist at this commit", app=app.name,
+                                       file=chart_file))
+            return
+        out.files_read.append(v)
+    release = app.release_name or app.name
+    with tempfile.TemporaryDirectory(prefix="driftcheck-helm-") as tmp:
+        root = Path(tmp) / "repo"
+        try:
+            out.errors.extend(tree.export(root))
+        except DriftcheckError as e:
+            out.errors.append(RunError(str(e), app=app.name, file=path))
+            return
+        try:
+            text = _template(root, path, [root / v for v in values], release, app.namespace, timeout)
+        except _HelmError as e:
+            out.errors.append(RunError(str(e), app=app.name, file=chart_file))
+            return
+    docs, errors = load_manifests(text.encode(), f"helm template {path}")
+    out.errors.extend(errors)
+    sources = _sources_by_line(text, path)
+    for body, line in docs:
+        file = _source_before(sources, line) or chart_file
+        add_object(out, body, Origin("git", file, 0 if file != chart_file else 1, tree.sha))
+
+
+class _HelmError(Exception):
+    """A render failure, with helm's own message."""
+
+
+def _template(root: Path, path: str, values: list[Path], release: str, namespace: str,
+              timeout: float) -> str:
+    chart = root / path
+    if shutil.which("helm"):
+        cmd = ["helm", "template", release, str(chart), "--namespace", namespace or "default"]
+        for v in values:
+            cmd += ["--values", str(v)]
+        try:
+            proc = subprocess.run(cmd, capture_output=True, text=True, timeout=timeout, cwd=root,
+                                  stdin=subprocess.DEVNULL)
+        except subprocess.TimeoutExpired:
+            raise _HelmError(f"helm template did not finish within {timeout:g} s") from None
+        if proc.returncode != 0:
+            detail = " ".join(proc.stderr.replace(f"{root}/", "").split())
+            raise _HelmError(f"helm template failed: {detail}")
+        return proc.stdout
+    return _template_with_sdk(chart, values, release, namespace)
+
+
+def _template_with_sdk(chart: Path, values: list[Path], release: str, namespace: str) -> str:
+    try:
+        import helm_python  # type: ignore[import-not-found]
+    except ImportError:
+        raise _HelmError("Helm chart, but no Helm renderer is available: install helm on PATH or "
+                         "`pip install 'driftcheck[helm]'`") from None
+    merged: dict[str, Any] = {}
+    for v in values:
+        docs, errors = load_manifests(v.read_bytes(), v.name)
+        if errors:
+            raise _HelmError(f"values file {v.name}: {errors[0]}")
+        for body, _ in docs:
+            _merge(merged, body)
+    try:
+        with helm_python.Chart.load(str(chart)) as loaded:
+            rendered = loaded.render(merged, name=release, namespace=namespace or "default")
+    except helm_python.errors.HelmError as e:
+        raise _HelmError(f"helm render failed: {e}") from None
+    # template path -> manifest text; NOTES.txt is for humans, as in `helm template`
+    return "\n---\n".join(f"# Source: {name}\n{text}" for name, text in sorted(rendered.items())
+                          if text.strip() and not name.endswith("NOTES.txt"))
+
+
+def _merge(into: dict[str, Any], overlay: dict[str, Any]) -> None:
+    """Helm's values merge: maps merge key by key, everything else is replaced."""
+    for k, v in overlay.items():
+        if isinstance(v, dict) and isinstance(into.get(k), dict):
+            _merge(into[k], v)
+        else:
+            into[k] = v
+
+
+def _sources_by_line(text: str, chart_path: str) -> list[tuple[int, str]]:
+    """(line, repository file) of each `# Source: chart/templates/x.yaml` comment helm writes."""
+    out = []
+    for m in _SOURCE.finditer(text):
+        line = text.count("\n", 0, m.start()) + 1
+        _, _, rel = m.group(1).partition("/")
+        out.append((line, posixpath.join(chart_path, rel)))
+    return out
+
+
+def _source_before(sources: list[tuple[int, str]], line: int) -> str:
+    best = ""
+    for src_line, file in sources:
+        if src_line > line:
+            break
+        best = file
+    return best

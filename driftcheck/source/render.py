@@ -1,0 +1,96 @@
+"""Rendering one app at one commit into desired objects: plain directories, Kustomize or Helm.
+
+The kind of app follows from what its path holds, as ArgoCD decides it: a kustomization file means
+Kustomize, a Chart.yaml means Helm, anything else is a directory of manifests.
+"""
+
+from __future__ import annotations
+
+import posixpath
+from dataclasses import dataclass, field
+from typing import Any
+
+import git
+
+from driftcheck.model import AppSpec, DriftcheckError, Origin, Resource, ResourceKey, RunError
+from driftcheck.source import helm, kustomize
+from driftcheck.source.kinds import key_of
+from driftcheck.source.tree import CommitTree
+from driftcheck.source.yamlload import load_manifests
+
+MANIFEST_SUFFIXES = (".yaml", ".yml", ".json")
+
+
+@dataclass
+class Rendered:
+    """What one app renders to at one commit, and what went wrong doing it."""
+
+    app: AppSpec
+    resources: list[Resource] = field(default_factory=list)
+    errors: list[RunError] = field(default_factory=list)
+    files_read: list[str] = field(default_factory=list)  # repository paths the render depends on
+    skipped_documents: int = 0  # YAML documents without apiVersion/kind (not Kubernetes objects)
+    renderer: str = ""  # directory | kustomize | helm
+    _index: dict[ResourceKey, Resource] = field(default_factory=dict, repr=False)
+
+
+def render_app(tree: CommitTree, app: AppSpec, timeout: float = 120) -> Rendered:
+    """Desired objects of app at tree's commit; errors carry the app's name and never raise."""
+    path = _norm(app.path)
+    out = Rendered(app)
+    if not tree.exists(path):
+        out.errors.append(RunError(f"path {path or '.'} does not exist at commit {tree.sha[:12]}",
+                                   app=app.name, file=path, stage="render"))
+        return out
+    if not tree.is_dir(path):
+        out.renderer = "directory"
+        _add_file(tree, app, path, out)
+    elif kustomize.kustomization_file(tree, path):
+        out.renderer = "kustomize"
+        kustomize.render(tree, app, path, out, timeout)
+    elif tree.exists(posixpath.join(path, "Chart.yaml")):
+        out.renderer = "helm"
+        helm.render(tree, app, path, out, timeout)
+    else:
+        out.renderer = "directory"
+        for file in tree.list_files(path, recurse=app.recurse):
+            if file.endswith(MANIFEST_SUFFIXES):
+                _add_file(tree, app, file, out)
+    for err in out.errors:
+        err.app = err.app or app.name
+        err.stage = err.stage or "render"
+    return out
+
+
+def _add_file(tree: CommitTree, app: AppSpec, file: str, out: Rendered) -> None:
+    out.files_read.append(file)
+    try:
+        data = tree.read(file)
+    except (DriftcheckError, git.GitError, OSError, ValueError) as e:
+        out.errors.append(RunError(f"cannot read: {e}", app=app.name, file=file))
+        return
+    docs, errors = load_manifests(data, file)
+    out.errors.extend(errors)
+    for body, line in docs:
+        add_object(out, body, Origin("git", file, line, tree.sha))
+
+
+def add_object(out: Rendered, body: dict[str, Any], origin: Origin) -> None:
+    """Key one rendered body into out; bodies without apiVersion/kind are counted, duplicates reported."""
+    if not body.get("apiVersion") or not body.get("kind"):
+        out.skipped_documents += 1
+        return
+    key = key_of(body, out.app.namespace)
+    other = out._index.get(key)
+    if other is not None:
+        out.errors.append(RunError(
+            f"{key} is defined twice (also at {other.origin.file}:{other.origin.line}); the first is used",
+            app=out.app.name, file=origin.file, line=origin.line, resource=str(key)))
+        return
+    out._index[key] = Resource(key, str(body["apiVersion"]), body, origin)
+    out.resources.append(out._index[key])
+
+
+def _norm(path: str) -> str:
+    p = posixpath.normpath(path.strip()) if path.strip() else ""
+    return "" if p in (".", "/") else p.strip("/")

@@ -1,0 +1,236 @@
+"""Opening the Git repository (local path or remote URL) and resolving --revision / --at to a commit.
+
+Remote repositories are cloned bare into a cache directory and fetched on reuse. Credentials reach
+git only through its environment (an askpass helper reading an environment variable, or an SSH
+command), never through argv, URLs, logs or error messages.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import logging
+import os
+import re
+import shlex
+import stat
+import subprocess
+import tempfile
+import time
+from datetime import UTC, date, datetime, timedelta
+from datetime import time as dtime
+from pathlib import Path
+from urllib.parse import urlsplit, urlunsplit
+
+import git
+
+from driftcheck.model import DriftcheckError
+
+log = logging.getLogger(__name__)
+
+REMOTE_TIMEOUT = 60.0  # seconds for one clone or fetch
+_SCP_LIKE = re.compile(r"^[\w.-]+@[\w.-]+:(?!//)")
+_ASKPASS = """#!/bin/sh
+case "$1" in
+  Username*) printf '%s\\n' "${DRIFTCHECK_GIT_USERNAME:-x-access-token}" ;;
+  *) printf '%s\\n' "$DRIFTCHECK_GIT_TOKEN" ;;
+esac
+"""
+
+
+def is_remote(spec: str) -> bool:
+    """URLs (https://, ssh://, file://, ...) and scp-like user@host:path are remote; the rest are paths."""
+    return "://" in spec or bool(_SCP_LIKE.match(spec))
+
+
+def mask_url(url: str) -> str:
+    """The URL with any user/password replaced by *** (https://***@github.com/org/repo.git)."""
+    if "://" not in url:
+        return url
+    parts = urlsplit(url)
+    if "@" not in parts.netloc:
+        return url
+    host = parts.netloc.rsplit("@", 1)[1]
+    return urlunsplit((parts.scheme, f"***@{host}", parts.path, parts.query, parts.fragment))
+
+
+def _split_credentials(url: str) -> tuple[str, str | None, str | None]:
+    """(URL without user/password, user, password) for http(s) URLs; other URLs are left alone."""
+    parts = urlsplit(url)
+    if parts.scheme not in ("http", "https") or "@" not in parts.netloc:
+        return url, None, None
+    host = parts.netloc.rsplit("@", 1)[1]
+    clean = urlunsplit((parts.scheme, host, parts.path, parts.query, parts.fragment))
+    return clean, parts.username, parts.password
+
+
+def default_cache_dir() -> Path:
+    base = os.environ.get("XDG_CACHE_HOME") or str(Path.home() / ".cache")
+    return Path(base) / "driftcheck" / "repos"
+
+
+def open_repo(spec: str, cache_dir: Path | None = None, require_fresh: bool = False,
+              token: str | None = None, ssh_key: str | None = None, known_hosts: str | None = None,
+              timeout: float = REMOTE_TIMEOUT) -> git.Repo:
+    """A local work tree or bare repository, or a remote URL cloned (bare) into the cache and fetched.
+
+    token defaults to $DRIFTCHECK_GIT_TOKEN (HTTPS); ssh_key/known_hosts to $DRIFTCHECK_SSH_KEY and
+    $DRIFTCHECK_SSH_KNOWN_HOSTS. A failed fetch falls back to the cached clone with a warning that
+    states its age, unless require_fresh.
+    """
+    if not is_remote(spec):
+        path = Path(spec).expanduser()
+        if not path.exists():
+            raise DriftcheckError(f"--repo {spec}: no such directory")
+        try:
+            return git.Repo(path)
+        except (git.InvalidGitRepositoryError, git.NoSuchPathError):
+            raise DriftcheckError(f"--repo {spec}: not a Git repository") from None
+    url, username, password = _split_credentials(spec)
+    dest = (cache_dir or default_cache_dir()) / hashlib.sha256(url.encode()).hexdigest()
+    with _git_env(token or password, ssh_key, known_hosts, username) as env:
+        if (dest / "HEAD").exists():
+            try:
+                _run_git(["fetch", "--prune", "--quiet", "--force", url,
+                          "+refs/heads/*:refs/heads/*", "+refs/tags/*:refs/tags/*"], dest, env, timeout, url)
+                (dest / "driftcheck-fetched").touch()
+            except DriftcheckError as e:
+                if require_fresh:
+                    raise
+                log.warning("%s; using the cached clone, last fetched %s ago", e, _age(dest))
+        else:
+            dest.parent.mkdir(parents=True, exist_ok=True)
+            partial = Path(tempfile.mkdtemp(prefix=dest.name + ".", dir=dest.parent))
+            try:
+                _run_git(["clone", "--bare", "--quiet", "--", url, str(partial)], dest.parent, env, timeout,
+                         url)
+                (partial / "driftcheck-fetched").touch()
+                partial.rename(dest)
+            finally:
+                if partial.exists():
+                    _rmtree(partial)
+    return git.Repo(dest)
+
+
+def _age(dest: Path) -> str:
+    marker = dest / "driftcheck-fetched"
+    seconds = time.time() - (marker if marker.exists() else dest).stat().st_mtime
+    return str(timedelta(seconds=int(seconds)))
+
+
+def _rmtree(path: Path) -> None:
+    for root, dirs, files in os.walk(path, topdown=False):
+        for name in files:
+            os.unlink(os.path.join(root, name))
+        for name in dirs:
+            p = os.path.join(root, name)
+            os.unlink(p) if os.path.islink(p) else os.rmdir(p)
+    os.rmdir(path)
+
+
+class _git_env:
+    """Environment for a remote git call: no prompts, token via askpass, pinned SSH host keys."""
+
+    def __init__(self, token: str | None, ssh_key: str | None, known_hosts: str | None,
+                 username: str | None = None) -> None:
+        self.token = token if token is not None else os.environ.get("DRIFTCHECK_GIT_TOKEN")
+        self.username = username
+        self.ssh_key = ssh_key or os.environ.get("DRIFTCHECK_SSH_KEY")
+        self.known_hosts = known_hosts or os.environ.get("DRIFTCHECK_SSH_KNOWN_HOSTS")
+        self.tmp: tempfile.TemporaryDirectory[str] | None = None
+
+    def __enter__(self) -> dict[str, str]:
+        env = {**os.environ, "GIT_TERMINAL_PROMPT": "0", "GCM_INTERACTIVE": "never"}
+        env.pop("DRIFTCHECK_GIT_TOKEN", None)
+        if self.token:
+            self.tmp = tempfile.TemporaryDirectory(prefix="driftcheck-askpass-")
+            helper = Path(self.tmp.name) / "askpass"
+            helper.write_text(_ASKPASS)
+            helper.chmod(stat.S_IRWXU)
+            env.update(GIT_ASKPASS=str(helper), DRIFTCHECK_GIT_TOKEN=self.token.strip())
+            if self.username:
+                env["DRIFTCHECK_GIT_USERNAME"] = self.username
+            # A credential helper could answer first (or store the token); disable them for this call.
+            env.update(GIT_CONFIG_COUNT="1", GIT_CONFIG_KEY_0="credential.helper", GIT_CONFIG_VALUE_0="")
+        ssh = ["ssh", "-o", "BatchMode=yes", "-o", "StrictHostKeyChecking=yes"]
+        if self.known_hosts:
+            ssh += ["-o", f"UserKnownHostsFile={self.known_hosts}"]
+        if self.ssh_key:
+            ssh += ["-i", self.ssh_key, "-o", "IdentitiesOnly=yes"]
+        env["GIT_SSH_COMMAND"] = shlex.join(ssh)
+        return env
+
+    def __exit__(self, *exc: object) -> None:
+        if self.tmp:
+            self.tmp.cleanup()
+
+
+def _run_git(args: list[str], cwd: Path, env: dict[str, str], timeout: float, url: str) -> None:
+    """Run a remote git command; failures become one clear line without credentials."""
+    try:
+        subprocess.run(["git", *args], cwd=cwd, env=env, capture_output=True, text=True, check=True,
+                       timeout=timeout, stdin=subprocess.DEVNULL)
+    except subprocess.TimeoutExpired:
+        raise DriftcheckError(f"git {args[0]} {mask_url(url)}: no answer within {timeout:g} s") from None
+    except subprocess.CalledProcessError as e:
+        lines = [ln.strip() for ln in (e.stderr or "").splitlines() if ln.strip()]
+        fatal = [ln for ln in lines if ln.startswith("fatal:")]
+        detail = (fatal or lines or [f"exit {e.returncode}"])[-1]
+        token = env.get("DRIFTCHECK_GIT_TOKEN")
+        if token:
+            detail = detail.replace(token, "***")
+        raise DriftcheckError(f"git {args[0]} {mask_url(url)}: {detail.removeprefix('fatal: ')}") from None
+
+
+def parse_moment(text: str) -> datetime:
+    """An aware datetime from ISO-8601 text.
+
+    With an offset it is taken as given; without one it is UTC. A bare date (2026-01-19) means the
+    end of that day in UTC (23:59:59), i.e. "what was deployed on 19 January".
+    """
+    s = text.strip()
+    try:
+        if re.fullmatch(r"\d{4}-\d{2}-\d{2}", s):
+            return datetime.combine(date.fromisoformat(s), dtime(23, 59, 59), tzinfo=UTC)
+        moment = datetime.fromisoformat(s.replace("z", "Z"))
+    except ValueError:
+        raise DriftcheckError(f"--at {text!r}: not an ISO-8601 date or moment "
+                              "(e.g. 2026-01-19 or 2026-01-20T16:30:00+09:00)") from None
+    return moment if moment.tzinfo else moment.replace(tzinfo=UTC)
+
+
+def resolve_commit(repo: git.Repo, revision: str | None = None,
+                   at: str | datetime | None = None) -> git.Commit:
+    """The commit for --revision (branch, tag, full/short SHA; default HEAD) and optionally --at.
+
+    With at: the last commit on revision's first-parent chain whose committer date is <= the moment,
+    the same commit `git rev-list -1 --first-parent --before=<moment> <revision>` gives.
+    """
+    rev = revision or "HEAD"
+    try:
+        commit = repo.commit(rev)
+    except (git.BadName, git.BadObject, ValueError):
+        raise DriftcheckError(f"--revision {rev}: no such branch, tag or commit in the repository") from None
+    if at is None:
+        return commit
+    moment = at if isinstance(at, datetime) else parse_moment(at)
+    limit = moment.timestamp()
+    tip = commit
+    while commit.committed_date > limit:
+        if not commit.parents:
+            raise DriftcheckError(
+                f"--at {moment.isoformat()}: before the first commit of {rev} "
+                f"({commit.hexsha[:12]}, {commit.committed_datetime.isoformat()})")
+        commit = commit.parents[0]
+    log.debug("--at %s on %s (%s) resolved to %s", moment.isoformat(), rev, tip.hexsha[:12], commit.hexsha)
+    return commit
+
+
+def remote_urls(repo: git.Repo) -> set[str]:
+    """The repository's remote URLs, credentials removed: who "this repository" is to Applications."""
+    urls: set[str] = set()
+    for remote in repo.remotes:
+        try:
+            urls.update(_split_credentials(u)[0] for u in remote.urls)
+        except git.GitCommandError:
+            continue
+    return urls

@@ -1,0 +1,108 @@
+"""Reading the files of one commit straight from Git objects (no checkout; bare repositories work).
+
+The work tree, the index and HEAD are never touched: everything goes through the object database.
+"""
+
+from __future__ import annotations
+
+import os
+import posixpath
+import stat
+from pathlib import Path
+
+import git
+
+from driftcheck.model import DriftcheckError, RunError
+
+_SYMLINK = 0o120000
+_SUBMODULE = 0o160000
+
+
+class CommitTree:
+    """The file tree of one commit. Paths are repository-relative with `/` separators."""
+
+    def __init__(self, repo: git.Repo, commit: git.Commit) -> None:
+        self.repo = repo
+        self.commit = commit
+        self.sha: str = commit.hexsha
+        # ISO-8601 with the committer's own offset, e.g. 2026-01-20T16:29:44+09:00
+        self.date: str = commit.committed_datetime.isoformat()
+
+    def _entry(self, path: str) -> git.objects.base.IndexObject | None:
+        path = _norm(path)
+        if not path:
+            return self.commit.tree
+        try:
+            return self.commit.tree[path]
+        except KeyError:
+            return None
+
+    def exists(self, path: str) -> bool:
+        return self._entry(path) is not None
+
+    def is_dir(self, path: str) -> bool:
+        return isinstance(self._entry(path), git.Tree)
+
+    def read(self, path: str) -> bytes:
+        """The bytes of a file at this commit; DriftcheckError when absent or a directory."""
+        entry = self._entry(path)
+        if not isinstance(entry, git.Blob):
+            raise DriftcheckError(f"{path}: no such file at commit {self.sha[:12]}")
+        return entry.data_stream.read()
+
+    def list_files(self, path: str = "", recurse: bool = False) -> list[str]:
+        """Regular files (and symlinks) under path, sorted; the whole subtree when recurse."""
+        entry = self._entry(path)
+        if not isinstance(entry, git.Tree):
+            return []
+        items = entry.traverse() if recurse else iter(entry)
+        return sorted(item.path for item in items
+                      if isinstance(item, git.Blob))  # type: ignore[union-attr]
+
+    def export(self, dest: Path, path: str = "") -> list[RunError]:
+        """Write the files under path (the whole tree by default) into dest, keeping their relative paths.
+
+        Symlinks are recreated only when they resolve inside the exported tree; the others are
+        left out and reported, so a build can never read outside what Git holds. Submodules are
+        reported too (their content is not in this repository).
+        """
+        root = self._entry(path)
+        if not isinstance(root, git.Tree):
+            raise DriftcheckError(f"{path or '.'}: no such directory at commit {self.sha[:12]}")
+        base = _norm(path)
+        errors: list[RunError] = []
+        dest.mkdir(parents=True, exist_ok=True)
+        links: list[tuple[Path, str, str]] = []
+        for item in root.traverse():
+            rel = posixpath.relpath(item.path, base) if base else item.path
+            target = dest / rel
+            if isinstance(item, git.Tree):
+                target.mkdir(parents=True, exist_ok=True)
+            elif item.mode == _SUBMODULE or item.type == "commit":
+                errors.append(RunError("submodule not exported (its files are in another repository)",
+                                       file=item.path, stage="source"))
+            elif item.mode == _SYMLINK:
+                link = item.data_stream.read().decode("utf-8", "surrogateescape")
+                target.parent.mkdir(parents=True, exist_ok=True)
+                os.symlink(link, target)
+                links.append((target, link, item.path))
+            else:
+                target.parent.mkdir(parents=True, exist_ok=True)
+                target.write_bytes(item.data_stream.read())
+                if item.mode & stat.S_IXUSR:
+                    target.chmod(0o755)
+        # Checked once all links exist, since a link may lead through another one.
+        root_real = dest.resolve()
+        for target, link, repo_path in links:
+            real = Path(os.path.realpath(target))
+            if real != root_real and root_real not in real.parents:
+                target.unlink()
+                errors.append(RunError(f"symlink to {link!r} points outside the exported tree; not followed",
+                                       file=repo_path, stage="source"))
+        return errors
+
+
+def _norm(path: str) -> str:
+    """Repository-relative path without leading ./ or trailing /; '' for the root."""
+    p = posixpath.normpath(path.strip().replace(os.sep, "/")) if path.strip() else ""
+    return "" if p in (".", "/") else p.lstrip("/")

@@ -1,0 +1,227 @@
+"""Loading Kubernetes manifests from YAML/JSON bytes into plain dicts with the line each object starts at.
+
+Bulk loading uses ruamel's C (libyaml) parser. Hostile input never crashes a run: alias bombs, absurd
+nesting, undecodable bytes and oversized files become a `RunError` naming the file, and the other
+documents of the file are still loaded where the parser can resynchronise at the next `---`.
+"""
+
+from __future__ import annotations
+
+import io
+import json
+import re
+from datetime import date, datetime
+from typing import Any
+
+from ruamel.yaml import YAML
+from ruamel.yaml.constructor import SafeConstructor
+from ruamel.yaml.error import MarkedYAMLError, YAMLError
+from ruamel.yaml.nodes import MappingNode, Node, SequenceNode
+
+from driftcheck.model import RunError
+
+MAX_FILE_BYTES = 64 * 1024 * 1024
+MAX_DEPTH = 500  # Kubernetes objects, CRD schemas included, stay far below this
+MAX_NODES = 2_000_000  # after alias expansion; a billion-laughs document blows past it at once
+# The C composer recurses on the C stack; below this nesting bound it is known to be safe.
+_C_SAFE_DEPTH_BOUND = 5000
+_DUPLICATE = re.compile(r'found duplicate key (".*?") with value')
+_DOC_MARKER = re.compile(rb"^---(?:[ \t]|\r?$)", re.MULTILINE)
+
+Manifest = tuple[dict[str, Any], int]
+
+
+class _PlainConstructor(SafeConstructor):
+    """Timestamps stay strings, as the Kubernetes API (JSON) sees them."""
+
+
+_PlainConstructor.add_constructor("tag:yaml.org,2002:timestamp", SafeConstructor.construct_yaml_str)
+
+
+class _TooLarge(Exception):
+    """A document whose nesting or alias expansion exceeds the limits."""
+
+
+def load_manifests(data: bytes, file: str) -> tuple[list[Manifest], list[RunError]]:
+    """Every object in a YAML or JSON file, with its 1-based start line; `kind: List` is flattened.
+
+    Empty documents and non-mapping documents are dropped here; callers decide what a mapping
+    without apiVersion/kind means. The line is that of the document's first content line.
+    """
+    if len(data) > MAX_FILE_BYTES:
+        return [], [RunError(f"file is {len(data)} bytes, larger than the {MAX_FILE_BYTES} byte limit; "
+                             "not loaded", file=file, stage="source")]
+    if file.endswith(".json"):
+        return _load_json(data, file)
+    manifests: list[Manifest] = []
+    errors: list[RunError] = []
+    offset = 0  # lines before the current chunk
+    chunk = data
+    while chunk:
+        resume = _load_chunk(chunk, file, offset, manifests, errors)
+        if resume is None:
+            break
+        offset += chunk[:resume].count(b"\n")
+        chunk = chunk[resume:]
+    return manifests, errors
+
+
+def _load_json(data: bytes, file: str) -> tuple[list[Manifest], list[RunError]]:
+    try:
+        doc = json.loads(data)
+    except json.JSONDecodeError as e:
+        return [], [RunError(f"malformed JSON: {e.msg}", file=file, line=e.lineno, stage="source")]
+    except UnicodeDecodeError as e:
+        return [], [RunError(f"not valid UTF-8 text: {e.reason} at byte {e.start}", file=file,
+                             stage="source")]
+    except RecursionError:
+        return [], [RunError("JSON nested too deeply; not loaded", file=file, stage="source")]
+    first = next((i for i, b in enumerate(data) if b not in b" \t\r\n\xef\xbb\xbf"), 0)
+    line = data[:first].count(b"\n") + 1
+    if not isinstance(doc, dict):
+        return [], []
+    if doc.get("kind") == "List" and isinstance(doc.get("items"), list):
+        return [(item, line) for item in doc["items"] if isinstance(item, dict)], []
+    return [(doc, line)], []
+
+
+def _load_chunk(chunk: bytes, file: str, offset: int, out: list[Manifest],
+                errors: list[RunError]) -> int | None:
+    """Load documents from chunk; on a parse error, record it and return where to resume (or None)."""
+    try:
+        if _nesting_bound(chunk) > _C_SAFE_DEPTH_BOUND:
+            _check_depth_by_events(chunk)
+        yaml = YAML(typ="safe")
+        yaml.Constructor = _PlainConstructor
+        constructor, _ = yaml.get_constructor_parser(io.BytesIO(chunk))
+        composer = constructor.composer  # node by node, so each document keeps its start line
+        while composer.check_node():
+            node = composer.get_node()
+            if node is None:
+                continue
+            line = offset + node.start_mark.line + 1
+            body = _plain(constructor.construct_document(node))
+            if not isinstance(body, dict):
+                continue
+            if body.get("kind") == "List" and isinstance(body.get("items"), list):
+                lines = _item_lines(node, offset)
+                out.extend((item, lines[i] if i < len(lines) else line)
+                           for i, item in enumerate(body["items"]) if isinstance(item, dict))
+            else:
+                out.append((body, line))
+        return None
+    except MarkedYAMLError as e:
+        mark = e.problem_mark or e.context_mark
+        err_line = mark.line if mark is not None else 0
+        errors.append(RunError(f"malformed YAML: {_problem(e)}", file=file, line=offset + err_line + 1,
+                               stage="source"))
+        return _next_document(chunk, err_line)
+    except _TooLarge as e:
+        errors.append(RunError(str(e), file=file, line=offset + 1, stage="source"))
+        return None
+    except RecursionError:
+        errors.append(RunError(f"YAML nested deeper than {MAX_DEPTH} levels; not loaded", file=file,
+                               line=offset + 1, stage="source"))
+        return None
+    except (YAMLError, UnicodeDecodeError, ValueError, TypeError) as e:
+        # Reader errors (bad encoding), unhashable keys and the like: nothing after is trustworthy.
+        errors.append(RunError(f"cannot read YAML: {_problem(e)}", file=file,
+                               line=offset + 1 if offset else 0, stage="source"))
+        return None
+
+
+def _problem(e: Exception) -> str:
+    dup = _DUPLICATE.search(getattr(e, "problem", None) or "")
+    if dup:
+        return f"duplicate mapping key {dup.group(1)}"
+    if isinstance(e, MarkedYAMLError):
+        return " ".join(p for p in (e.context, e.problem) if p) or type(e).__name__
+    return str(e).splitlines()[0] if str(e) else type(e).__name__
+
+
+def _next_document(chunk: bytes, after_line: int) -> int | None:
+    """Byte offset of the first `---` marker on a line after after_line (0-based), if any."""
+    pos = 0
+    for _ in range(after_line + 1):
+        nl = chunk.find(b"\n", pos)
+        if nl < 0:
+            return None
+        pos = nl + 1
+    m = _DOC_MARKER.search(chunk, pos)
+    return m.start() if m else None
+
+
+def _nesting_bound(chunk: bytes) -> int:
+    """A cheap upper bound on nesting depth: flow brackets plus the longest line (block indentation)."""
+    longest = max((len(line) for line in chunk.split(b"\n")), default=0)
+    return chunk.count(b"[") + chunk.count(b"{") + longest
+
+
+def _check_depth_by_events(chunk: bytes) -> None:
+    """Walk parser events (iterative, no C recursion) and refuse documents nested beyond MAX_DEPTH."""
+    depth = 0
+    for event in YAML(typ="safe").parse(io.BytesIO(chunk)):
+        name = type(event).__name__
+        if name in ("MappingStartEvent", "SequenceStartEvent"):
+            depth += 1
+            if depth > MAX_DEPTH:
+                raise RecursionError
+        elif name in ("MappingEndEvent", "SequenceEndEvent"):
+            depth -= 1
+
+
+def _item_lines(node: Node, offset: int) -> list[int]:
+    """1-based lines of the entries of a `kind: List` document's `items`."""
+    if not isinstance(node, MappingNode):
+        return []
+    for key, value in node.value:
+        if getattr(key, "value", None) == "items" and isinstance(value, SequenceNode):
+            return [offset + item.start_mark.line + 1 for item in value.value]
+    return []
+
+
+def _plain(doc: Any) -> Any:
+    """A tree of fresh dicts/lists/scalars (aliases expanded, keys as strings), within the limits."""
+    if not isinstance(doc, (dict, list)):
+        return doc
+    if _expanded_size(doc, {}, 0) > MAX_NODES:
+        raise _TooLarge(f"YAML aliases expand to more than {MAX_NODES} nodes (alias bomb?); not loaded")
+    return _copy(doc)
+
+
+def _expanded_size(obj: Any, memo: dict[int, int], depth: int) -> int:
+    if depth > MAX_DEPTH:
+        raise RecursionError
+    if not isinstance(obj, (dict, list)):
+        return 1
+    known = memo.get(id(obj))
+    if known is not None:
+        return known
+    children = obj.values() if isinstance(obj, dict) else obj
+    size = 1
+    for child in children:
+        size += _expanded_size(child, memo, depth + 1)
+        if size > MAX_NODES:
+            break
+    memo[id(obj)] = size
+    return size
+
+
+def _copy(obj: Any) -> Any:
+    if isinstance(obj, dict):
+        return {_key(k): _copy(v) for k, v in obj.items()}
+    if isinstance(obj, list):
+        return [_copy(v) for v in obj]
+    if isinstance(obj, (datetime, date)):
+        return obj.isoformat()
+    if isinstance(obj, bytes):
+        return obj.decode("latin-1")
+    return obj
+
+
+def _key(k: Any) -> str:
+    if isinstance(k, str):
+        return k
+    if isinstance(k, bool):
+        return "true" if k else "false"
+    return "null" if k is None else str(k)
