@@ -175,6 +175,10 @@ def _run_git(args: list[str], cwd: Path, env: dict[str, str], timeout: float, ur
         lines = [ln.strip() for ln in (e.stderr or "").splitlines() if ln.strip()]
         fatal = [ln for ln in lines if ln.startswith("fatal:")]
         detail = (fatal or lines or [f"exit {e.returncode}"])[-1]
+        at = lines.index(detail) if detail in lines else 0
+        if detail.endswith("Could not read from remote repository.") and at > 0:
+            # ssh said why just before git's generic line (host key verification, permission denied)
+            detail = f"{lines[at - 1]} ({detail.removeprefix('fatal: ')})"
         token = env.get("DRIFTCHECK_GIT_TOKEN")
         if token:
             detail = detail.replace(token, "***")
