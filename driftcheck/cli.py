@@ -113,6 +113,22 @@ def check(**kwargs: object) -> None:
     sys.exit(exit_code(report))
 
 
+@main.command()
+@click.option("--out", type=click.Path(file_okay=False, path_type=Path), default=Path("reports"),
+              show_default=True, help="Report archive directory.")
+def demo(out: Path) -> None:
+    """Run the main job on the bundled example repository and live snapshot (exit 1: it has drift)."""
+    from driftcheck.demo.run import run_demo
+    from driftcheck.report.terminal import summary_table
+
+    result = run_demo(out, progress=progress)
+    click.echo(summary_table(result.report))
+    for path in result.written.paths:
+        click.echo(f"report: {path}")
+    click.echo(f"demo repository and snapshot: {result.workdir}")
+    sys.exit(exit_code(result.report))
+
+
 def exit_code(report: object) -> int:
     """2 when something could not be checked, 1 when anything differs, 0 when all is in sync."""
     from driftcheck.model import AuditReport

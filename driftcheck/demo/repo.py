@@ -19,6 +19,7 @@ DEMO_APP = "shop"
 DEMO_NAMESPACE = "shop"
 DEMO_APP_PATH = "apps/shop"
 DEMO_ARGOCD_APP = "argocd/demo-app.yaml"
+DEMO_REPO_URL = "https://git.example.com/platform/shop-gitops.git"  # the Application's spec.source.repoURL
 
 
 def _data_dir() -> Path:

@@ -1,0 +1,36 @@
+"""`driftcheck demo`: the main job on the bundled repository and its live snapshot, in a temp directory."""
+
+from __future__ import annotations
+
+import tempfile
+from collections.abc import Callable
+from dataclasses import dataclass
+from pathlib import Path
+
+from driftcheck.demo.repo import DEMO_ARGOCD_APP, DEMO_REPO_URL, materialize_demo_repo
+from driftcheck.demo.scenario import write_demo_snapshot
+from driftcheck.model import AuditReport
+from driftcheck.report import WrittenReports
+
+
+@dataclass
+class DemoRun:
+    report: AuditReport
+    written: WrittenReports
+    workdir: Path  # holds the demo repository and snapshot, kept so a reader can look at them
+
+
+def run_demo(out: Path, formats: list[str] | None = None,
+             progress: Callable[[str], None] = lambda _m: None) -> DemoRun:
+    """Materialize the demo repository and snapshot, audit them as `driftcheck check` would, write reports."""
+    from driftcheck.audit import AuditOptions, run_audit
+    from driftcheck.report import write_reports
+
+    workdir = Path(tempfile.mkdtemp(prefix="driftcheck-demo-"))
+    repo = materialize_demo_repo(workdir / "shop-gitops")
+    snapshot = write_demo_snapshot(repo, workdir / "live-snapshot.yaml")
+    progress(f"demo repository {repo}, live snapshot {snapshot}")
+    options = AuditOptions(repo=str(repo), argocd_apps=DEMO_ARGOCD_APP, repo_urls=[DEMO_REPO_URL],
+                           live_snapshot=snapshot, out=out, formats=formats or ["html", "json"])
+    report, _ = run_audit(options, progress)
+    return DemoRun(report, write_reports(report, out, options.formats), workdir)
