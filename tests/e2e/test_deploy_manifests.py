@@ -203,7 +203,7 @@ def test_cronjob_has_writable_cache_tmp_and_archive(rendered: tuple[str, Docs]) 
     assert "emptyDir" in volume_for("/tmp")
     archive = volume_for(args["out"])["persistentVolumeClaim"]["claimName"]
     assert archive in {d["metadata"]["name"] for d in docs if d["kind"] == "PersistentVolumeClaim"}
-    assert "persistentVolumeClaim" in volume_for(env["DRIFTCHECK_CACHE_DIR"]), "the cache outlives a night"
+    assert "persistentVolumeClaim" in volume_for(env["XDG_CACHE_HOME"]), "the Git cache outlives a night"
     assert env["HOME"] == "/tmp"
     config_mount = next(m for p, m in mounts.items() if args["config"].startswith(p))
     assert config_mount.get("readOnly") and "configMap" in volumes[config_mount["name"]]
@@ -218,8 +218,11 @@ def test_git_credentials_are_example_values_with_strict_ssh(rendered: tuple[str,
     pod = only(docs, "CronJob")["spec"]["jobTemplate"]["spec"]["template"]["spec"]
     [container] = pod["containers"]
     env = {e["name"]: e.get("value", "") for e in container["env"]}
-    assert "StrictHostKeyChecking=yes" in env["GIT_SSH_COMMAND"]
-    assert "UserKnownHostsFile=/etc/driftcheck/git/known_hosts" in env["GIT_SSH_COMMAND"]
+    mount = next(m["mountPath"] for m in container["volumeMounts"] if m["name"] == "git-credentials")
+    assert env["DRIFTCHECK_SSH_KNOWN_HOSTS"] == f"{mount}/known_hosts"
+    assert env["DRIFTCHECK_SSH_KEY"] == f"{mount}/ssh-privatekey"
+    args = dict(a.removeprefix("--").split("=", 1) for a in container["args"][1:])
+    assert args["git-token-file"] == f"{mount}/token"
     assert not any(e.get("valueFrom", {}).get("secretKeyRef") for e in container["env"]), \
         "credentials come as files, never as environment variables visible in the pod spec"
     volume = next(v for v in pod["volumes"] if v.get("secret"))
