@@ -1,0 +1,100 @@
+"""Reading live objects from a cluster: one paginated LIST per resource type and namespace scope.
+
+Never a GET per object, never anything but GET. What cannot be read is said, not hidden: a 403 makes a
+(kind, namespace) `unreadable`, a kind the cluster does not serve goes to `not_served`, and the run goes on.
+"""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+from typing import Any
+
+from driftcheck.live.connection import DEFAULT_RETRY, ApiError, Connection, RetryPolicy
+from driftcheck.live.discovery import ApiType, discover
+from driftcheck.model import LiveState, Origin, Resource, ResourceKey
+
+PAGE_SIZE = 500
+
+
+class ClusterReader:
+    """Reads live state through the official client; see `driftcheck.live.connection` for credentials."""
+
+    def __init__(self, kubeconfig: str | None = None, context: str | None = None, timeout: float = 30.0,
+                 retry: RetryPolicy = DEFAULT_RETRY, page_size: int = PAGE_SIZE) -> None:
+        self._connection = Connection(kubeconfig, context, timeout, retry)
+        self._page_size = page_size
+        self._version: str | None = None
+
+    @property
+    def info(self) -> dict[str, Any]:
+        """context, server (credentials stripped), kubernetes_version; the first use contacts the server."""
+        if self._version is None:
+            self._version = str(self._connection.get("/version").get("gitVersion", ""))
+        return {"context": self._connection.context, "server": self._connection.server,
+                "kubernetes_version": self._version}
+
+    def read(self, kinds: set[tuple[str, str]], namespaces: set[str] | None,
+             selector: str | None = None) -> LiveState:
+        """Objects of `kinds` (group, kind) in `namespaces` (None = all), optionally label-selected."""
+        state = LiveState(info={**self.info, "time": datetime.now(UTC).strftime("%Y-%m-%dT%H:%M:%SZ"),
+                                "scope": {"kinds": set(kinds), "selector": selector,
+                                          "namespaces": set(namespaces) if namespaces is not None else None}})
+        found = discover(self._connection.get, kinds)
+        state.not_served = found.not_served
+        state.cluster_scoped = found.cluster_scoped
+        for (group, kind), reason in found.failed.items():
+            state.unreadable[(group, kind, "")] = reason
+        for group_kind in sorted(found.types):
+            api_type = found.types[group_kind]
+            scopes: list[str | None] = (sorted(namespaces) if api_type.namespaced and namespaces is not None
+                                        else [None])
+            for namespace in scopes:
+                self._read_type(state, api_type, namespace, selector)
+        state.requests = self._connection.requests
+        return state
+
+    def close(self) -> None:
+        self._connection.close()
+
+    def _read_type(self, state: LiveState, api_type: ApiType, namespace: str | None,
+                   selector: str | None) -> None:
+        """LIST one type in one scope into `state`, or record why it could not be read."""
+        try:
+            items = self._list(api_type, namespace, selector)
+        except ApiError as exc:
+            if exc.status == 404:  # the type vanished between discovery and the list
+                state.not_served.add(api_type.group_kind)
+            else:
+                where = (namespace if namespace else "all namespaces" if api_type.namespaced
+                         else "the cluster scope")
+                state.unreadable[(*api_type.group_kind, namespace or "")] = (
+                    f"forbidden: list {api_type.plural} in {where}" if exc.status == 403
+                    else f"cannot list {api_type.plural} in {where}: {exc}")
+            return
+        for item in items:
+            body = {"apiVersion": api_type.api_version, "kind": api_type.kind, **item}
+            key = ResourceKey.of(body)
+            state.resources.append(Resource(key, api_type.api_version, body, Origin("cluster")))
+
+    def _list(self, api_type: ApiType, namespace: str | None, selector: str | None) -> list[dict[str, Any]]:
+        """All pages of one LIST; a continue token that expired (410) restarts the list once."""
+        path = api_type.list_path(namespace)
+        items: list[dict[str, Any]] = []
+        token, restarted = "", False
+        while True:
+            query: list[tuple[str, str | int]] = [("limit", self._page_size)]
+            if selector:
+                query.append(("labelSelector", selector))
+            if token:
+                query.append(("continue", token))
+            try:
+                page = self._connection.get(path, query)
+            except ApiError as exc:
+                if exc.status == 410 and token and not restarted:
+                    items, token, restarted = [], "", True
+                    continue
+                raise
+            items.extend(page.get("items") or ())
+            token = (page.get("metadata") or {}).get("continue") or ""
+            if not token:
+                return items

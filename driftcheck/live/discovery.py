@@ -1,0 +1,106 @@
+"""API discovery: which resource, preferred version and scope serve each (group, kind), with few requests.
+
+Only the discovery documents the requested kinds need are read: `/api/v1` when a core kind is asked for,
+`/apis` once, then each needed group's preferred version (other versions only for a kind the preferred one
+lacks). A kind whose group or version list does not have it is "not served" (CRD not installed?).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterable
+from dataclasses import dataclass, field
+from typing import Any
+
+from driftcheck.live.connection import ApiError
+
+Get = Callable[[str], dict[str, Any]]
+
+
+@dataclass(frozen=True)
+class ApiType:
+    """One listable resource type: `apps/v1` `deployments`, namespaced."""
+
+    group: str
+    version: str
+    kind: str
+    plural: str
+    namespaced: bool
+
+    @property
+    def api_version(self) -> str:
+        return f"{self.group}/{self.version}" if self.group else self.version
+
+    @property
+    def group_kind(self) -> tuple[str, str]:
+        return (self.group, self.kind)
+
+    def list_path(self, namespace: str | None = None) -> str:
+        """The LIST URL path: per namespace when given (and namespaced), else cluster-wide."""
+        base = f"/apis/{self.group}/{self.version}" if self.group else f"/api/{self.version}"
+        if namespace and self.namespaced:
+            return f"{base}/namespaces/{namespace}/{self.plural}"
+        return f"{base}/{self.plural}"
+
+
+@dataclass
+class Discovered:
+    types: dict[tuple[str, str], ApiType] = field(default_factory=dict)
+    not_served: set[tuple[str, str]] = field(default_factory=set)
+    failed: dict[tuple[str, str], str] = field(default_factory=dict)  # kind -> why discovery could not tell
+    cluster_scoped: set[tuple[str, str]] = field(default_factory=set)  # every cluster-scoped kind seen
+
+
+def discover(get: Get, kinds: Iterable[tuple[str, str]]) -> Discovered:
+    """Map each (group, kind) to the API type that serves it; `get` fetches one discovery document."""
+    wanted: dict[str, set[str]] = {}
+    for group, kind in kinds:
+        wanted.setdefault(group, set()).add(kind)
+    found = Discovered()
+    if "" in wanted:
+        _read_versions(get, found, "", ["v1"], wanted[""])
+    groups = {g for g in wanted if g}
+    if not groups:
+        return found
+    try:
+        versions = {g["name"]: _versions(g) for g in get("/apis").get("groups") or ()}
+    except ApiError as exc:
+        found.failed |= {(g, k): f"discovery of /apis failed: {exc}" for g in groups for k in wanted[g]}
+        return found
+    for group in sorted(groups):
+        if group in versions:
+            _read_versions(get, found, group, versions[group], wanted[group])
+        else:
+            found.not_served |= {(group, kind) for kind in wanted[group]}
+    return found
+
+
+def _versions(group: dict[str, Any]) -> list[str]:
+    """A group's versions, the preferred one first."""
+    preferred = (group.get("preferredVersion") or {}).get("version")
+    others = [v["version"] for v in group.get("versions") or () if v.get("version") != preferred]
+    return [preferred, *others] if preferred else others
+
+
+def _read_versions(get: Get, found: Discovered, group: str, versions: list[str], kinds: set[str]) -> None:
+    """Walk the group's versions, preferred first, until every wanted kind is placed."""
+    missing = set(kinds)
+    for version in versions:
+        path = f"/apis/{group}/{version}" if group else f"/api/{version}"
+        try:
+            document = get(path)
+        except ApiError as exc:
+            for kind in missing:
+                found.failed[(group, kind)] = f"discovery of {path} failed: {exc}"
+            return
+        for entry in document.get("resources") or ():
+            if "/" in entry.get("name", "") or "list" not in (entry.get("verbs") or ()):
+                continue  # subresources such as deployments/status, and types that cannot be listed
+            api_type = ApiType(group, version, entry["kind"], entry["name"], bool(entry.get("namespaced")))
+            if not api_type.namespaced:
+                found.cluster_scoped.add(api_type.group_kind)
+            if entry["kind"] in missing:
+                found.types[api_type.group_kind] = api_type
+                missing.discard(entry["kind"])
+        if not missing:
+            return
+    found.not_served |= {(group, kind) for kind in missing}

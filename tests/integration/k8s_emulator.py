@@ -1,0 +1,519 @@
+"""A Kubernetes API server emulator on loopback: discovery, paginated LISTs, auth, faults and a request log.
+
+It speaks the real wire protocol closely enough for the official `kubernetes` client: discovery documents
+(`/version`, `/api`, `/api/v1`, `/apis`, `/apis/<group>/<version>`), LIST per namespace and cluster-wide with
+`limit`/`continue` (opaque tokens, `kind: <Kind>List`, items without apiVersion/kind), `labelSelector`,
+GET of one object, bearer-token auth and `Status` error bodies. Anything but GET is refused (405) and logged,
+so tests can prove a client is read-only.
+
+Usage::
+
+    with KubernetesEmulator(token="s3cret") as api:
+        api.add(*objects)                       # dicts with apiVersion/kind/metadata
+        api.forbid("secrets", namespace="blog-system")
+        api.fail("deployments", times=2)         # two 500s, then success
+        kubeconfig = api.write_kubeconfig(tmp_path / "kubeconfig")
+        ...
+        assert {r.method for r in api.requests} == {"GET"}
+
+Resource types come from `DEFAULT_RESOURCES` (core kinds plus the Argo Rollouts, Istio and Sealed Secrets
+CRDs); pass `resources=` to serve others, or `unserve()` one to emulate a CRD that is not installed.
+"""
+
+from __future__ import annotations
+
+import base64
+import copy
+import json
+import re
+import threading
+import time
+from collections.abc import Iterable, Iterator
+from dataclasses import dataclass
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from pathlib import Path
+from typing import Any
+from urllib.parse import parse_qsl, urlsplit
+
+import yaml
+
+Answer = tuple[int, dict[str, Any], dict[str, str]]  # status code, JSON body, extra headers
+ALL_VERBS = ["create", "delete", "deletecollection", "get", "list", "patch", "update", "watch"]
+
+
+@dataclass(frozen=True)
+class ApiResource:
+    """One served resource type. `versions` lists the group versions serving it, preferred first."""
+
+    group: str
+    versions: tuple[str, ...]
+    kind: str
+    plural: str
+    namespaced: bool = True
+    short_names: tuple[str, ...] = ()
+
+    @property
+    def singular(self) -> str:
+        return self.kind.lower()
+
+
+def _r(group: str, versions: str, kind: str, plural: str, namespaced: bool = True,
+       *short: str) -> ApiResource:
+    return ApiResource(group, tuple(versions.split(",")), kind, plural, namespaced, short)
+
+
+DEFAULT_RESOURCES: tuple[ApiResource, ...] = (
+    _r("", "v1", "Namespace", "namespaces", False, "ns"),
+    _r("", "v1", "Node", "nodes", False, "no"),
+    _r("", "v1", "PersistentVolume", "persistentvolumes", False, "pv"),
+    _r("", "v1", "ConfigMap", "configmaps", True, "cm"),
+    _r("", "v1", "Secret", "secrets"),
+    _r("", "v1", "Service", "services", True, "svc"),
+    _r("", "v1", "ServiceAccount", "serviceaccounts", True, "sa"),
+    _r("", "v1", "Pod", "pods", True, "po"),
+    _r("", "v1", "PersistentVolumeClaim", "persistentvolumeclaims", True, "pvc"),
+    _r("apps", "v1", "Deployment", "deployments", True, "deploy"),
+    _r("apps", "v1", "StatefulSet", "statefulsets", True, "sts"),
+    _r("apps", "v1", "DaemonSet", "daemonsets", True, "ds"),
+    _r("apps", "v1", "ReplicaSet", "replicasets", True, "rs"),
+    _r("batch", "v1", "Job", "jobs"),
+    _r("batch", "v1", "CronJob", "cronjobs", True, "cj"),
+    _r("autoscaling", "v2,v1", "HorizontalPodAutoscaler", "horizontalpodautoscalers", True, "hpa"),
+    _r("policy", "v1", "PodDisruptionBudget", "poddisruptionbudgets", True, "pdb"),
+    _r("networking.k8s.io", "v1", "Ingress", "ingresses", True, "ing"),
+    _r("networking.k8s.io", "v1", "NetworkPolicy", "networkpolicies", True, "netpol"),
+    _r("networking.k8s.io", "v1", "IngressClass", "ingressclasses", False),
+    _r("rbac.authorization.k8s.io", "v1", "Role", "roles"),
+    _r("rbac.authorization.k8s.io", "v1", "RoleBinding", "rolebindings"),
+    _r("rbac.authorization.k8s.io", "v1", "ClusterRole", "clusterroles", False),
+    _r("rbac.authorization.k8s.io", "v1", "ClusterRoleBinding", "clusterrolebindings", False),
+    _r("apiextensions.k8s.io", "v1", "CustomResourceDefinition", "customresourcedefinitions", False, "crd"),
+    _r("argoproj.io", "v1alpha1", "Rollout", "rollouts", True, "ro"),
+    _r("argoproj.io", "v1alpha1", "AnalysisTemplate", "analysistemplates"),
+    _r("networking.istio.io", "v1,v1beta1", "DestinationRule", "destinationrules", True, "dr"),
+    _r("networking.istio.io", "v1,v1beta1", "VirtualService", "virtualservices", True, "vs"),
+    _r("networking.istio.io", "v1,v1beta1", "Gateway", "gateways", True, "gw"),
+    _r("security.istio.io", "v1,v1beta1", "AuthorizationPolicy", "authorizationpolicies"),
+    _r("security.istio.io", "v1,v1beta1", "PeerAuthentication", "peerauthentications", True, "pa"),
+    _r("bitnami.com", "v1alpha1", "SealedSecret", "sealedsecrets"),
+)
+
+
+@dataclass(frozen=True)
+class Request:
+    """One request as the emulator saw it; `query` keeps the last value of each parameter."""
+
+    method: str
+    path: str
+    query: dict[str, str]
+    time: float
+    status: int = 0
+
+    @property
+    def is_discovery(self) -> bool:
+        return self.path in ("/version", "/api", "/api/v1", "/apis") or bool(
+            re.fullmatch(r"/apis/[^/]+(/[^/]+)?", self.path))
+
+
+@dataclass
+class Fault:
+    """An injected failure for requests on `resource` (plural; None = any), optionally one namespace.
+
+    status 0 means a stall of `stall` seconds before answering normally. `on_continue` limits the fault to
+    requests carrying a continue token (the middle of a paginated list). `times` None = forever.
+    """
+
+    status: int
+    resource: str | None = None
+    group: str | None = None
+    namespace: str | None = None
+    times: int | None = 1
+    retry_after: int | None = None
+    stall: float = 0.0
+    on_continue: bool = False
+    hits: int = 0
+
+    def matches(self, res: ApiResource, namespace: str | None, has_continue: bool) -> bool:
+        return ((self.resource is None or self.resource == res.plural)
+                and (self.group is None or self.group == res.group)
+                and (self.namespace is None or self.namespace == namespace)
+                and (not self.on_continue or has_continue)
+                and (self.times is None or self.hits < self.times))
+
+
+class KubernetesEmulator:
+    """A threaded HTTP server on 127.0.0.1 that serves a Kubernetes API subset; see the module docstring."""
+
+    def __init__(self, token: str = "emulator-token", resources: Iterable[ApiResource] = DEFAULT_RESOURCES,
+                 git_version: str = "v1.30.2", page_delay: float = 0.0) -> None:
+        self.token = token
+        self.git_version = git_version
+        self.page_delay = page_delay
+        self.resources: list[ApiResource] = list(resources)
+        self.requests: list[Request] = []
+        self.faults: list[Fault] = []
+        self._objects: dict[tuple[str, str], dict[tuple[str, str], dict[str, Any]]] = {}
+        self._resource_version = 1000
+        self._lock = threading.Lock()
+        self._stopping = threading.Event()
+        self._server: ThreadingHTTPServer | None = None
+        self._thread: threading.Thread | None = None
+
+    # -- lifecycle ---------------------------------------------------------------------------------
+    def start(self) -> KubernetesEmulator:
+        self._server = ThreadingHTTPServer(("127.0.0.1", 0), _handler_for(self))
+        self._server.daemon_threads = True
+        self._server.block_on_close = False  # a stalled handler must not hold up stop()
+        self._thread = threading.Thread(target=self._server.serve_forever, name="k8s-emulator", daemon=True)
+        self._thread.start()
+        return self
+
+    def stop(self) -> None:
+        self._stopping.set()
+        if self._server is not None:
+            self._server.shutdown()
+            self._server.server_close()
+            self._server = None
+
+    def __enter__(self) -> KubernetesEmulator:
+        return self.start()
+
+    def __exit__(self, *exc: object) -> None:
+        self.stop()
+
+    @property
+    def url(self) -> str:
+        assert self._server is not None, "start() the emulator first"
+        host, port = self._server.server_address[:2]
+        return f"http://{host}:{port}"
+
+    # -- content -----------------------------------------------------------------------------------
+    def add(self, *objects: dict[str, Any]) -> None:
+        """Store objects (as kubectl shows them); a missing resourceVersion/uid is filled in."""
+        with self._lock:
+            for obj in objects:
+                res = self.resource_for(obj["apiVersion"], obj["kind"])
+                if res is None:
+                    raise ValueError(f"emulator does not serve {obj['apiVersion']} {obj['kind']}")
+                body = copy.deepcopy(obj)
+                meta = body.setdefault("metadata", {})
+                self._resource_version += 1
+                meta.setdefault("resourceVersion", str(self._resource_version))
+                meta.setdefault("uid", f"00000000-0000-4000-8000-{self._resource_version:012d}")
+                namespace = meta.get("namespace", "") if res.namespaced else ""
+                if res.namespaced and not namespace:
+                    raise ValueError(f"{obj['kind']} {meta.get('name')} needs metadata.namespace")
+                self._objects.setdefault((res.group, res.plural), {})[(namespace, meta["name"])] = body
+
+    def load_yaml(self, path: str | Path) -> list[dict[str, Any]]:
+        """Add every object of a (multi-document) YAML file; returns them."""
+        objects = [d for d in yaml.safe_load_all(Path(path).read_text()) if d]
+        self.add(*objects)
+        return objects
+
+    def unserve(self, group: str, kind: str) -> None:
+        """Stop serving a type (and its objects), as if its CRD were not installed."""
+        self.resources = [r for r in self.resources if (r.group, r.kind) != (group, kind)]
+
+    def resource_for(self, api_version: str, kind: str) -> ApiResource | None:
+        group = api_version.rpartition("/")[0]
+        return next((r for r in self.resources if r.group == group and r.kind == kind), None)
+
+    def count(self, group: str, kind: str, namespace: str | None = None) -> int:
+        res = next(r for r in self.resources if (r.group, r.kind) == (group, kind))
+        store = self._objects.get((res.group, res.plural), {})
+        return sum(1 for ns, _ in store if namespace is None or ns == namespace)
+
+    # -- faults ------------------------------------------------------------------------------------
+    def forbid(self, resource: str, namespace: str | None = None, group: str | None = None) -> Fault:
+        """403 for every LIST/GET of `resource` (in `namespace`, or everywhere)."""
+        return self._fault(Fault(403, resource, group, namespace, times=None))
+
+    def fail(self, resource: str | None, times: int = 1, status: int = 500, **kw: Any) -> Fault:
+        """`times` answers with `status` (500, 503, ...), then normal service."""
+        return self._fault(Fault(status, resource, times=times, **kw))
+
+    def throttle(self, resource: str | None, retry_after: int = 1, times: int = 1) -> Fault:
+        """429 Too Many Requests with a Retry-After header."""
+        return self._fault(Fault(429, resource, times=times, retry_after=retry_after))
+
+    def expire_continue(self, resource: str, times: int = 1) -> Fault:
+        """410 Gone (reason Expired) for the next `times` requests that carry a continue token."""
+        return self._fault(Fault(410, resource, times=times, on_continue=True))
+
+    def stall(self, resource: str, seconds: float, times: int = 1, on_continue: bool = True) -> Fault:
+        """Hold the answer for `seconds` (by default in the middle of a paginated list), then answer."""
+        return self._fault(Fault(0, resource, times=times, stall=seconds, on_continue=on_continue))
+
+    def _fault(self, fault: Fault) -> Fault:
+        with self._lock:
+            self.faults.append(fault)
+        return fault
+
+    def write_kubeconfig(self, path: str | Path, context: str = "emulator", token: str | None = None,
+                         namespace: str = "default") -> Path:
+        """A kubeconfig whose user authenticates with a bearer token (the emulator's unless given)."""
+        config = {
+            "apiVersion": "v1", "kind": "Config", "current-context": context, "preferences": {},
+            "clusters": [{"name": f"{context}-cluster", "cluster": {"server": self.url}}],
+            "users": [{"name": f"{context}-user", "user": {"token": token or self.token}}],
+            "contexts": [{"name": context, "context": {"cluster": f"{context}-cluster",
+                                                        "user": f"{context}-user", "namespace": namespace}}],
+        }
+        target = Path(path)
+        target.write_text(yaml.safe_dump(config, sort_keys=False))
+        return target
+
+    def reset_log(self) -> None:
+        with self._lock:
+            self.requests.clear()
+
+    # -- serving (called from handler threads) -----------------------------------------------------
+    def _log(self, method: str, path: str, query: dict[str, str], status: int) -> None:
+        with self._lock:
+            self.requests.append(Request(method, path, query, time.monotonic(), status))
+
+    def _serve(self, method: str, raw_path: str, headers: Any) -> Answer:
+        split = urlsplit(raw_path)
+        path, query = split.path.rstrip("/") or "/", dict(parse_qsl(split.query, keep_blank_values=True))
+        if method != "GET":
+            return self._logged(method, path, query, _status(405, "MethodNotAllowed",
+                                                            f"the emulator is read-only: {method} refused"))
+        if headers.get("Authorization") != f"Bearer {self.token}":
+            return self._logged(method, path, query, _status(401, "Unauthorized", "Unauthorized"))
+        return self._logged(method, path, query, self._route(path, query))
+
+    def _logged(self, method: str, path: str, query: dict[str, str],
+                answer: Answer) -> Answer:
+        self._log(method, path, query, answer[0])
+        return answer
+
+    def _route(self, path: str, query: dict[str, str]) -> Answer:
+        if path == "/version":
+            major, minor = self.git_version.lstrip("v").split(".")[:2]
+            return 200, {"major": major, "minor": minor, "gitVersion": self.git_version,
+                         "platform": "linux/amd64"}, {}
+        if path == "/api":
+            return 200, {"kind": "APIVersions", "versions": ["v1"], "serverAddressByClientCIDRs": [
+                {"clientCIDR": "0.0.0.0/0", "serverAddress": "127.0.0.1:6443"}]}, {}
+        if path == "/apis":
+            return 200, self._group_list(), {}
+        parts = path.strip("/").split("/")
+        if parts[0] == "api" and len(parts) >= 2:
+            group, version, rest = "", parts[1], parts[2:]
+        elif parts[0] == "apis" and len(parts) >= 3:
+            group, version, rest = parts[1], parts[2], parts[3:]
+        else:
+            return _status(404, "NotFound", "the server could not find the requested resource")
+        served = [r for r in self.resources if r.group == group and version in r.versions]
+        if not served:
+            return _status(404, "NotFound", "the server could not find the requested resource")
+        if not rest:
+            return 200, self._resource_list(group, version, served), {}
+        namespace: str | None = None
+        if rest[0] == "namespaces" and len(rest) >= 3:
+            namespace, rest = rest[1], rest[2:]
+        res = next((r for r in served if r.plural == rest[0]), None)
+        if res is None or len(rest) > 2 or (namespace is not None and not res.namespaced):
+            return _status(404, "NotFound", "the server could not find the requested resource")
+        fault = self._take_fault(res, namespace, "continue" in query)
+        if fault is not None:
+            return fault
+        api_version = f"{group}/{version}" if group else version
+        if len(rest) == 2:
+            return self._get(res, api_version, namespace or "", rest[1])
+        return self._list(res, api_version, namespace, query)
+
+    def _take_fault(self, res: ApiResource, namespace: str | None,
+                    has_continue: bool) -> Answer | None:
+        with self._lock:
+            fault = next((f for f in self.faults if f.matches(res, namespace, has_continue)), None)
+            if fault is None:
+                return None
+            fault.hits += 1
+        if fault.status == 0:
+            self._stopping.wait(fault.stall)
+            return None
+        where = f" in the namespace \"{namespace}\"" if namespace else " at the cluster scope"
+        group = f"\"{res.group}\"" if res.group else "\"\""
+        if fault.status == 403:
+            user = "system:serviceaccount:driftcheck:driftcheck"
+            return _status(403, "Forbidden", f"{res.plural} is forbidden: User \"{user}\" cannot list "
+                           f"resource \"{res.plural}\" in API group {group}{where}",
+                           details={"kind": res.plural, "group": res.group})
+        if fault.status == 410:
+            return _status(410, "Expired", "The provided continue parameter is too old to display a "
+                           "consistent list result. You can start a new list without the continue parameter.")
+        if fault.status == 429:
+            return _status(429, "TooManyRequests", "Too many requests, please try again later.",
+                           headers={"Retry-After": str(fault.retry_after or 1)},
+                           details={"retryAfterSeconds": fault.retry_after or 1})
+        return _status(fault.status, "InternalError" if fault.status == 500 else "ServiceUnavailable",
+                       f"Internal error occurred: injected failure {fault.hits}")
+
+    def _get(self, res: ApiResource, api_version: str, namespace: str,
+             name: str) -> Answer:
+        body = self._objects.get((res.group, res.plural), {}).get((namespace, name))
+        if body is None:
+            return _status(404, "NotFound", f"{res.plural}.{res.group or 'core'} \"{name}\" not found")
+        return 200, {**body, "apiVersion": api_version, "kind": res.kind}, {}
+
+    def _list(self, res: ApiResource, api_version: str, namespace: str | None,
+              query: dict[str, str]) -> Answer:
+        try:
+            selector = parse_selector(query.get("labelSelector", ""))
+        except ValueError as exc:
+            return _status(400, "BadRequest", f"unable to parse requirement: {exc}")
+        with self._lock:
+            store = self._objects.get((res.group, res.plural), {})
+            matching = [store[key] for key in sorted(store) if (namespace is None or key[0] == namespace)
+                        and selector_matches(selector, (store[key]["metadata"].get("labels") or {}))]
+            list_version = str(self._resource_version)
+        start, rv = 0, list_version
+        if query.get("continue"):
+            try:
+                token = json.loads(base64.urlsafe_b64decode(query["continue"]))
+                start, rv = int(token["start"]), str(token["rv"])
+            except (ValueError, KeyError, TypeError):
+                return _status(400, "BadRequest", "continue key is not valid")
+        limit = int(query.get("limit") or 0)
+        end = start + limit if limit > 0 else len(matching)
+        page = matching[start:end]
+        meta: dict[str, Any] = {"resourceVersion": rv}
+        if end < len(matching):
+            meta["continue"] = base64.urlsafe_b64encode(
+                json.dumps({"rv": rv, "start": end}).encode()).decode()
+            meta["remainingItemCount"] = len(matching) - end
+        if self.page_delay:
+            self._stopping.wait(self.page_delay)
+        items = [{k: v for k, v in body.items() if k not in ("apiVersion", "kind")} for body in page]
+        return 200, {"kind": f"{res.kind}List", "apiVersion": api_version, "metadata": meta,
+                     "items": items}, {}
+
+    def _group_list(self) -> dict[str, Any]:
+        groups: dict[str, list[str]] = {}
+        for res in self.resources:
+            if res.group:
+                versions = groups.setdefault(res.group, [])
+                versions.extend(v for v in res.versions if v not in versions)
+        return {"kind": "APIGroupList", "apiVersion": "v1", "groups": [
+            {"name": g, "versions": [{"groupVersion": f"{g}/{v}", "version": v} for v in vs],
+             "preferredVersion": {"groupVersion": f"{g}/{vs[0]}", "version": vs[0]}}
+            for g, vs in groups.items()]}
+
+    @staticmethod
+    def _resource_list(group: str, version: str, served: list[ApiResource]) -> dict[str, Any]:
+        resources: list[dict[str, Any]] = []
+        for r in served:
+            resources.append({"name": r.plural, "singularName": r.singular, "namespaced": r.namespaced,
+                              "kind": r.kind, "verbs": ALL_VERBS, **({"shortNames": list(r.short_names)}
+                                                                    if r.short_names else {})})
+            resources.append({"name": f"{r.plural}/status", "singularName": "", "namespaced": r.namespaced,
+                              "kind": r.kind, "verbs": ["get", "patch", "update"]})
+        return {"kind": "APIResourceList", "apiVersion": "v1",
+                "groupVersion": f"{group}/{version}" if group else version, "resources": resources}
+
+
+def _status(code: int, reason: str, message: str, headers: dict[str, str] | None = None,
+            details: dict[str, Any] | None = None) -> Answer:
+    """A real `Status` error body, as the API server sends it."""
+    body: dict[str, Any] = {"kind": "Status", "apiVersion": "v1", "metadata": {}, "status": "Failure",
+                            "message": message, "reason": reason, "code": code}
+    if details:
+        body["details"] = details
+    return code, body, headers or {}
+
+
+def _handler_for(emulator: KubernetesEmulator) -> type[BaseHTTPRequestHandler]:
+    class Handler(BaseHTTPRequestHandler):
+        protocol_version = "HTTP/1.1"  # keep-alive, like a real API server
+
+        def _answer(self) -> None:
+            code, body, headers = emulator._serve(self.command, self.path, self.headers)
+            length = int(self.headers.get("Content-Length") or 0)
+            if length:
+                self.rfile.read(length)
+            payload = json.dumps(body).encode()
+            try:
+                self.send_response(code)
+                self.send_header("Content-Type", "application/json")
+                self.send_header("Content-Length", str(len(payload)))
+                for name, value in headers.items():
+                    self.send_header(name, value)
+                self.end_headers()
+                self.wfile.write(payload)
+            except (BrokenPipeError, ConnectionResetError):
+                self.close_connection = True  # the client gave up (a stalled answer): nothing to do
+
+        do_GET = do_POST = do_PUT = do_PATCH = do_DELETE = do_HEAD = _answer
+
+        def log_message(self, format: str, *args: Any) -> None:
+            """Quiet: tests read `emulator.requests`, not stderr."""
+
+    return Handler
+
+
+# -- label selectors -------------------------------------------------------------------------------
+_REQUIREMENT = re.compile(
+    r"^\s*(?P<neg>!)?\s*(?P<key>[A-Za-z0-9][-A-Za-z0-9_./]*)\s*"
+    r"(?:(?P<op>==|=|!=)\s*(?P<value>[-A-Za-z0-9_.]*)|\s+(?P<setop>in|notin)\s*\((?P<values>[^)]*)\))?\s*$")
+
+
+def parse_selector(text: str) -> list[tuple[str, str, frozenset[str]]]:
+    """`a=b,c!=d,e in (f,g),h notin (i),j,!k` -> [(key, op, values)] with op in = != in notin exists !."""
+    requirements = []
+    for part in _split_requirements(text):
+        m = _REQUIREMENT.match(part)
+        if m is None or (m["neg"] and (m["op"] or m["setop"])):
+            raise ValueError(repr(part))
+        if m["neg"]:
+            requirements.append((m["key"], "!", frozenset()))
+        elif m["op"]:
+            requirements.append((m["key"], "!=" if m["op"] == "!=" else "=", frozenset([m["value"]])))
+        elif m["setop"]:
+            values = frozenset(v.strip() for v in m["values"].split(",") if v.strip())
+            requirements.append((m["key"], m["setop"], values))
+        else:
+            requirements.append((m["key"], "exists", frozenset()))
+    return requirements
+
+
+def _split_requirements(text: str) -> Iterator[str]:
+    depth, current = 0, ""
+    for char in text:
+        depth += {"(": 1, ")": -1}.get(char, 0)
+        if char == "," and depth == 0:
+            yield current
+            current = ""
+        else:
+            current += char
+    if current.strip():
+        yield current
+
+
+def selector_matches(requirements: list[tuple[str, str, frozenset[str]]], labels: dict[str, str]) -> bool:
+    for key, op, values in requirements:
+        value = labels.get(key)
+        ok = {"=": value in values, "!=": value not in values, "in": value in values,
+              "notin": value not in values, "exists": key in labels, "!": key not in labels}[op]
+        if not ok:
+            return False
+    return True
+
+
+# -- synthetic objects -----------------------------------------------------------------------------
+def generate_objects(resources: Iterable[ApiResource], per_type: int,
+                     namespaces: Iterable[str] = ("default",)) -> list[dict[str, Any]]:
+    """`per_type` small objects of each type, spread over `namespaces` (cluster-scoped ones have none)."""
+    spaces = list(namespaces)
+    objects = []
+    for res in resources:
+        api_version = f"{res.group}/{res.versions[0]}" if res.group else res.versions[0]
+        for i in range(per_type):
+            meta: dict[str, Any] = {"name": f"{res.singular}-{i:05d}",
+                                    "labels": {"app": f"app-{i % 7}", "tier": ("web", "db")[i % 2]}}
+            if res.namespaced:
+                meta["namespace"] = spaces[i % len(spaces)]
+            objects.append({"apiVersion": api_version, "kind": res.kind, "metadata": meta,
+                            "spec": {"index": i}})
+    return objects
