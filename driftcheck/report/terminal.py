@@ -4,8 +4,8 @@ from __future__ import annotations
 
 from driftcheck.model import STATUSES, AuditReport
 
-# Worst first: what could not be checked, then what differs, then what is fine.
-SEVERITY = ("unknown", "missing", "drifted", "extra", "in-sync")
+# Worst first (after errors): what could not be read, then what differs, then what is fine.
+SEVERITY = ("unknown", "drifted", "missing", "extra", "in-sync")
 
 
 def summary_table(report: AuditReport) -> str:
@@ -16,7 +16,7 @@ def summary_table(report: AuditReport) -> str:
     for r in report.resources:
         counts.setdefault(r.app, {s: 0 for s in STATUSES})[r.status] += 1
     errors = {name: sum(1 for e in report.errors if e.app == name) for name in counts}
-    rows = sorted(counts, key=lambda name: (*(-counts[name][s] for s in SEVERITY[:-1]), -errors[name], name))
+    rows = sorted(counts, key=lambda name: (-errors[name], *(-counts[name][s] for s in SEVERITY[:-1]), name))
     header = ["APP", *(s.upper() for s in SEVERITY), "ERRORS"]
     table = [[name, *(str(counts[name][s]) for s in SEVERITY), str(errors[name])] for name in rows]
     total = ["TOTAL", *(str(sum(c[s] for c in counts.values())) for s in SEVERITY), str(len(report.errors))]

@@ -75,6 +75,10 @@ def render(fmt: str, report: AuditReport, doc: dict[str, Any]) -> str:
     """The text of one format; every renderer reads the sealed document, so all formats agree."""
     if fmt == "json":
         return json_report.dumps(doc)
+    if fmt == "html":
+        from driftcheck.report.html import render_html
+
+        return render_html(doc)
     raise DriftcheckError(f"report format {fmt} is not available yet")
 
 

@@ -1,0 +1,119 @@
+"""The HTML audit report: one self-contained page (inline CSS and JS, no network) rendered by jinja2.
+
+Built from the sealed JSON document, so the page shows exactly what report.json says. Autoescaping is
+on for every template; the Content-Security-Policy allows only our own stylesheet and script, by hash.
+"""
+
+from __future__ import annotations
+
+import base64
+import hashlib
+from collections import Counter
+from functools import cache
+from importlib import resources as package_files
+from typing import Any
+
+import jinja2
+
+from driftcheck.report import present
+
+STATUS_ORDER = ("drifted", "missing", "extra", "unknown", "in-sync")
+
+
+@cache
+def environment() -> jinja2.Environment:
+    env = jinja2.Environment(loader=jinja2.PackageLoader("driftcheck.report", "templates"),
+                             autoescape=True, undefined=jinja2.StrictUndefined, trim_blocks=True,
+                             lstrip_blocks=True)
+    env.filters.update(when=present.when, day=present.day, short=present.short, yaml=present.yaml_text,
+                       words=lambda s: present.STATUS_WORDS.get(s, s))
+    return env
+
+
+def asset(name: str) -> str:
+    return package_files.files("driftcheck.report").joinpath(f"templates/{name}").read_text("utf-8")
+
+
+def csp_hash(text: str) -> str:
+    return "'sha256-" + base64.b64encode(hashlib.sha256(text.encode()).digest()).decode() + "'"
+
+
+def content_security_policy(style: str, script: str | None) -> str:
+    """Nothing may load or run except the page's own inline stylesheet and script."""
+    script_src = csp_hash(script) if script is not None else "'none'"
+    return (f"default-src 'none'; style-src {csp_hash(style)}; script-src {script_src}; img-src data:; "
+            "base-uri 'none'; form-action 'none'")
+
+
+def render_html(doc: dict[str, Any]) -> str:
+    style, script = asset("report.css"), asset("report.js")
+    resources = sorted(doc["resources"], key=lambda r: (
+        STATUS_ORDER.index(r["status"]), r["app"], r["group"], r["kind"], r["namespace"], r["name"]))
+    return environment().get_template("report.html.j2").render(
+        doc=doc, style=style, script=script, csp=content_security_policy(style, script),
+        verdict=verdict(doc["summary"]), app_rows=app_rows(doc), resources=resources,
+        unknown=[r for r in resources if r["status"] == "unknown"],
+        kinds=sorted({r["kind"] for r in resources}), apps=sorted({r["app"] for r in resources}),
+        statuses=[s for s in STATUS_ORDER if any(r["status"] == s for r in resources)],
+        tiles=[(key, status, doc["summary"][key]) for key, status in present.SUMMARY_KEYS.items()],
+        age=lambda r: present.drift_age(r["first_seen"], doc["generated_at"]),
+        live_commit=present.live_commit_text, pointer=present.pointer_parts, search_text=search_text,
+        history=history_rows(doc["history"]))
+
+
+def verdict(summary: dict[str, int]) -> tuple[str, str, str]:
+    """(css class, headline, explanation) for the banner at the top of the page."""
+    differ = summary["drifted"] + summary["missing"] + summary["extra"]
+    unchecked = summary["unknown"] + summary["errors"]
+    parts = []
+    if differ:
+        parts.append(f"{differ} of {summary['total']} resources differ from Git")
+    if summary["unknown"]:
+        parts.append(f"{summary['unknown']} could not be read")
+    if summary["errors"]:
+        parts.append(f"{summary['errors']} error{'s' if summary['errors'] != 1 else ''}")
+    if differ:
+        return ("drifted", "Drift found", "; ".join(parts) + ".")
+    if unchecked:
+        return ("unknown", "Incomplete", "; ".join(parts) + ": the cluster may differ where it was not seen.")
+    return ("in-sync", "In sync", f"All {summary['total']} resources match Git.")
+
+
+def app_rows(doc: dict[str, Any]) -> list[dict[str, Any]]:
+    """Per-app counts from the resources themselves, worst news first; skipped apps last."""
+    counts: dict[str, Counter[str]] = {a["name"]: Counter() for a in doc["apps"]}
+    for r in doc["resources"]:
+        counts.setdefault(r["app"], Counter())[r["status"]] += 1
+    errors = Counter(e["app"] for e in doc["errors"])
+    info = {a["name"]: a for a in doc["apps"]}
+    rows = []
+    for name, c in counts.items():
+        app = info.get(name, {})
+        status = app.get("status") or next((s for s in ("unknown", "drifted", "missing", "extra") if c[s]),
+                                           "in-sync")
+        if errors[name] and status != "skipped":
+            status = "error"
+        rows.append({"name": name, "status": status, "counts": c, "errors": errors[name],
+                     "path": app.get("path", ""), "origin": app.get("origin", ""),
+                     "reason": app.get("reason", "")})
+    return sorted(rows, key=lambda row: (present.severity(row["status"]), -row["errors"],
+                                         *(-row["counts"][s] for s in STATUS_ORDER), row["name"]))
+
+
+def search_text(r: dict[str, Any]) -> str:
+    """What the search box matches: identity, file and every differing or ignored path."""
+    words = [r["app"], r["group"], r["kind"], r["namespace"], r["name"], r["status"], r["reason"]]
+    if r["source"]:
+        words.append(r["source"]["file"])
+    words += [d["path"] for d in r["differences"]] + [i["path"] for i in r["ignored"]]
+    return " ".join(w for w in words if w).lower()
+
+
+def history_rows(history: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    """Deploy events newest first, each with its kind of change named: revert, rollback, merge, change."""
+    rows = []
+    for e in history:
+        kind = ("revert" if e["revert_of"] else "rollback" if e["restores"] else
+                "merge" if e["merged"] else "change")
+        rows.append({**e, "kind": kind})
+    return rows
