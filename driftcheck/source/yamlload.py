@@ -17,6 +17,7 @@ from ruamel.yaml import YAML
 from ruamel.yaml.constructor import SafeConstructor
 from ruamel.yaml.error import MarkedYAMLError, YAMLError
 from ruamel.yaml.nodes import MappingNode, Node, SequenceNode
+from ruamel.yaml.resolver import VersionedResolver
 
 from driftcheck.model import RunError
 
@@ -31,11 +32,44 @@ _DOC_MARKER = re.compile(rb"^---(?:[ \t]|\r?$)", re.MULTILINE)
 Manifest = tuple[dict[str, Any], int]
 
 
+class _KubeResolver(VersionedResolver):
+    """Plain scalars typed as Kubernetes' own YAML decoder (go-yaml v2 via sigs.k8s.io/yaml) types them.
+
+    That is YAML 1.1 flavoured: yes/no/on/off/y/n are booleans and 0755 is octal, but there are
+    no sexagesimal numbers (12:30 stays a string) and dates stay strings.
+    """
+
+    @property
+    def versioned_resolver(self) -> Any:
+        return self.yaml_implicit_resolvers
+
+
+for _tag, _regexp, _first in (
+    ("bool", r"^(?:y|Y|yes|Yes|YES|n|N|no|No|NO|true|True|TRUE|false|False|FALSE|on|On|ON|off|Off|OFF)$",
+     "yYnNtTfFoO"),
+    ("int", r"^(?:[-+]?0b[0-1_]+|[-+]?0o[0-7_]+|[-+]?0[0-7_]+|[-+]?(?:0|[1-9][0-9_]*)|[-+]?0x[0-9a-fA-F_]+)$",
+     "-+0123456789"),
+    ("float", r"^(?:[-+]?(?:\.[0-9_]+|[0-9][0-9_]*(?:\.[0-9_]*)?)(?:[eE][-+]?[0-9]+)?"
+              r"|[-+]?\.(?:inf|Inf|INF)|\.(?:nan|NaN|NAN))$", "-+0123456789."),
+    ("merge", r"^(?:<<)$", "<"),
+    ("null", r"^(?:~|null|Null|NULL|)$", ["~", "n", "N", ""]),
+):
+    _KubeResolver.add_implicit_resolver_base(f"tag:yaml.org,2002:{_tag}", re.compile(_regexp), list(_first))
+
+
 class _PlainConstructor(SafeConstructor):
-    """Timestamps stay strings, as the Kubernetes API (JSON) sees them."""
+    """Plain JSON-able values: timestamps stay strings; integers parse as Go's ParseInt(s, 0) does."""
+
+    def construct_yaml_int(self, node: Any) -> int:
+        text = str(self.construct_scalar(node)).replace("_", "")
+        sign, digits = (-1, text[1:]) if text[0] == "-" else (1, text.lstrip("+"))
+        if digits[:2] in ("0x", "0o", "0b"):
+            return sign * int(digits, 0)
+        return sign * int(digits, 8 if len(digits) > 1 and digits[0] == "0" else 10)
 
 
 _PlainConstructor.add_constructor("tag:yaml.org,2002:timestamp", SafeConstructor.construct_yaml_str)
+_PlainConstructor.add_constructor("tag:yaml.org,2002:int", _PlainConstructor.construct_yaml_int)
 
 
 class _TooLarge(Exception):
@@ -93,6 +127,7 @@ def _load_chunk(chunk: bytes, file: str, offset: int, out: list[Manifest],
             _check_depth_by_events(chunk)
         yaml = YAML(typ="safe")
         yaml.Constructor = _PlainConstructor
+        yaml.Resolver = _KubeResolver
         constructor, _ = yaml.get_constructor_parser(io.BytesIO(chunk))
         composer = constructor.composer  # node by node, so each document keeps its start line
         while composer.check_node():
@@ -224,4 +259,6 @@ def _key(k: Any) -> str:
         return k
     if isinstance(k, bool):
         return "true" if k else "false"
+    if isinstance(k, float) and k.is_integer() and abs(k) < 1e21:
+        return str(int(k))  # as Go formats a float key: 1e3 -> "1000"
     return "null" if k is None else str(k)
