@@ -63,7 +63,9 @@ def load_config(path: str | Path) -> Config:
         raise DriftcheckError(f"{file}:1: expected a mapping with apps:, rules:, ...")
     _check_keys(doc, _TOP_KEYS, file, "driftcheck.yaml")
     cfg = Config(path=file)
-    apps = doc.get("apps") or []
+    apps = doc.get("apps")
+    if apps is None:  # no apps: listed; they come from ArgoCD Applications or the command line
+        apps = CommentedSeq()
     if not isinstance(apps, CommentedSeq):
         raise DriftcheckError(f"{_where(doc, 'apps', file)}: apps must be a list")
     names: set[str] = set()
