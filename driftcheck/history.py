@@ -1,0 +1,748 @@
+"""Deploy history of an app from Git: which first-parent commits changed what it renders, and how.
+
+How an app's files are found. The app is its path at `revision`. At each commit the files it reads
+are what its layout says there: the kustomization graph (resources, bases, components, patches,
+generator inputs, ... also outside the app path) when the path holds a kustomization, the chart
+directory for Helm, else the manifests of the directory (recursively with `recurse`). Walking back,
+every file the app reads is also followed through renames (as `git log --follow` does), and when the
+app's path itself does not exist in the parent commit, the rename that created it gives the old
+path. So a workload keeps its history through moves such as `blog-system/web-deployment.yaml` →
+`services/blog-system/web/web-rollout.yaml`, even at commits where the layout was half-migrated.
+
+How it stays fast. One `git log --raw -M` over the first-parent chain gives every commit's changed
+blobs; the tree is kept in memory and rewound commit by commit; only commits touching the app's
+files are looked at, only their changed blobs are parsed (once per blob id), and the read set is
+recomputed only when a commit adds, deletes or renames files near the app or edits a kustomization.
+Kustomize is never run: objects are the raw source documents with the kustomizations' `namespace`,
+`images:` and `replicas:` applied (see images.py); patches and other transformers are not applied,
+so fields only they set are compared as the source documents have them.
+
+A commit is an entry when the app's objects or kustomizations changed, or files it reads were
+added, removed or renamed; edits that change only comments or formatting are not deploys.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import posixpath
+import re
+import subprocess
+from collections import Counter
+from collections.abc import Iterator
+from dataclasses import asdict, dataclass, field
+from datetime import datetime, timedelta
+from pathlib import Path
+from typing import Any, Literal
+
+import git
+
+from driftcheck import images
+from driftcheck.model import (
+    AppSpec,
+    DeployEvent,
+    DriftcheckError,
+    Resource,
+    ResourceKey,
+    ResourceResult,
+    RunError,
+)
+from driftcheck.source.kinds import key_of
+from driftcheck.source.repo import parse_moment
+from driftcheck.source.yamlload import load_manifests
+
+KUSTOMIZATION_FILES = ("kustomization.yaml", "kustomization.yml", "Kustomization")
+MANIFEST_SUFFIXES = (".yaml", ".yml", ".json")
+REVERT_RE = re.compile(r"This reverts commit ([0-9a-fA-F]{7,40})")
+MERGE_KEYS = ("name", "containerPort", "port", "mountPath", "devicePath", "ip")
+
+
+@dataclass(frozen=True)
+class FileRole:
+    """Why the app reads a file: its objects (`resource`), its build (`kustomization`) or an input (`aux`)."""
+
+    kind: Literal["resource", "kustomization", "aux"]
+    namespace: str = ""  # Kustomize `namespace:` that overrides the objects' own
+    chain: tuple[str, ...] = ()  # kustomization files that include it, outermost first
+
+
+@dataclass
+class Snapshot:
+    """The app's objects after a commit; the timeline of these is what live state is matched against."""
+
+    commit: str
+    date: str
+    objects: dict[ResourceKey, dict[str, Any]]
+    digest: str
+
+
+@dataclass
+class HistoryResult:
+    events: list[DeployEvent] = field(default_factory=list)  # newest first, after --since/--until/--author
+    errors: list[RunError] = field(default_factory=list)
+    notes: list[str] = field(default_factory=list)
+    # Unfiltered: the state after each deploy, newest first (the first is the state at the revision).
+    timeline: list[Snapshot] = field(default_factory=list)
+
+
+@dataclass
+class _Change:
+    status: str  # A, D, M, T, R
+    old: str | None
+    new: str | None
+    old_blob: str
+    new_blob: str
+
+
+@dataclass
+class _Commit:
+    sha: str
+    parents: list[str]
+    author: str
+    committer: str
+    date: str
+    message: str
+    changes: list[_Change]
+
+
+# A blob's documents (body, line), its parse errors and the digest of each document.
+_Parsed = tuple[list[tuple[dict[str, Any], int]], list[RunError], tuple[str, ...]]
+
+
+@dataclass
+class _State:
+    files: dict[str, str]  # path -> blob id, for every file the app reads
+    objects: dict[ResourceKey, tuple[dict[str, Any], str]]  # key -> (effective body, file)
+    digest: str
+    broken: dict[str, RunError]  # file -> why it does not parse
+
+
+def app_history(repo: git.Repo, app: AppSpec, revision: str = "HEAD", since: datetime | None = None,
+                until: datetime | None = None, author: str | None = None) -> HistoryResult:
+    """Every deploy of `app` on the first-parent chain of `revision`, newest first.
+
+    since/until (aware datetimes, on the committer date) and author (a case-insensitive substring of
+    "name <email>") filter the events; the timeline used for matching live state is always complete.
+    """
+    if since and until and since > until:
+        raise DriftcheckError(f"--since {since.isoformat()} is after --until {until.isoformat()}")
+    result = _Walker(repo, app).run(revision)
+    wanted = author.lower() if author else None
+    result.events = [e for e in result.events
+                     if (since is None or datetime.fromisoformat(e.date) >= since)
+                     and (until is None or datetime.fromisoformat(e.date) <= until)
+                     and (wanted is None or wanted in e.author.lower())]
+    return result
+
+
+class _Walker:
+    """One pass over the first-parent chain, newest to oldest, keeping the tree and the app's files."""
+
+    def __init__(self, repo: git.Repo, app: AppSpec) -> None:
+        self.repo = repo
+        self.app = app
+        self.tree: dict[str, str] = {}
+        self.parsed: dict[str, _Parsed] = {}
+        self.object_cache: dict[tuple[Any, ...], list[tuple[ResourceKey, dict[str, Any]]]] = {}
+        self.errors: list[RunError] = []
+
+    def run(self, revision: str) -> HistoryResult:
+        result = HistoryResult()
+        try:
+            tip = self.repo.commit(revision).hexsha
+        except (git.BadName, git.BadObject, ValueError):
+            raise DriftcheckError(f"--revision {revision}: no such branch, tag or commit") from None
+        self.tree = _ls_tree(self.repo, tip)
+        root = _norm(self.app.path)
+        files, watched = self._read_set(root)
+        watched |= set(files)
+        state = self._state(files)
+        revision_state = state
+        shallow = _shallow_commits(self.repo)
+        boundary: _Commit | None = None
+        for commit in _first_parent_log(self.repo, tip):
+            if commit.sha in shallow:
+                boundary = commit
+                break
+            by_new = {c.new: c for c in commit.changes if c.new}
+            for change in commit.changes:  # rewind the tree to the parent
+                if change.new:
+                    self.tree.pop(change.new, None)
+            for change in commit.changes:
+                if change.old:
+                    self.tree[change.old] = change.old_blob
+            if self._structural(commit, files, watched):
+                root = self._parent_root(root, commit)
+                parent_files, watched = self._read_set(root)
+                for path, role in files.items():
+                    change = by_new.get(path)
+                    if change is None or change.status in ("M", "T"):
+                        parent_files.setdefault(path, role)
+                    elif change.status == "R" and change.old:
+                        parent_files.setdefault(change.old, role)
+                watched |= set(parent_files)
+            else:
+                parent_files = files
+            relevant = [c for c in commit.changes if c.new in files or c.old in parent_files]
+            if relevant:
+                parent_state = self._state(parent_files)
+                layout = any(c.status not in ("M", "T") for c in relevant)
+                if layout or parent_state.digest != state.digest:
+                    result.events.append(self._event(commit, relevant, parent_state, state))
+                    result.timeline.append(Snapshot(commit.sha, commit.date, _bodies(state), state.digest))
+                state = parent_state
+            files = parent_files
+        if boundary is not None:
+            result.notes.append(f"shallow clone: history stops at the shallow boundary, commit "
+                                f"{boundary.sha[:12]} ({boundary.date}); earlier deploys are not in it")
+            result.timeline.append(Snapshot(boundary.sha, boundary.date, _bodies(state), state.digest))
+        if not result.timeline:
+            result.timeline.append(Snapshot(tip, "", _bodies(revision_state), revision_state.digest))
+        if not revision_state.files and not result.events:
+            raise DriftcheckError(f"app {self.app.name or self.app.path}: path {self.app.path!r} has no "
+                                  f"manifests at {revision} nor anywhere in its history")
+        _mark_restores(result)
+        result.errors = self.errors
+        return result
+
+    # -- which files the app reads -------------------------------------------------------------
+
+    def _read_set(self, root: str) -> tuple[dict[str, FileRole], set[str]]:
+        """The files the app's layout reads in the current tree, and the paths whose change alters that."""
+        files: dict[str, FileRole] = {}
+        watched = {root}
+        kustomization = self._kustomization_in(root)
+        if kustomization:
+            self._walk_kustomization(root, kustomization, (), "", files, watched, set())
+        elif f"{root}/Chart.yaml".lstrip("/") in self.tree:
+            files.update({p: FileRole("aux") for p in self._list(root, recurse=True)})
+            for values in self.app.values_files:
+                path = _join(root, values)
+                watched.add(path)
+                if path in self.tree:
+                    files[path] = FileRole("aux")
+        else:
+            files.update({p: FileRole("resource", "", ()) for p in self._list(root, self.app.recurse)
+                          if p.endswith(MANIFEST_SUFFIXES)})
+        return files, watched
+
+    def _kustomization_in(self, directory: str) -> str | None:
+        return next((p for name in KUSTOMIZATION_FILES if (p := _join(directory, name)) in self.tree), None)
+
+    def _walk_kustomization(self, directory: str, kfile: str, chain: tuple[str, ...], namespace: str,
+                            files: dict[str, FileRole], watched: set[str], seen: set[str]) -> None:
+        """Follow one kustomization's references; an outer `namespace:` wins over an inner one."""
+        if kfile in seen:
+            return
+        seen.add(kfile)
+        chain = (*chain, kfile)
+        files[kfile] = FileRole("kustomization", namespace, chain)
+        kust = self._kustomization_doc(kfile)
+        namespace = namespace or str(kust.get("namespace") or "")
+        for entry in _strings(kust, "resources", "bases", "components"):
+            if _is_remote(entry):
+                continue
+            path = _join(directory, entry)
+            if path is None:
+                continue
+            watched.add(path)
+            inner = self._kustomization_in(path)
+            if inner:
+                self._walk_kustomization(path, inner, chain, namespace, files, watched, seen)
+            elif path in self.tree:
+                files[path] = FileRole("resource", namespace, chain)
+        for entry in _input_files(kust):
+            path = _join(directory, entry)
+            if path is None:
+                continue
+            watched.add(path)
+            inner = self._kustomization_in(path)
+            if inner:  # generators/transformers may name a kustomization directory
+                self._walk_kustomization(path, inner, chain, namespace, files, watched, seen)
+            elif path in self.tree:
+                files.setdefault(path, FileRole("aux", namespace, chain))
+
+    def _list(self, root: str, recurse: bool) -> list[str]:
+        prefix = f"{root}/" if root else ""
+        return [p for p in self.tree if p.startswith(prefix) and (recurse or "/" not in p[len(prefix):])]
+
+    def _structural(self, commit: _Commit, files: dict[str, FileRole], watched: set[str]) -> bool:
+        """Whether the commit may change which files the app reads (else only their content changed)."""
+        prefixes = tuple(f"{w}/" for w in watched if w) if "" not in watched else ("",)
+        for change in commit.changes:
+            if change.status in ("M", "T"):
+                role = files.get(change.new or "")
+                if role is not None and role.kind == "kustomization":
+                    return True
+                continue
+            for path in (change.old, change.new):
+                if path and (path in watched or path.startswith(prefixes)):
+                    return True
+        return False
+
+    def _parent_root(self, root: str, commit: _Commit) -> str:
+        """The app's path in the parent: the same, or where the commit's renames brought it from."""
+        prefix = f"{root}/" if root else ""
+        if any(p.startswith(prefix) for p in self.tree):
+            return root
+        origins: Counter[str] = Counter()
+        for change in commit.changes:
+            if change.status == "R" and change.old and change.new and change.new.startswith(prefix):
+                rest = change.new[len(prefix):]
+                if change.old == rest:
+                    origins[""] += 1
+                elif change.old.endswith(f"/{rest}"):
+                    origins[change.old[:-len(rest) - 1]] += 1
+        return origins.most_common(1)[0][0] if origins else root
+
+    # -- the app's objects in one state ---------------------------------------------------------
+
+    def _parse(self, blob: str, path: str) -> _Parsed:
+        """Documents, errors and per-document digests of a blob; parsed once per blob id."""
+        cached = self.parsed.get(blob)
+        if cached is None:
+            data = self.repo.odb.stream(bytes.fromhex(blob)).read()
+            docs, errs = load_manifests(data, path)
+            digests = tuple(_digest(body) for body, _ in docs)
+            if errs:
+                digests += (f"unparseable:{blob}",)
+            cached = (docs, errs, digests)
+            self.parsed[blob] = cached
+        return cached
+
+    def _kustomization_doc(self, path: str) -> dict[str, Any]:
+        docs, _, _ = self._parse(self.tree[path], path)
+        return docs[0][0] if docs else {}
+
+    def _state(self, roles: dict[str, FileRole]) -> _State:
+        files = {p: self.tree[p] for p in roles if p in self.tree}
+        objects: dict[ResourceKey, tuple[dict[str, Any], str]] = {}
+        digests: list[str] = []
+        broken: dict[str, RunError] = {}
+        for path, blob in files.items():
+            role = roles[path]
+            if role.kind == "aux":
+                digests.append(f"blob:{blob}")
+                continue
+            _, errs, doc_digests = self._parse(blob, path)
+            digests.extend(doc_digests)
+            if errs:
+                broken[path] = errs[0]
+            if role.kind == "resource":
+                for key, body in self._objects(path, blob, role, files):
+                    objects[key] = (body, path)
+        digest = hashlib.sha256("\n".join(sorted(digests)).encode()).hexdigest()
+        return _State(files, objects, digest, broken)
+
+    def _objects(self, path: str, blob: str, role: FileRole,
+                 files: dict[str, str]) -> list[tuple[ResourceKey, dict[str, Any]]]:
+        """The objects of one resource file, as its kustomizations' namespace/images/replicas leave them."""
+        chain_blobs = tuple(files.get(k, "") for k in role.chain)
+        cache_key = (blob, role, chain_blobs)
+        cached = self.object_cache.get(cache_key)
+        if cached is None:
+            kusts = [self._parse(b, k)[0][0][0] for k, b in zip(role.chain, chain_blobs, strict=True)
+                     if b and self._parse(b, k)[0]]
+            cached = []
+            for body, _ in self._parse(blob, path)[0]:
+                if not body.get("apiVersion") or not body.get("kind"):
+                    continue
+                body = images.transform(body, kusts)
+                key = key_of(body, role.namespace or self.app.namespace)
+                if role.namespace and key.namespace:
+                    key = ResourceKey(key.group, key.kind, role.namespace, key.name)
+                cached.append((key, body))
+            self.object_cache[cache_key] = cached
+        return cached
+
+    # -- one entry ------------------------------------------------------------------------------
+
+    def _event(self, commit: _Commit, relevant: list[_Change], before: _State, after: _State) -> DeployEvent:
+        event = DeployEvent(commit=commit.sha, date=commit.date, author=commit.author,
+                            message=commit.message.split("\n", 1)[0], committer=commit.committer,
+                            app=self.app.name)
+        event.files = sorted(f"{c.old} → {c.new}" if c.status == "R" else str(c.new or c.old)
+                             for c in relevant)
+        renamed = {c.new: c.old for c in relevant if c.status == "R" and c.new}
+        _describe_changes(event, before, after, renamed)
+        notes = []
+        for change in relevant:
+            err = after.broken.get(change.new or "")
+            if err is not None and change.new_blob == after.files.get(change.new or ""):
+                notes.append(f"unparseable at this commit: {change.new}:{err.line}")
+                self.errors.append(RunError(f"unparseable at commit {commit.sha[:12]}: {err.message}",
+                                            app=self.app.name, file=str(change.new), line=err.line,
+                                            stage="history"))
+        event.note = "; ".join(notes)
+        match = REVERT_RE.search(commit.message)
+        if match:
+            event.revert_of = self._full_sha(match.group(1))
+        if len(commit.parents) > 1:
+            event.merged = self._merged(commit, relevant)
+        return event
+
+    def _full_sha(self, short: str) -> str:
+        try:
+            return self.repo.commit(short).hexsha
+        except (git.BadName, git.BadObject, ValueError):
+            return short
+
+    def _merged(self, commit: _Commit, relevant: list[_Change]) -> list[str]:
+        """Commits the merge brought in that touched the app's files."""
+        paths = sorted({p for c in relevant for p in (c.old, c.new) if p})
+        out = self.repo.git.rev_list(f"{commit.parents[0]}..{commit.sha}", "--", *paths)
+        return [sha for sha in out.split() if sha != commit.sha]
+
+
+def _describe_changes(event: DeployEvent, before: _State, after: _State,
+                      renamed: dict[str, str | None]) -> None:
+    """Resources, images and replicas that differ between the two states.
+
+    An object removed and one added with the same namespace/name in the same (or a renamed) file is
+    one object whose kind changed, e.g. a Deployment migrated to an Argo Rollout.
+    """
+    broken = set(before.broken) | set(after.broken)
+    removed = {k: v for k, v in before.objects.items() if k not in after.objects}
+    added = {k: v for k, v in after.objects.items() if k not in before.objects}
+    pairs: list[tuple[ResourceKey | None, ResourceKey | None]] = [
+        (k, k) for k, (body, _) in after.objects.items()
+        if k in before.objects and before.objects[k][0] is not body]
+    for new_key in sorted(added):
+        new_file = added[new_key][1]
+        old_key = next((k for k in sorted(removed)
+                        if (k.namespace, k.name) == (new_key.namespace, new_key.name)
+                        and removed[k][1] in (new_file, renamed.get(new_file))), None)
+        if old_key is not None:
+            del removed[old_key]
+        pairs.append((old_key, new_key))
+    pairs += [(k, None) for k in sorted(removed)]
+    for old_key, new_key in sorted(pairs, key=lambda p: str(p[1] or p[0])):
+        old = before.objects.get(old_key) if old_key else None
+        new = after.objects.get(new_key) if new_key else None
+        if (old and old[1] in broken) or (new and new[1] in broken):
+            continue  # a file that does not parse on one side says nothing about its objects
+        old_body, new_body = (old[0] if old else None), (new[0] if new else None)
+        key = new_key or old_key
+        assert key is not None
+        fields = _changed_pointers(old_body, new_body)
+        if not fields and old_key == new_key:
+            continue
+        entry: dict[str, Any] = {"group": key.group, "kind": key.kind, "namespace": key.namespace,
+                                 "name": key.name, "change": "modified", "fields": fields}
+        if old_key is None:
+            entry.update(change="added", fields=[])
+        elif new_key is None:
+            entry.update(change="removed", fields=[])
+        elif old_key.kind != new_key.kind or old_key.group != new_key.group:
+            entry.update(change="kind-changed", from_kind=old_key.kind, from_group=old_key.group)
+        event.resources.append(entry)
+        old_images = images.container_images(old_body) if old_body else {}
+        new_images = images.container_images(new_body) if new_body else {}
+        for container in sorted(set(old_images) | set(new_images)):
+            if old_images.get(container) != new_images.get(container):
+                event.images.append({"resource": str(key), "container": container,
+                                     "from": old_images.get(container, ""),
+                                     "to": new_images.get(container, "")})
+        old_replicas = images.replica_count(old_body) if old_body else None
+        new_replicas = images.replica_count(new_body) if new_body else None
+        if old_replicas != new_replicas:
+            event.replicas.append({"resource": str(key), "from": old_replicas, "to": new_replicas})
+
+
+def _mark_restores(result: HistoryResult) -> None:
+    """A deploy whose result equals the state after an older deploy (not its own parent) restores it."""
+    timeline = result.timeline
+    for i, event in enumerate(result.events):
+        if i + 1 >= len(timeline) or timeline[i].digest == timeline[i + 1].digest:
+            continue
+        earlier = next((s for s in timeline[i + 2:] if s.digest == timeline[i].digest), None)
+        if earlier is not None:
+            event.restores = earlier.commit
+
+
+# -- live state matched to history --------------------------------------------------------------
+
+
+def match_live_commit(history: HistoryResult, result: ResourceResult,
+                      live: Resource) -> dict[str, Any] | None:
+    """The newest deploy whose desired object equals the live one on every drifted field.
+
+    Paths are the FieldDiffs' JSON pointers into the desired body at the revision; list items with a
+    merge key (containers by name, ports, ...) are followed by that key into older commits and into
+    the live object, so a reordered list does not break the match. Returns {commit, date, behind}
+    where behind counts the app's deploys after that commit, or None when Git never had those values.
+    """
+    if not result.diffs or not history.timeline:
+        return None
+    current = _object_in(history.timeline[0], result.key)
+    paths = []
+    for diff in result.diffs:
+        steps = _semantic_path(current, diff.path) if current is not None else _pointer_tokens(diff.path)
+        found, value = _lookup(live.body, steps)
+        paths.append((steps, value if found else None))
+    for behind, snapshot in enumerate(history.timeline):
+        body = _object_in(snapshot, result.key)
+        if body is None:
+            continue
+        if all(_same(_lookup(body, steps)[1], value) for steps, value in paths):
+            return {"commit": snapshot.commit, "date": snapshot.date, "behind": behind}
+    return None
+
+
+def _object_in(snapshot: Snapshot, key: ResourceKey) -> dict[str, Any] | None:
+    body = snapshot.objects.get(key)
+    if body is None:  # keyed cluster-scoped by the audit, or namespaced by us: match without namespace
+        same = [b for k, b in snapshot.objects.items()
+                if (k.group, k.kind, k.name) == (key.group, key.kind, key.name)]
+        body = same[0] if len(same) == 1 else None
+    return body
+
+
+Step = str | int | tuple[str, Any]
+
+
+def _pointer_tokens(pointer: str) -> list[Step]:
+    tokens = [t.replace("~1", "/").replace("~0", "~") for t in pointer.split("/")[1:]] if pointer else []
+    return [int(t) if t.isdigit() else t for t in tokens]
+
+
+def _semantic_path(body: Any, pointer: str) -> list[Step]:
+    """Pointer tokens with list indexes replaced by (merge key, value) where the item has one."""
+    steps: list[Step] = []
+    node = body
+    for token in _pointer_tokens(pointer):
+        if isinstance(node, list) and isinstance(token, int):
+            item = node[token] if token < len(node) else None
+            merge = next((k for k in MERGE_KEYS if isinstance(item, dict) and k in item), None)
+            steps.append((merge, item[merge]) if merge and isinstance(item, dict) else token)
+            node = item
+        else:
+            steps.append(token)
+            node = node.get(str(token)) if isinstance(node, dict) else None
+    return steps
+
+
+def _lookup(body: Any, steps: list[Step]) -> tuple[bool, Any]:
+    node = body
+    for step in steps:
+        if isinstance(node, dict):
+            if str(step) not in node:
+                return False, None
+            node = node[str(step)]
+        elif isinstance(node, list):
+            if isinstance(step, tuple):
+                node = next((i for i in node if isinstance(i, dict) and i.get(step[0]) == step[1]), None)
+                if node is None:
+                    return False, None
+            elif isinstance(step, int) and step < len(node):
+                node = node[step]
+            else:
+                return False, None
+        else:
+            return False, None
+    return True, node
+
+
+def _same(a: Any, b: Any) -> bool:
+    if a == b:
+        return True
+    scalar = (str, int, float)
+    return isinstance(a, scalar) and isinstance(b, scalar) and not isinstance(a, bool) and str(a) == str(b)
+
+
+# -- helpers ------------------------------------------------------------------------------------
+
+
+def parse_since(text: str, reference: str | datetime) -> datetime:
+    """`90d`, `12w`, `36h` before reference (an ISO date-time), or a date/moment; a bare date is its start."""
+    ref = datetime.fromisoformat(reference) if isinstance(reference, str) else reference
+    match = re.fullmatch(r"\s*(\d+)\s*([hdw])\s*", text)
+    if match:
+        unit = {"h": "hours", "d": "days", "w": "weeks"}[match.group(2)]
+        return ref - timedelta(**{unit: int(match.group(1))})
+    if re.fullmatch(r"\s*\d{4}-\d{2}-\d{2}\s*", text):
+        return parse_moment(text) - timedelta(hours=23, minutes=59, seconds=59)
+    return parse_moment(text)
+
+
+def _ls_tree(repo: git.Repo, commit: str) -> dict[str, str]:
+    out = subprocess.run(["git", "ls-tree", "-r", "-z", "--full-tree", commit], cwd=repo.git_dir,
+                         capture_output=True, check=True).stdout
+    tree = {}
+    for entry in out.split(b"\0"):
+        if entry:
+            meta, _, path = entry.partition(b"\t")
+            _mode, kind, sha = meta.split()
+            if kind == b"blob":
+                tree[path.decode("utf-8", "surrogateescape")] = sha.decode()
+    return tree
+
+
+def _first_parent_log(repo: git.Repo, tip: str) -> Iterator[_Commit]:
+    """Every first-parent commit with its diff against its first parent (renames detected), newest first."""
+    fmt = "%x01%H%x00%P%x00%an <%ae>%x00%cn <%ce>%x00%cI%x00%B%x00"
+    proc = subprocess.Popen(["git", "log", "--first-parent", "--diff-merges=first-parent", "--root", "-M",
+                             "--raw", "--no-abbrev", "-z",
+                             f"--format={fmt}", tip], cwd=repo.git_dir, stdout=subprocess.PIPE)
+    assert proc.stdout is not None
+    data = proc.stdout.read()
+    proc.wait()
+    for chunk in data.split(b"\x01")[1:]:
+        tokens = chunk.decode("utf-8", "surrogateescape").split("\0")
+        sha, parents, author, committer, date, message = tokens[:6]
+        changes: list[_Change] = []
+        rest = iter(tokens[6:])
+        for token in rest:
+            token = token.lstrip("\n")
+            if not token.startswith(":"):
+                continue
+            _, _, old_blob, new_blob, status = token[1:].split(" ")
+            kind = status[0]
+            first = next(rest)
+            if kind in ("R", "C"):
+                second = next(rest)
+                changes.append(_Change("R" if kind == "R" else "A", first if kind == "R" else None, second,
+                                       old_blob, new_blob))
+            elif kind == "A":
+                changes.append(_Change("A", None, first, old_blob, new_blob))
+            elif kind == "D":
+                changes.append(_Change("D", first, None, old_blob, new_blob))
+            else:
+                changes.append(_Change(kind, first, first, old_blob, new_blob))
+        yield _Commit(sha, parents.split(), author, committer, date, message.strip(), changes)
+
+
+def _shallow_commits(repo: git.Repo) -> set[str]:
+    path = Path(repo.git_dir) / "shallow"
+    return set(path.read_text().split()) if path.exists() else set()
+
+
+def _bodies(state: _State) -> dict[ResourceKey, dict[str, Any]]:
+    return {k: body for k, (body, _) in state.objects.items()}
+
+
+def _norm(path: str) -> str:
+    path = posixpath.normpath(path.strip().strip("/")) if path.strip().strip("/") else ""
+    return "" if path == "." else path
+
+
+def _join(directory: str, entry: str) -> str | None:
+    """A kustomization entry resolved against its directory; None when it leaves the repository."""
+    path = posixpath.normpath(posixpath.join(directory, entry.strip()))
+    return None if path.startswith("../") or path == ".." else ("" if path == "." else path)
+
+
+def _is_remote(entry: str) -> bool:
+    return "://" in entry or entry.startswith(("github.com/", "git@", "gitlab.com/")) or "?ref=" in entry
+
+
+def _strings(kust: dict[str, Any], *fields: str) -> Iterator[str]:
+    for name in fields:
+        value = kust.get(name)
+        if isinstance(value, list):
+            yield from (str(v) for v in value if isinstance(v, str))
+
+
+def _input_files(kust: dict[str, Any]) -> Iterator[str]:
+    """Files a kustomization reads besides its resources: patches, generator inputs, transformers, ..."""
+    for entry in _strings(kust, "patchesStrategicMerge", "crds", "generators", "transformers", "validators",
+                          "configurations"):
+        if "\n" not in entry and not entry.lstrip().startswith(("apiVersion", "{")):
+            yield entry
+    for name in ("patches", "patchesJson6902", "replacements"):
+        for item in kust.get(name) or []:
+            if isinstance(item, dict) and isinstance(item.get("path"), str):
+                yield item["path"]
+    for name in ("configMapGenerator", "secretGenerator"):
+        for gen in kust.get(name) or []:
+            if not isinstance(gen, dict):
+                continue
+            for entry in [*(gen.get("files") or []), *(gen.get("envs") or []), gen.get("env")]:
+                if isinstance(entry, str) and entry:
+                    yield entry.split("=", 1)[1] if "=" in entry else entry
+    openapi = kust.get("openapi")
+    if isinstance(openapi, dict) and isinstance(openapi.get("path"), str):
+        yield openapi["path"]
+
+
+def _digest(body: Any) -> str:
+    text = json.dumps(body, sort_keys=True, separators=(",", ":"), default=str)
+    return hashlib.sha256(text.encode()).hexdigest()
+
+
+def _changed_pointers(old: Any, new: Any, prefix: str = "") -> list[str]:
+    """JSON pointers of what differs; an added or removed subtree is reported at its root."""
+    if isinstance(old, dict) and isinstance(new, dict):
+        out: list[str] = []
+        for key in sorted(set(old) | set(new)):
+            if old.get(key) != new.get(key) or (key in old) != (key in new):
+                token = str(key).replace("~", "~0").replace("/", "~1")
+                out += _changed_pointers(old.get(key), new.get(key), f"{prefix}/{token}")
+        return out
+    if isinstance(old, list) and isinstance(new, list):
+        if len(old) != len(new):
+            return [prefix]
+        return [p for i, (a, b) in enumerate(zip(old, new, strict=True))
+                for p in _changed_pointers(a, b, f"{prefix}/{i}")]
+    return [] if old == new else [prefix or "/"]
+
+
+# -- text forms of a history ---------------------------------------------------------------------
+
+
+def event_dict(event: DeployEvent) -> dict[str, Any]:
+    return asdict(event)
+
+
+def format_history(result: HistoryResult, fmt: str) -> str:
+    """The history as `table` (terminal), `md` (Markdown) or `json`."""
+    if fmt == "json":
+        return json.dumps({"events": [event_dict(e) for e in result.events], "notes": result.notes,
+                           "errors": [asdict(e) for e in result.errors]}, indent=2, ensure_ascii=False)
+    lines: list[str] = []
+    md = fmt == "md"
+    if md:
+        lines += ["| date | commit | author | change |", "|---|---|---|---|"]
+    for event in result.events:
+        details = _details(event)
+        if md:
+            cell = "<br>".join([_md(event.message), *(_md(d) for d in details)])
+            lines.append(f"| {event.date} | `{event.commit[:12]}` | {_md(event.author)} | {cell} |")
+        else:
+            lines.append(f"{event.date}  {event.commit[:12]}  {event.author}  {event.message}")
+            lines += [f"    {d}" for d in details]
+    if not result.events:
+        lines.append("no deploys in the chosen range")
+    lines += [f"note: {n}" for n in result.notes]
+    lines += [f"error: {e}" for e in result.errors]
+    return "\n".join(lines)
+
+
+def _details(event: DeployEvent) -> list[str]:
+    out = [f"image {i['resource']} {i['container']}: {i['from'] or '(none)'} → {i['to'] or '(none)'}"
+           for i in event.images]
+    out += [f"replicas {r['resource']}: {r['from']} → {r['to']}" for r in event.replicas]
+    for r in event.resources:
+        name = "/".join(p for p in (r["namespace"], r["name"]) if p)
+        if r["change"] == "kind-changed":
+            out.append(f"kind {r['from_kind']} → {r['kind']}: {name}")
+        elif r["change"] != "modified":
+            out.append(f"{r['change']} {r['kind']}/{name}")
+        elif not all(f.endswith("/image") or f == "/spec/replicas" for f in r["fields"]):  # else shown above
+            out.append(f"modified {r['kind']}/{name}: {', '.join(r['fields'][:6])}"
+                       + (" ..." if len(r["fields"]) > 6 else ""))
+    shown = ", ".join(event.files[:3]) + (f" (+{len(event.files) - 3} more)" if len(event.files) > 3 else "")
+    out.append(f"files: {shown}")
+    if event.revert_of:
+        out.append(f"reverts {event.revert_of[:12]}")
+    if event.restores:
+        out.append(f"restores the state of {event.restores[:12]} (rollback)")
+    if event.merged:
+        out.append(f"merges {', '.join(s[:12] for s in event.merged)}")
+    if event.note:
+        out.append(event.note)
+    return out
+
+
+def _md(text: str) -> str:
+    return text.replace("|", "\\|").replace("\n", " ")
