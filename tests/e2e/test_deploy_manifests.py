@@ -15,6 +15,8 @@ from typing import Any, ClassVar
 import pytest
 import yaml
 
+from driftcheck.config import load_config
+
 ROOT = Path(__file__).resolve().parents[2]
 DEPLOY = ROOT / "deploy"
 VARIANTS = {"default": DEPLOY, "example-overlay": DEPLOY / "overlays" / "example"}
@@ -156,8 +158,19 @@ def test_secrets_are_readable_only_when_the_overlay_opts_in() -> None:
     assert not secrets_readable(kustomize(DEPLOY))
     assert not secrets_readable(kustomize(DEPLOY / "base"))
     assert secrets_readable(kustomize(VARIANTS["example-overlay"]))
-    overlay_config = yaml.safe_load((DEPLOY / "overlays" / "example" / "driftcheck.yaml").read_text())
-    assert overlay_config.get("secrets") is True, "the overlay granting Secrets is the one auditing them"
+
+
+def test_shipped_config_is_one_driftcheck_accepts(rendered: tuple[str, Docs], tmp_path: Path) -> None:
+    """The driftcheck.yaml each variant mounts loads without error (unknown keys would end every night)."""
+    _, docs = rendered
+    config_map = next(d for d in docs if d["kind"] == "ConfigMap" and "driftcheck.yaml" in d.get("data", {}))
+    path = tmp_path / "driftcheck.yaml"
+    path.write_text(config_map["data"]["driftcheck.yaml"])
+    config = load_config(path)
+    assert config.gitops_managers
+    settings = next(d for d in docs if d["kind"] == "ConfigMap" and d["metadata"]["name"].startswith(
+        "driftcheck-settings"))["data"]
+    assert settings["DRIFTCHECK_REPO"].startswith("https://") and "@" not in settings["DRIFTCHECK_REPO"]
 
 
 def test_cronjob_runs_one_at_a_time_bounded_and_unprivileged(rendered: tuple[str, Docs]) -> None:
