@@ -175,6 +175,7 @@ class AuditReport:
     history: list[DeployEvent] = field(default_factory=list)
     errors: list[RunError] = field(default_factory=list)
     skipped_apps: list[SkippedApp] = field(default_factory=list)
+    duration_seconds: float | None = None  # wall time of the run, for metrics only (not in the JSON)
 
 
 @dataclass

@@ -14,7 +14,7 @@ from pathlib import Path
 from typing import Any
 
 from driftcheck.model import AuditReport, DriftcheckError
-from driftcheck.report import archive, json_report
+from driftcheck.report import archive, json_report, metrics
 from driftcheck.report.atomic import staged_directory
 from driftcheck.report.drift_age import fill_first_seen
 
@@ -64,10 +64,15 @@ def write_reports(report: AuditReport, out: Path, formats: list[str], keep: int 
                 written.paths.append(run_dir / FILE_NAMES["json"])
             if keep is not None:
                 written.pruned = archive.prune(out, cluster, keep)
+            registry = metrics.registry_for(doc, cluster, report.duration_seconds)
+            if metrics_file is not None:
+                written.metrics_file = metrics.write_metrics_file(Path(metrics_file), registry)
     except OSError as exc:
         raise DriftcheckError(f"cannot write reports to {out}: {exc.strerror or exc}"
                               f"{f' ({exc.filename})' if exc.filename else ''}; the archive is unchanged"
                               ) from exc
+    if pushgateway:
+        metrics.push(pushgateway, registry, cluster)
     return written
 
 
