@@ -43,7 +43,7 @@ _APP_KEYS = {"name", "path", "namespace", "recurse", "ignoreDifferences", "value
 
 
 def load_config(path: str | Path) -> Config:
-    """Parse driftcheck.yaml; any mistake is a DriftcheckError naming file:line."""
+    """Parse driftcheck.yaml from disk; any mistake is a DriftcheckError naming file:line."""
     file = str(path)
     try:
         text = Path(path).read_text(encoding="utf-8")
@@ -51,6 +51,11 @@ def load_config(path: str | Path) -> Config:
         raise DriftcheckError(f"{file}: no such config file") from None
     except (OSError, UnicodeDecodeError) as e:
         raise DriftcheckError(f"{file}: cannot read config: {e}") from None
+    return parse_config(text, file)
+
+
+def parse_config(text: str, file: str) -> Config:
+    """Parse driftcheck.yaml text (from disk or from the repository at a commit)."""
     try:
         doc = YAML(typ="rt").load(text)
     except YAMLError as e:

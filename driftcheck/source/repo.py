@@ -70,13 +70,19 @@ def default_cache_dir() -> Path:
 
 def open_repo(spec: str, cache_dir: Path | None = None, require_fresh: bool = False,
               token: str | None = None, ssh_key: str | None = None, known_hosts: str | None = None,
-              timeout: float = REMOTE_TIMEOUT) -> git.Repo:
+              timeout: float = REMOTE_TIMEOUT, token_file: Path | None = None) -> git.Repo:
     """A local work tree or bare repository, or a remote URL cloned (bare) into the cache and fetched.
 
-    token defaults to $DRIFTCHECK_GIT_TOKEN (HTTPS); ssh_key/known_hosts to $DRIFTCHECK_SSH_KEY and
-    $DRIFTCHECK_SSH_KNOWN_HOSTS. A failed fetch falls back to the cached clone with a warning that
-    states its age, unless require_fresh.
+    token (or the content of token_file) defaults to $DRIFTCHECK_GIT_TOKEN (HTTPS); ssh_key and
+    known_hosts to $DRIFTCHECK_SSH_KEY and $DRIFTCHECK_SSH_KNOWN_HOSTS. A failed fetch falls back
+    to the cached clone with a warning that states its age, unless require_fresh.
     """
+    if token_file is not None and token is None:
+        try:
+            token = Path(token_file).read_text(encoding="utf-8").strip()
+        except (OSError, UnicodeDecodeError) as e:
+            raise DriftcheckError(f"--git-token-file {token_file}: cannot read: "
+                                  f"{getattr(e, 'strerror', None) or e}") from None
     if not is_remote(spec):
         path = Path(spec).expanduser()
         if not path.exists():
