@@ -15,8 +15,9 @@ from typing import Any
 
 from driftcheck.model import AuditReport, DriftcheckError
 from driftcheck.report import archive, json_report, metrics
-from driftcheck.report.atomic import staged_directory
+from driftcheck.report.atomic import atomic_write, staged_directory
 from driftcheck.report.drift_age import fill_first_seen
+from driftcheck.report.index import render_index
 
 FORMATS = ("html", "json", "md", "junit")
 FILE_NAMES = {"html": "report.html", "json": "report.json", "md": "report.md", "junit": "report.xml"}
@@ -64,6 +65,7 @@ def write_reports(report: AuditReport, out: Path, formats: list[str], keep: int 
                 written.paths.append(run_dir / FILE_NAMES["json"])
             if keep is not None:
                 written.pruned = archive.prune(out, cluster, keep)
+            written.index = atomic_write(out / "index.html", render_index(out))
             registry = metrics.registry_for(doc, cluster, report.duration_seconds)
             if metrics_file is not None:
                 written.metrics_file = metrics.write_metrics_file(Path(metrics_file), registry)
@@ -84,7 +86,15 @@ def render(fmt: str, report: AuditReport, doc: dict[str, Any]) -> str:
         from driftcheck.report.html import render_html
 
         return render_html(doc)
-    raise DriftcheckError(f"report format {fmt} is not available yet")
+    if fmt == "md":
+        from driftcheck.report.markdown import render_markdown
+
+        return render_markdown(doc)
+    if fmt == "junit":
+        from driftcheck.report.junit import render_junit
+
+        return render_junit(doc)
+    raise ValueError(fmt)  # parse_formats let an unknown format through
 
 
 def _tell_stderr(message: str) -> None:
