@@ -1,0 +1,1 @@
+"""Benchmarks of driftcheck at cluster scale (`make bench`); see bench/README.md."""
