@@ -64,6 +64,17 @@ def render_app(tree: CommitTree, app: AppSpec, timeout: float = 120) -> Rendered
 
 def _add_file(tree: CommitTree, app: AppSpec, file: str, out: Rendered) -> None:
     out.files_read.append(file)
+    link = tree.symlink_target(file)
+    if link is not None:
+        # Reading the link's blob would parse its target path as YAML; following it could leave the repo.
+        # Like ArgoCD, a link to a regular file inside the repository is read; anything else is reported.
+        target = posixpath.normpath(posixpath.join(posixpath.dirname(file), link))
+        if posixpath.isabs(link) or target == ".." or target.startswith("../") \
+                or tree.symlink_target(target) is not None or not tree.exists(target) or tree.is_dir(target):
+            out.errors.append(RunError(f"symlink to {link!r} is not followed (it does not lead to a file "
+                                       "inside the repository)", app=app.name, file=file))
+            return
+        file = target
     try:
         data = tree.read(file)
     except (DriftcheckError, git.GitError, OSError, ValueError) as e:

@@ -43,6 +43,13 @@ class CommitTree:
     def is_dir(self, path: str) -> bool:
         return isinstance(self._entry(path), git.Tree)
 
+    def symlink_target(self, path: str) -> str | None:
+        """Where a symlink at path points (as stored in Git, never resolved); None for anything else."""
+        entry = self._entry(path)
+        if not isinstance(entry, git.Blob) or entry.mode != _SYMLINK:
+            return None
+        return entry.data_stream.read().decode("utf-8", "surrogateescape")
+
     def read(self, path: str) -> bytes:
         """The bytes of a file at this commit; DriftcheckError when absent or a directory."""
         entry = self._entry(path)
