@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import os
 import sys
+import time
 from pathlib import Path
 
 import click
@@ -86,7 +87,12 @@ def source_options(func):  # type: ignore[no-untyped-def]
 @click.option("--out", type=click.Path(file_okay=False, path_type=Path), default=Path("reports"),
               show_default=True, help="Report archive directory.")
 @click.option("--format", "formats", default="html,json", show_default=True,
-              help="Comma-separated: html, json, md, junit.")
+              help="Comma-separated: html, json, md, junit (report.json is always kept in the archive).")
+@click.option("--keep", type=click.IntRange(min=1), default=None,
+              help="Keep only the newest N runs of this cluster in the archive.")
+@click.option("--metrics-file", type=click.Path(dir_okay=False, path_type=Path), default=None,
+              help="Write Prometheus metrics here (node-exporter textfile collector), atomically.")
+@click.option("--pushgateway", default=None, help="Push the metrics to this Prometheus Pushgateway URL.")
 @click.option("--history-since", default="90d", show_default=True,
               help="How far back the report's deploy history goes (e.g. 90d, or a date).")
 @click.option("--explain", "explain_target", default=None, help="Print the full comparison of KIND/NAME.")
@@ -98,12 +104,17 @@ def check(**kwargs: object) -> None:
     Exit 0 when in sync, 1 when anything drifted, is missing or extra, 2 on errors.
     """
     from driftcheck.audit import AuditOptions, run_audit
-    from driftcheck.report import write_reports
+    from driftcheck.report import parse_formats, write_reports
     from driftcheck.report.terminal import summary_table
 
+    parse_formats(str(kwargs["formats"]))  # a typo fails now, not after the whole audit
     options = AuditOptions.from_cli(kwargs)
+    started = time.monotonic()
     report, explained = run_audit(options, progress=progress)
-    written = write_reports(report, options.out, options.formats, keep=None)
+    report.duration_seconds = time.monotonic() - started
+    written = write_reports(report, options.out, options.formats, keep=kwargs["keep"],  # type: ignore[arg-type]
+                            metrics_file=kwargs["metrics_file"],  # type: ignore[arg-type]
+                            pushgateway=kwargs["pushgateway"], on_wait=progress)  # type: ignore[arg-type]
     if kwargs["output"] == "table":
         click.echo(summary_table(report))
     if explained is not None:
@@ -127,6 +138,17 @@ def demo(out: Path) -> None:
         click.echo(f"report: {path}")
     click.echo(f"demo repository and snapshot: {result.workdir}")
     sys.exit(exit_code(result.report))
+
+
+@main.command()
+@click.argument("report_file", metavar="REPORT.json", type=click.Path(dir_okay=False, path_type=Path))
+def verify(report_file: Path) -> None:
+    """Check a JSON report's digest; say which part changed if it does not match (exit 1)."""
+    from driftcheck.report.verify import verify as verify_report
+
+    result = verify_report(report_file)
+    click.echo(result.message())
+    sys.exit(0 if result.ok else 1)
 
 
 def exit_code(report: object) -> int:

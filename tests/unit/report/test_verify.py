@@ -66,3 +66,18 @@ def test_a_file_that_is_not_a_report_is_one_clear_error(tmp_path: Path, content:
     path.write_text(content)
     with pytest.raises(DriftcheckError, match=says):
         verify(path)
+
+
+def test_verify_command_exits_0_when_intact_and_1_when_edited(written: Path) -> None:
+    from click.testing import CliRunner
+
+    from driftcheck.cli import main
+
+    intact = CliRunner().invoke(main, ["verify", str(written)])
+    assert (intact.exit_code, intact.output.split(":")[0]) == (0, "OK")
+    written.write_text(written.read_text().replace('"missing": 1', '"missing": 0', 1))
+    edited = CliRunner().invoke(main, ["verify", str(written)])
+    assert edited.exit_code == 1
+    assert "summary changed after the report was written" in edited.output
+    missing = CliRunner().invoke(main, ["verify", str(written) + ".gone"])
+    assert missing.exit_code == 2 and "cannot read" in missing.output
