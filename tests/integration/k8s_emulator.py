@@ -26,10 +26,11 @@ import base64
 import copy
 import json
 import re
+import socket
 import threading
 import time
 from collections.abc import Iterable, Iterator
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 from typing import Any
@@ -101,7 +102,9 @@ DEFAULT_RESOURCES: tuple[ApiResource, ...] = (
 
 @dataclass(frozen=True)
 class Request:
-    """One request as the emulator saw it; `query` keeps the last value of each parameter."""
+    """One request as the emulator saw it; `query` keeps the last value of each parameter.
+
+    `time` is when it arrived; `status` is 0 while it is still being answered (e.g. stalled)."""
 
     method: str
     path: str
@@ -164,7 +167,8 @@ class KubernetesEmulator:
         self._server = ThreadingHTTPServer(("127.0.0.1", 0), _handler_for(self))
         self._server.daemon_threads = True
         self._server.block_on_close = False  # a stalled handler must not hold up stop()
-        self._thread = threading.Thread(target=self._server.serve_forever, name="k8s-emulator", daemon=True)
+        self._thread = threading.Thread(target=self._server.serve_forever, kwargs={"poll_interval": 0.02},
+                                        name="k8s-emulator", daemon=True)
         self._thread.start()
         return self
 
@@ -269,23 +273,24 @@ class KubernetesEmulator:
             self.requests.clear()
 
     # -- serving (called from handler threads) -----------------------------------------------------
-    def _log(self, method: str, path: str, query: dict[str, str], status: int) -> None:
-        with self._lock:
-            self.requests.append(Request(method, path, query, time.monotonic(), status))
-
     def _serve(self, method: str, raw_path: str, headers: Any) -> Answer:
+        """Answer one request; it is logged on arrival (status 0) and its status filled in when answered."""
         split = urlsplit(raw_path)
         path, query = split.path.rstrip("/") or "/", dict(parse_qsl(split.query, keep_blank_values=True))
+        arrived = Request(method, path, query, time.monotonic())
+        with self._lock:
+            self.requests.append(arrived)
         if method != "GET":
-            return self._logged(method, path, query, _status(405, "MethodNotAllowed",
-                                                            f"the emulator is read-only: {method} refused"))
-        if headers.get("Authorization") != f"Bearer {self.token}":
-            return self._logged(method, path, query, _status(401, "Unauthorized", "Unauthorized"))
-        return self._logged(method, path, query, self._route(path, query))
-
-    def _logged(self, method: str, path: str, query: dict[str, str],
-                answer: Answer) -> Answer:
-        self._log(method, path, query, answer[0])
+            answer = _status(405, "MethodNotAllowed", f"the emulator is read-only: {method} refused")
+        elif headers.get("Authorization") != f"Bearer {self.token}":
+            answer = _status(401, "Unauthorized", "Unauthorized")
+        else:
+            answer = self._route(path, query)
+        with self._lock:
+            for i in range(len(self.requests) - 1, -1, -1):
+                if self.requests[i] is arrived:
+                    self.requests[i] = replace(arrived, status=answer[0])
+                    break
         return answer
 
     def _route(self, path: str, query: dict[str, str]) -> Answer:
@@ -427,6 +432,11 @@ def _status(code: int, reason: str, message: str, headers: dict[str, str] | None
 def _handler_for(emulator: KubernetesEmulator) -> type[BaseHTTPRequestHandler]:
     class Handler(BaseHTTPRequestHandler):
         protocol_version = "HTTP/1.1"  # keep-alive, like a real API server
+
+        def setup(self) -> None:
+            super().setup()
+            # Go servers disable Nagle; without this every answer waits ~40 ms for a delayed ACK
+            self.connection.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
 
         def _answer(self) -> None:
             code, body, headers = emulator._serve(self.command, self.path, self.headers)
