@@ -1,4 +1,4 @@
-"""Loading Kubernetes manifests from YAML/JSON bytes into plain dicts with the line each object starts at.
+"""The Kubernetes YAML dialect: manifests loaded into plain dicts with their start lines, and written back.
 
 Bulk loading uses ruamel's C (libyaml) parser. Hostile input never crashes a run: alias bombs, absurd
 nesting, undecodable bytes and oversized files become a `RunError` naming the file, and the other
@@ -17,6 +17,7 @@ from ruamel.yaml import YAML
 from ruamel.yaml.constructor import SafeConstructor
 from ruamel.yaml.error import MarkedYAMLError, YAMLError
 from ruamel.yaml.nodes import MappingNode, Node, SequenceNode
+from ruamel.yaml.representer import SafeRepresenter
 from ruamel.yaml.resolver import VersionedResolver
 
 from driftcheck.model import RunError
@@ -55,6 +56,15 @@ for _tag, _regexp, _first in (
     ("null", r"^(?:~|null|Null|NULL|)$", ["~", "n", "N", ""]),
 ):
     _KubeResolver.add_implicit_resolver_base(f"tag:yaml.org,2002:{_tag}", re.compile(_regexp), list(_first))
+
+
+class _DumpResolver(_KubeResolver):
+    """Strings a Kubernetes decoder would read as another type (dates included) are quoted when written."""
+
+
+_DumpResolver.add_implicit_resolver_base(
+    "tag:yaml.org,2002:timestamp", re.compile(r"^[0-9]{4}-[0-9]{1,2}-[0-9]{1,2}(?:[Tt ].*)?$"),
+    list("0123456789"))
 
 
 class _PlainConstructor(SafeConstructor):
@@ -262,3 +272,22 @@ def _key(k: Any) -> str:
     if isinstance(k, float) and k.is_integer() and abs(k) < 1e21:
         return str(int(k))  # as Go formats a float key: 1e3 -> "1000"
     return "null" if k is None else str(k)
+
+
+def _represent_str(representer: SafeRepresenter, data: str) -> Any:
+    style = "|" if "\n" in data and not any(line != line.rstrip() for line in data.split("\n")) else None
+    return representer.represent_scalar("tag:yaml.org,2002:str", data, style=style)
+
+
+def dump_yaml(body: dict[str, Any]) -> str:
+    """One object as block YAML that kubectl reads back to the same JSON: keys in order, ambiguous strings
+    quoted (yes, 0755, 1e3, dates), multi-line strings as literal blocks."""
+    yaml = YAML(typ="safe", pure=True)  # the C emitter ignores a custom resolver
+    yaml.Resolver = _DumpResolver
+    yaml.default_flow_style = False
+    yaml.width = 4096
+    yaml.representer.sort_base_mapping_type_on_output = False
+    yaml.representer.add_representer(str, _represent_str)
+    out = io.StringIO()
+    yaml.dump(body, out)
+    return out.getvalue()
