@@ -161,3 +161,7 @@ def exit_code(report: object) -> int:
     if any(r.status != "in-sync" for r in report.resources):
         return EXIT_DRIFT
     return EXIT_IN_SYNC
+
+
+if __name__ == "__main__":
+    main()
