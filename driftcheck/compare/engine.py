@@ -1,0 +1,166 @@
+"""compare_app: one app's desired objects against the live state -> one verdict per object."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any
+
+from driftcheck.compare.derived import Relations, derive
+from driftcheck.compare.diff import Walker
+from driftcheck.compare.managedfields import ManagedEntry, managed_entries, owned_leaves, owner
+from driftcheck.compare.normalize import TRACKING_ID, TRACKING_LABEL, last_applied, normalize
+from driftcheck.compare.pointer import ABSENT, Path, get_at, to_pointer
+from driftcheck.compare.rules import Rule, RuleError, RuleSet
+from driftcheck.compare.secrets import redact
+from driftcheck.model import AppSpec, FieldDiff, LiveState, Resource, ResourceKey, ResourceResult
+
+DEFAULT_GITOPS_MANAGERS = ("argocd-controller", "argocd-application-controller", "kubectl-client-side-apply",
+                           "kubectl", "kustomize-controller", "helm-controller")
+AGGREGATED_RULES = "builtin:aggregated-clusterrole-rules"
+NOT_SERVED = "resource type not served by the cluster (CRD not installed?)"
+
+
+@dataclass
+class CompareOptions:
+    """How strict the comparison is; the defaults are what ArgoCD users expect."""
+
+    gitops_managers: tuple[str, ...] = DEFAULT_GITOPS_MANAGERS
+    compare_aggregated_rules: bool = False  # an aggregated ClusterRole's rules are its controller's
+    compare_status: bool = False  # `status` of CRDs; built-in kinds' status is never compared
+    tracking_label: str = TRACKING_LABEL
+    tracking_annotation: str = TRACKING_ID
+
+
+@dataclass
+class Prepared:
+    """Both sides normalized and redacted, with what the live object says about who set what."""
+
+    desired: dict[str, Any]
+    live: dict[str, Any]
+    applied: Any  # normalized last-applied-configuration, or ABSENT
+    entries: list[ManagedEntry] = field(default_factory=list)
+
+
+def prepare(key: ResourceKey, desired: dict[str, Any] | None, live: dict[str, Any] | None,
+            options: CompareOptions) -> Prepared:
+    """Normalize and redact a desired/live pair; used by the comparison and by --explain alike."""
+    d = normalize(desired, key.group, compare_status=options.compare_status) if desired is not None else None
+    labels = ((d or {}).get("metadata") or {}).get("labels") or {}
+    lv = normalize(live, key.group, compare_status=options.compare_status, desired_labels=labels) \
+        if live is not None else None
+    raw_applied = last_applied(live) if live is not None else None
+    applied = normalize(raw_applied, key.group, desired_labels=labels) if raw_applied else ABSENT
+    redact(key.group, key.kind, d, lv, applied)
+    return Prepared(d if d is not None else {}, lv if lv is not None else {}, applied,
+                    managed_entries(live) if live is not None else [])
+
+
+def compare_app(app: AppSpec, desired: list[Resource], live: LiveState, rules: RuleSet,
+                options: CompareOptions) -> list[ResourceResult]:
+    """Verdicts for every desired object of `app`, plus live objects it tracks that Git no longer has.
+
+    Pure apart from what it records on `rules` (which rules were used, which failed to apply).
+    """
+    app_rules = rules.for_app(app)
+    relations = derive(desired)
+    by_key = {r.key: r for r in live.resources}
+    results = []
+    for res in desired:
+        reason = _unreadable(res.key, live)
+        if reason:
+            results.append(ResourceResult(res.key, app.name, "unknown", res.api_version, source=res.origin,
+                                          reason=reason))
+        elif res.key not in by_key:
+            results.append(ResourceResult(res.key, app.name, "missing", res.api_version, source=res.origin,
+                                          reason="in Git, not in the cluster"))
+        else:
+            results.append(compare_pair(app.name, res, by_key[res.key], app_rules, rules, relations, options))
+    wanted = {r.key for r in desired}
+    live_services = {r.key for r in live.resources if r.key.group_kind == ("", "Service")}
+    for res in live.resources:
+        if res.key not in wanted and tracked_by(res.body, app.name, options) \
+                and not controller_made(res, live_services):
+            results.append(ResourceResult(res.key, app.name, "extra", res.api_version,
+                                          reason=f"tracked as part of app {app.name} but no longer in Git"))
+    return results
+
+
+def compare_pair(app: str, desired: Resource, live: Resource, app_rules: list[Rule], ruleset: RuleSet,
+                 relations: Relations, options: CompareOptions) -> ResourceResult:
+    """The verdict for one object present on both sides."""
+    key = desired.key
+    prep = prepare(key, desired.body, live.body, options)
+    walker = Walker(key.group, key.kind)
+    _apply_rules(app, key, prep, app_rules, ruleset, relations, walker)
+    aggregated = "aggregationRule" in prep.desired or "aggregationRule" in prep.live
+    if key.group_kind == ("rbac.authorization.k8s.io", "ClusterRole") and aggregated \
+            and not options.compare_aggregated_rules:
+        walker.ignore_desired.setdefault(("rules",), AGGREGATED_RULES)
+        walker.ignore_live.setdefault(("rules",), AGGREGATED_RULES)
+    gitops = [(e.manager, e.fields) for e in prep.entries
+              if e.manager in options.gitops_managers and e.operation == "Apply" and not e.subresource]
+    walker.run(prep.desired, prep.live, prep.applied, list(gitops))
+    diffs = [FieldDiff(to_pointer(d.path), d.desired, d.live,
+                       None if d.live_path is None else owner(prep.entries, prep.live, d.live_path), d.note)
+             for d in walker.diffs]
+    return ResourceResult(key, app, "drifted" if diffs else "in-sync", desired.api_version, diffs=diffs,
+                          ignored=walker.ignored, source=desired.origin)
+
+
+def _apply_rules(app: str, key: ResourceKey, prep: Prepared, app_rules: list[Rule], ruleset: RuleSet,
+                 relations: Relations, walker: Walker) -> None:
+    """Resolve each rule selecting `key` to concrete paths on each side; failures become RunErrors."""
+    for rule in app_rules:
+        if not rule.selects(key):
+            continue
+        variables: dict[str, Any] = {}
+        if rule.derived_from:
+            if key not in relations.get(rule.derived_from, {}):
+                continue
+            variables = relations[rule.derived_from][key]
+        failures = []
+        for body, target in ((prep.desired, walker.ignore_desired), (prep.live, walker.ignore_live)):
+            try:
+                paths = rule.paths(body, variables)
+            except RuleError as exc:
+                failures.append(str(exc))
+                continue
+            _mark(rule, ruleset, body, paths, target)
+        if len(failures) == 2:
+            ruleset.error(rule, key, failures[1], app=app)
+        if rule.managers:
+            paths = [p for e in prep.entries if e.manager in rule.managers
+                     for p in owned_leaves(e.fields, prep.live)]
+            _mark(rule, ruleset, prep.live, paths, walker.ignore_live)
+
+
+def _mark(rule: Rule, ruleset: RuleSet, body: Any, paths: list[Path], target: dict[Path, str]) -> None:
+    for path in paths:
+        if get_at(body, path) is not ABSENT:
+            ruleset.used.add(rule.id)
+        target.setdefault(path, rule.id)
+
+
+def _unreadable(key: ResourceKey, live: LiveState) -> str:
+    if key.group_kind in live.not_served:
+        return NOT_SERVED
+    return live.unreadable.get((key.group, key.kind, key.namespace)) or live.unreadable.get(
+        (key.group, key.kind, ""), "")
+
+
+def tracked_by(body: dict[str, Any], app: str, options: CompareOptions) -> bool:
+    """Whether a live object carries the app's tracking label or tracking-id annotation."""
+    meta = body.get("metadata") or {}
+    labels = meta.get("labels") or {}
+    annotations = meta.get("annotations") or {}
+    tracking = str(annotations.get(options.tracking_annotation) or "")
+    return labels.get(options.tracking_label) == app or tracking.startswith(app + ":")
+
+
+def controller_made(res: Resource, live_services: set[ResourceKey]) -> bool:
+    """Objects a controller creates (ownerReferences, a Service's Endpoints) are never `extra`/unmanaged."""
+    refs = (res.body.get("metadata") or {}).get("ownerReferences") or []
+    if any(isinstance(r, dict) and (r.get("controller") or r.get("kind") == "Rollout") for r in refs):
+        return True
+    return res.key.group_kind == ("", "Endpoints") and ResourceKey("", "Service", res.key.namespace,
+                                                                    res.key.name) in live_services

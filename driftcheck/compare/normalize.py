@@ -1,0 +1,69 @@
+"""Normalization: what the API server and controllers add that never counts as drift."""
+
+from __future__ import annotations
+
+import copy
+import json
+from typing import Any
+
+LAST_APPLIED = "kubectl.kubernetes.io/last-applied-configuration"
+TRACKING_ID = "argocd.argoproj.io/tracking-id"
+TRACKING_LABEL = "app.kubernetes.io/instance"
+
+# Written by the API server on every object.
+SERVER_METADATA = ("uid", "resourceVersion", "generation", "creationTimestamp", "managedFields", "selfLink",
+                   "deletionTimestamp", "deletionGracePeriodSeconds", "namespace")
+# Bookkeeping annotations written by tools and controllers, never by people in Git.
+BOOKKEEPING_ANNOTATIONS = frozenset({
+    LAST_APPLIED, TRACKING_ID,
+    "deployment.kubernetes.io/revision",
+    "rollout.argoproj.io/revision",
+    "rollout.argoproj.io/workload-generation",
+    "argocd.argoproj.io/compare-result",
+    "meta.helm.sh/release-name",
+    "meta.helm.sh/release-namespace",
+})
+# API groups of built-in kinds: their `status` is always the server's; a CRD's may be compared on request.
+BUILTIN_GROUPS = frozenset({
+    "", "apps", "batch", "autoscaling", "policy", "networking.k8s.io", "rbac.authorization.k8s.io",
+    "storage.k8s.io", "admissionregistration.k8s.io", "apiextensions.k8s.io", "apiregistration.k8s.io",
+    "scheduling.k8s.io", "coordination.k8s.io", "discovery.k8s.io", "node.k8s.io", "certificates.k8s.io",
+})
+
+
+def normalize(body: dict[str, Any], group: str, *, compare_status: bool = False,
+              desired_labels: dict[str, Any] | None = None) -> dict[str, Any]:
+    """A deep copy of `body` without server-populated fields and bookkeeping annotations.
+
+    `desired_labels`, given for the live side, keeps the tracking label when Git sets it itself:
+    otherwise it is the GitOps tool's bookkeeping, present in last-applied but not in Git.
+    """
+    out = copy.deepcopy(body)
+    out.pop("apiVersion", None)
+    out.pop("kind", None)
+    if not (compare_status and group not in BUILTIN_GROUPS):
+        out.pop("status", None)
+    meta = out.get("metadata")
+    if isinstance(meta, dict):
+        for name in SERVER_METADATA:
+            meta.pop(name, None)
+        annotations = meta.get("annotations")
+        if isinstance(annotations, dict):
+            for name in BOOKKEEPING_ANNOTATIONS & annotations.keys():
+                del annotations[name]
+        labels = meta.get("labels")
+        if desired_labels is not None and isinstance(labels, dict) and TRACKING_LABEL not in desired_labels:
+            labels.pop(TRACKING_LABEL, None)
+    return out
+
+
+def last_applied(body: dict[str, Any]) -> dict[str, Any] | None:
+    """The configuration `kubectl apply` (and ArgoCD's client-side sync) recorded, or None."""
+    text = ((body.get("metadata") or {}).get("annotations") or {}).get(LAST_APPLIED)
+    if not isinstance(text, str):
+        return None
+    try:
+        parsed = json.loads(text)
+    except ValueError:
+        return None
+    return parsed if isinstance(parsed, dict) else None

@@ -1,0 +1,244 @@
+"""Ignore rules: ArgoCD ignoreDifferences from packs, files, driftcheck.yaml and Applications."""
+
+from __future__ import annotations
+
+import fnmatch
+import hashlib
+import json
+from dataclasses import dataclass, field
+from functools import cache
+from importlib import resources
+from pathlib import Path as FsPath
+from typing import Any
+
+import jq
+import jsonschema
+from ruamel.yaml import YAML
+from ruamel.yaml.error import YAMLError
+
+from driftcheck.compare.pointer import Path, PointerError, parse_pointer, resolve_pointer
+from driftcheck.model import AppSpec, DriftcheckError, ResourceKey, RunError
+
+APP_PREFIX = "app:"
+
+
+def packs_dir() -> FsPath:
+    """Shipped packs: the top-level `rules/`, through the `driftcheck/rules` symlink (a copy in a wheel)."""
+    return FsPath(str(resources.files("driftcheck") / "rules"))
+
+
+def available_packs() -> list[str]:
+    return sorted(p.stem for p in packs_dir().glob("*.yaml"))
+
+
+@cache
+def _validator() -> jsonschema.protocols.Validator:
+    schema = json.loads((FsPath(__file__).parent / "rules.schema.json").read_text())
+    return jsonschema.Draft202012Validator(schema)
+
+
+class RuleError(ValueError):
+    """A rule that could not be applied to an object (jq error, pointer into a missing list)."""
+
+
+@dataclass(frozen=True)
+class Rule:
+    """One ignoreDifferences entry. `id` is stable and readable: `argo-rollouts#0`, `app:blog#1`."""
+
+    id: str
+    kind: str
+    group: str = ""
+    name: str = ""
+    namespace: str = ""
+    json_pointers: tuple[str, ...] = ()
+    jq_paths: tuple[str, ...] = ()
+    managers: tuple[str, ...] = ()
+    derived_from: str = ""
+    source: str = ""  # the file (or config source) the rule came from
+    index: int = 0
+    app: str = ""  # only for this app, when set
+    spec: dict[str, Any] = field(default_factory=dict, compare=False, hash=False)
+
+    def selects(self, key: ResourceKey) -> bool:
+        """ArgoCD's matching: group and kind (globs, `*` for any); name and namespace when given."""
+        return (fnmatch.fnmatchcase(key.group, self.group) and fnmatch.fnmatchcase(key.kind, self.kind)
+                and (not self.name or fnmatch.fnmatchcase(key.name, self.name))
+                and (not self.namespace or fnmatch.fnmatchcase(key.namespace, self.namespace)))
+
+    def paths(self, body: Any, variables: dict[str, Any]) -> list[Path]:
+        """Concrete paths this rule names in `body` (jsonPointers and jqPathExpressions)."""
+        out: list[Path] = []
+        for pointer in self.json_pointers:
+            try:
+                path = resolve_pointer(body, parse_pointer(pointer))
+            except (PointerError, ValueError) as exc:
+                raise RuleError(f"jsonPointer {pointer}: {exc}") from None
+            if path is not None:
+                out.append(path)
+        for expr in self.jq_paths:
+            try:
+                results = _program(expr, json.dumps(variables, sort_keys=True)).input_value(body).all()
+            except ValueError as exc:
+                raise RuleError(f"jqPathExpression {expr!r}: {str(exc).splitlines()[0][:200]}") from None
+            out.extend(tuple(p) for p in results if isinstance(p, list))
+        return out
+
+
+@cache
+def _program(expr: str, variables: str) -> Any:
+    return jq.compile(f"path({expr})", args=json.loads(variables))
+
+
+@dataclass
+class RuleSet:
+    """The rules of a run, the packs they came from, and what the run learnt about them."""
+
+    rules: list[Rule] = field(default_factory=list)
+    packs: list[str] = field(default_factory=list)
+    errors: list[RunError] = field(default_factory=list)
+    used: set[str] = field(default_factory=set)
+    _error_keys: set[tuple[str, str, str]] = field(default_factory=set)
+
+    def for_app(self, app: AppSpec) -> list[Rule]:
+        """Global rules plus the app's own; an app's `ignore_differences` not loaded yet are added now."""
+        source = APP_PREFIX + app.name
+        if app.ignore_differences and not any(r.app == app.name for r in self.rules):
+            rules, errors = parse_rules(app.ignore_differences, source, app=app.name)
+            self.rules.extend(rules)
+            self.errors.extend(errors)
+        return [r for r in self.rules if not r.app or r.app == app.name]
+
+    @property
+    def digest(self) -> str:
+        """sha256 over the canonical rule content, so a report says exactly which rules were applied."""
+        content = [{"id": r.id, "rule": r.spec} for r in self.rules]
+        return "sha256:" + hashlib.sha256(json.dumps(content, sort_keys=True).encode()).hexdigest()
+
+    def unused(self) -> list[str]:
+        """Rule ids that matched no field of any compared object in the whole run."""
+        return [r.id for r in self.rules if r.id not in self.used]
+
+    def error(self, rule: Rule, key: ResourceKey, message: str, app: str = "") -> None:
+        """Record a rule that failed to apply, once per rule, object and message."""
+        mark = (rule.id, str(key), message)
+        if mark in self._error_keys:
+            return
+        self._error_keys.add(mark)
+        self.errors.append(RunError(f"ignore rule {rule.id}: {message}", app=app, file=rule.source,
+                                    resource=str(key), stage="rules"))
+
+
+def parse_rules(entries: Any, source: str, *, app: str = "",
+                file: str = "") -> tuple[list[Rule], list[RunError]]:
+    """Validate and build rules; an invalid entry is an error naming the source and its index."""
+    doc = entries
+    items = doc.get("ignoreDifferences") if isinstance(doc, dict) else doc
+    errors: list[RunError] = []
+    bad: set[int] = set()
+    for err in sorted(_validator().iter_errors(doc), key=lambda e: list(e.absolute_path)):
+        where = [p for p in err.absolute_path if isinstance(p, int)]
+        if where and isinstance(items, list):
+            index = where[0]
+            bad.add(index)
+            errors.append(RunError(f"rule #{index} is invalid: {_schema_message(err)}", file=file or source,
+                                   app=app, stage="rules"))
+        else:
+            errors.append(RunError(f"not a list of ignoreDifferences rules: {err.message[:200]}",
+                                   file=file or source, app=app, stage="rules"))
+            return [], errors
+    rules: list[Rule] = []
+    for index, spec in enumerate(items or []):
+        if index in bad:
+            continue
+        rule = Rule(id=f"{source}#{index}", kind=str(spec["kind"]), group=str(spec.get("group") or ""),
+                    name=str(spec.get("name") or ""), namespace=str(spec.get("namespace") or ""),
+                    json_pointers=tuple(spec.get("jsonPointers") or ()),
+                    jq_paths=tuple(spec.get("jqPathExpressions") or ()),
+                    managers=tuple(spec.get("managedFieldsManagers") or ()),
+                    derived_from=str(spec.get("derivedFrom") or ""), source=file or source, index=index,
+                    app=app, spec=json.loads(json.dumps(spec)))
+        problem = _compile_problem(rule)
+        if problem:
+            errors.append(RunError(f"rule #{index} is invalid: {problem}", file=file or source, app=app,
+                                   stage="rules"))
+            continue
+        rules.append(rule)
+    return rules, errors
+
+
+def _schema_message(err: jsonschema.ValidationError) -> str:
+    """The validator's message, prefixed with the field inside the rule it is about."""
+    path = list(err.absolute_path)
+    inner = next((path[i + 1:] for i, p in enumerate(path) if isinstance(p, int)), [])
+    where = "/".join(str(p) for p in inner)
+    return (f"{where}: {err.message}" if where else err.message)[:300]
+
+
+def _compile_problem(rule: Rule) -> str:
+    for pointer in rule.json_pointers:
+        try:
+            parse_pointer(pointer)
+        except ValueError as exc:
+            return str(exc)
+    for expr in rule.jq_paths:
+        try:
+            _program(expr, json.dumps({"routes": []}) if rule.derived_from else "{}")
+        except ValueError as exc:
+            return f"jqPathExpression {expr!r} does not compile: {str(exc).splitlines()[0][:200]}"
+    return ""
+
+
+def _read_yaml(path: FsPath) -> tuple[Any, RunError | None]:
+    try:
+        return YAML(typ="safe").load(path.read_text()), None
+    except YAMLError as exc:
+        mark = getattr(exc, "problem_mark", None)
+        return None, RunError(f"not valid YAML: {getattr(exc, 'problem', None) or exc}", file=str(path),
+                              line=(mark.line + 1) if mark else 0, stage="rules")
+    except (OSError, UnicodeDecodeError) as exc:
+        raise DriftcheckError(f"cannot read rules file {path}: {exc}") from None
+
+
+def load_rules(packs: list[str], files: list[FsPath],
+               extra: list[tuple[str, list[dict[str, Any]]]]) -> tuple[RuleSet, list[RunError]]:
+    """Load shipped packs by name, rule files (or directories of them) and inline rule lists.
+
+    `extra` sources named `app:<name>` apply to that app only; any other source applies to all.
+    A missing pack or file ends the command (DriftcheckError); a bad rule is a RunError naming the
+    file and the rule's index, and the other rules still apply.
+    """
+    ruleset = RuleSet()
+    errors: list[RunError] = []
+    known = available_packs()
+    for pack in packs:
+        if pack not in known:
+            raise DriftcheckError(f"unknown rule pack {pack!r} (available: {', '.join(known)})")
+        doc, err = _read_yaml(packs_dir() / f"{pack}.yaml")
+        rules, errs = ([], [err]) if err else parse_rules(doc, pack, file=f"rules/{pack}.yaml")
+        ruleset.rules.extend(rules)
+        ruleset.packs.append(pack)
+        errors.extend(errs)
+    for given in files:
+        if not given.exists():
+            raise DriftcheckError(f"rules file not found: {given}")
+        paths = sorted([*given.glob("*.yaml"), *given.glob("*.yml")]) if given.is_dir() else [given]
+        for path in paths:
+            doc, err = _read_yaml(path)
+            rules, errs = ([], [err]) if err else parse_rules(doc, f"file:{path.name}", file=str(path))
+            ruleset.rules.extend(rules)
+            errors.extend(errs)
+    for source, entries in extra:
+        app = source[len(APP_PREFIX):] if source.startswith(APP_PREFIX) else ""
+        rules, errs = parse_rules(entries, source, app=app)
+        ruleset.rules.extend(rules)
+        errors.extend(errs)
+    _check_unique(ruleset.rules)
+    return ruleset, errors
+
+
+def _check_unique(rules: list[Rule]) -> None:
+    seen: set[str] = set()
+    for rule in rules:
+        if rule.id in seen:
+            raise DriftcheckError(f"two rule sources share the id {rule.id!r}; give them distinct names")
+        seen.add(rule.id)

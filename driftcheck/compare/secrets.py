@@ -1,0 +1,92 @@
+"""Secret redaction: values become per-key markers before anything is compared, shown or logged."""
+
+from __future__ import annotations
+
+import base64
+import binascii
+from typing import Any
+
+from driftcheck.compare.pointer import ABSENT
+
+SNAPSHOT_REDACTED = "<redacted by driftcheck>"  # what live/snapshot.py writes in place of a value
+
+IN_GIT = "<secret>"
+UNCHANGED = "<secret: unchanged>"
+CHANGED = "<secret: changed>"
+NOT_IN_GIT = "<secret: not in Git>"
+NOT_COMPARED = "<secret: not compared, redacted in snapshot>"
+
+
+def is_secret(group: str, kind: str) -> bool:
+    return (group, kind) in {("", "Secret"), ("bitnami.com", "SealedSecret")}
+
+
+def redact(group: str, kind: str, desired: dict[str, Any] | None, live: dict[str, Any] | None,
+           applied: Any = ABSENT) -> None:
+    """Replace, in place, every secret value by a marker that says only whether desired and live agree.
+
+    No value, encoding or hash of a value survives, so nothing downstream (diffs, explain, jq error
+    messages) can leak one. `stringData` in Git is compared with the base64 `data` the cluster keeps.
+    SealedSecret ciphertext is not a secret, but it is long and opaque: it is treated the same way.
+    """
+    if not is_secret(group, kind):
+        return
+    want = _values(group, desired) if desired is not None else {}
+    have = _values(group, live) if live is not None else {}
+    d_out: dict[str, str] = {}
+    l_out: dict[str, str] = {}
+    for key in want.keys() | have.keys():
+        if key in want and key in have:
+            if have[key] == SNAPSHOT_REDACTED.encode():
+                d_out[key] = l_out[key] = NOT_COMPARED
+            elif want[key] == have[key]:
+                d_out[key] = l_out[key] = UNCHANGED
+            else:
+                d_out[key], l_out[key] = IN_GIT, CHANGED
+        elif key in want:
+            d_out[key] = IN_GIT
+        else:
+            l_out[key] = NOT_IN_GIT
+    for body, out in ((desired, d_out), (live, l_out)):
+        if body is not None:
+            _store(group, body, {k: out[k] for k in sorted(out)})
+    if isinstance(applied, dict):
+        _store(group, applied, dict.fromkeys(sorted(_values(group, applied)), IN_GIT))
+
+
+def _values(group: str, body: dict[str, Any]) -> dict[str, bytes]:
+    """Comparable bytes per key, popping the value fields out of `body`."""
+    if group == "bitnami.com":
+        spec = body.get("spec") if isinstance(body.get("spec"), dict) else {}
+        enc = spec.get("encryptedData") or {}
+        return {str(k): str(v).encode() for k, v in enc.items()} if isinstance(enc, dict) else {}
+    out: dict[str, bytes] = {}
+    data = body.get("data") or {}
+    if isinstance(data, dict):
+        for k, v in data.items():
+            out[str(k)] = _decode(v)
+    string_data = body.pop("stringData", None) or {}
+    if isinstance(string_data, dict):
+        for k, v in string_data.items():
+            out[str(k)] = str(v if v is not None else "").encode()
+    return out
+
+
+def _decode(value: Any) -> bytes:
+    text = str(value if value is not None else "")
+    if text == SNAPSHOT_REDACTED:
+        return text.encode()
+    try:
+        return base64.b64decode(text, validate=True)
+    except (binascii.Error, ValueError):
+        return text.encode()
+
+
+def _store(group: str, body: dict[str, Any], markers: dict[str, str]) -> None:
+    if group == "bitnami.com":
+        spec = body.get("spec")
+        if isinstance(spec, dict) and ("encryptedData" in spec or markers):
+            spec["encryptedData"] = markers
+        return
+    if "data" in body or markers:
+        body["data"] = markers
