@@ -151,6 +151,29 @@ def verify(report_file: Path) -> None:
     sys.exit(0 if result.ok else 1)
 
 
+@main.command()
+@source_options
+@click.option("--out", required=True, type=click.Path(file_okay=False, path_type=Path),
+              help="Directory to write (empty, new, or an earlier render: it is replaced).")
+@click.option("--include-secret-values", is_flag=True,
+              help="Write Secret values as Git has them (default: redacted, keys kept).")
+def render(**kwargs: object) -> None:
+    """Write the desired state at --revision/--at as files: <namespace>/<Kind>.<name>.yaml + MANIFEST.json.
+
+    Exit 0 when every app rendered, 2 when some could not (the rest is still written).
+    """
+    from driftcheck.audit import AuditOptions
+    from driftcheck.reconstruct import reconstruct
+
+    options = AuditOptions.from_cli(kwargs)
+    out = Path(str(kwargs["out"]))
+    written = reconstruct(options, out, bool(kwargs["include_secret_values"]), progress=progress)
+    for error in written.errors:
+        progress(f"error: {error}")
+    click.echo(f"wrote {written.objects} objects and MANIFEST.json to {out}")
+    sys.exit(EXIT_ERROR if written.errors else EXIT_IN_SYNC)
+
+
 def exit_code(report: object) -> int:
     """2 when something could not be checked, 1 when anything differs, 0 when all is in sync."""
     from driftcheck.model import AuditReport

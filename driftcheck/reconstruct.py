@@ -1,0 +1,198 @@
+"""Point-in-time reconstruction: the desired state of a commit written as files plus a MANIFEST.json.
+
+Layout: `<namespace or _cluster>/<Kind>.<name>.yaml`, one object per file, and `MANIFEST.json` naming
+the repository, the commit and its date, the resolved `--at`, the apps, and every object with the
+sha256 of its canonical JSON form, so an auditor can verify the files later. The output is
+deterministic: the same commit gives byte-identical files.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+import shutil
+import tempfile
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from driftcheck import __version__
+from driftcheck.model import DriftcheckError, Resource, RunError, split_api_version
+from driftcheck.source.render import Rendered
+from driftcheck.source.yamlload import dump_yaml
+
+SCHEMA = "driftcheck.render/v1"
+MANIFEST = "MANIFEST.json"
+CLUSTER_DIR = "_cluster"
+_REDACTED = "REDACTED"
+
+
+@dataclass
+class Written:
+    out: Path
+    objects: int = 0
+    errors: list[RunError] = field(default_factory=list)
+
+
+def canonical_digest(body: dict[str, Any]) -> str:
+    """sha256 of the canonical JSON form: sorted keys, no insignificant whitespace, UTF-8."""
+    text = json.dumps(body, sort_keys=True, separators=(",", ":"), ensure_ascii=False, allow_nan=False)
+    return hashlib.sha256(text.encode("utf-8")).hexdigest()
+
+
+def redact_secret(body: dict[str, Any]) -> dict[str, Any]:
+    """A Secret with every data/stringData value replaced, keys kept (values never leave Git via us)."""
+    if body.get("kind") != "Secret" or split_api_version(str(body.get("apiVersion", "")))[0] != "":
+        return body
+    out = dict(body)
+    if isinstance(body.get("data"), dict):
+        out["data"] = {k: "UkVEQUNURUQ=" for k in body["data"]}  # base64 of REDACTED
+    if isinstance(body.get("stringData"), dict):
+        out["stringData"] = {k: _REDACTED for k in body["stringData"]}
+    return out
+
+
+def write_desired(out: Path, rendered: list[Rendered], source: dict[str, Any],
+                  include_secret_values: bool = False, errors: list[RunError] | None = None) -> Written:
+    """Write every app's objects and MANIFEST.json into out (replacing an earlier render there).
+
+    out must be empty, absent, or an earlier render (it holds a MANIFEST.json); anything else is a
+    DriftcheckError, so a mistyped --out never wipes unrelated files. The directory is swapped in
+    whole, so a reader never sees half a render.
+    """
+    _check_target(out)
+    result = Written(out, errors=list(errors or []))
+    out.parent.mkdir(parents=True, exist_ok=True)
+    staging = Path(tempfile.mkdtemp(prefix=f".{out.name}.", dir=out.parent))
+    try:
+        objects, apps = _write_objects(staging, rendered, include_secret_values, result.errors)
+        result.objects = len(objects)
+        manifest = {
+            "schema": SCHEMA,
+            "tool": {"name": "driftcheck", "version": __version__},
+            "source": source,
+            "digest": "sha256 of each object's canonical JSON (sorted keys, no whitespace, UTF-8)",
+            "secret_values": "included" if include_secret_values else "redacted",
+            "apps": apps,
+            "objects": objects,
+            "errors": [_error_dict(e) for e in result.errors],
+        }
+        (staging / MANIFEST).write_text(json.dumps(manifest, indent=2, ensure_ascii=False) + "\n",
+                                        encoding="utf-8")
+        os.chmod(staging, 0o755)
+        if out.exists():
+            old = out.with_name(f".{out.name}.old")
+            shutil.rmtree(old, ignore_errors=True)
+            out.rename(old)
+            staging.rename(out)
+            shutil.rmtree(old, ignore_errors=True)
+        else:
+            staging.rename(out)
+    finally:
+        shutil.rmtree(staging, ignore_errors=True)
+    return result
+
+
+def _check_target(out: Path) -> None:
+    if out.exists() and not out.is_dir():
+        raise DriftcheckError(f"--out {out}: exists and is not a directory")
+    if out.is_dir() and any(out.iterdir()) and not (out / MANIFEST).is_file():
+        raise DriftcheckError(f"--out {out}: not empty and not an earlier render (no {MANIFEST}); "
+                              "choose another directory")
+
+
+def _write_objects(root: Path, rendered: list[Rendered], include_secret_values: bool,
+                   errors: list[RunError]) -> tuple[list[dict[str, Any]], list[dict[str, Any]]]:
+    objects: list[dict[str, Any]] = []
+    apps: list[dict[str, Any]] = []
+    owner: dict[Any, str] = {}
+    used: set[str] = set()
+    for r in rendered:
+        errors.extend(r.errors)
+        written = 0
+        for res in sorted(r.resources, key=lambda x: x.key):
+            if res.key in owner:
+                errors.append(RunError(f"also rendered by app {owner[res.key]}; written once, from that app",
+                                       app=r.app.name, file=res.origin.file, line=res.origin.line,
+                                       resource=str(res.key), stage="render"))
+                continue
+            owner[res.key] = r.app.name
+            body = res.body if include_secret_values else redact_secret(res.body)
+            rel = _file_name(res, used)
+            (root / rel).parent.mkdir(parents=True, exist_ok=True)
+            (root / rel).write_text(dump_yaml(body), encoding="utf-8")
+            objects.append(_object_entry(res, r.app.name, rel, body))
+            written += 1
+        apps.append({"name": r.app.name, "path": r.app.path, "namespace": r.app.namespace,
+                     "origin": r.app.origin, "renderer": r.renderer, "objects": written,
+                     "skipped_documents": r.skipped_documents, "files_read": sorted(r.files_read),
+                     "errors": len(r.errors)})
+    objects.sort(key=lambda o: o["file"])
+    return objects, apps
+
+
+def _file_name(res: Resource, used: set[str]) -> str:
+    """<namespace or _cluster>/<Kind>.<name>.yaml; the group joins the name when two kinds collide."""
+    folder = _safe(res.key.namespace) if res.key.namespace else CLUSTER_DIR
+    rel = f"{folder}/{_safe(res.key.kind)}.{_safe(res.key.name)}.yaml"
+    if rel in used:
+        rel = f"{folder}/{_safe(res.key.kind)}.{_safe(res.key.group or 'core')}.{_safe(res.key.name)}.yaml"
+    used.add(rel)
+    return rel
+
+
+def _safe(part: str) -> str:
+    """A path component that cannot climb out of the output directory."""
+    cleaned = part.replace("/", "_").replace("\\", "_").replace("\0", "_")
+    return "_" if cleaned in ("", ".", "..") else cleaned
+
+
+def _object_entry(res: Resource, app: str, rel: str, body: dict[str, Any]) -> dict[str, Any]:
+    group, version = split_api_version(res.api_version)
+    return {"file": rel, "app": app, "group": group, "version": version, "kind": res.key.kind,
+            "namespace": res.key.namespace, "name": res.key.name, "sha256": canonical_digest(body),
+            "source": {"file": res.origin.file, "line": res.origin.line}}
+
+
+def _error_dict(e: RunError) -> dict[str, Any]:
+    return {"message": e.message, "app": e.app, "file": e.file, "line": e.line, "resource": e.resource,
+            "stage": e.stage}
+
+
+def reconstruct(options: Any, out: Path, include_secret_values: bool = False,
+                progress: Any = lambda _m: None) -> Written:
+    """The `render` command: open the repo, resolve --revision/--at, render the apps, write out.
+
+    options carries the source flags (repo, revision, at, paths, namespace, recurse, app_names,
+    config_file, argocd_apps, repo_urls, git_token_file, require_fresh), e.g. an AuditOptions.
+    """
+    from driftcheck.source.apps import discover_apps
+    from driftcheck.source.render import render_app
+    from driftcheck.source.repo import mask_url, open_repo, parse_moment, resolve_commit
+    from driftcheck.source.tree import CommitTree
+
+    repo = open_repo(options.repo, require_fresh=options.require_fresh, token_file=options.git_token_file)
+    commit = resolve_commit(repo, options.revision, options.at)
+    tree = CommitTree(repo, commit)
+    progress(f"desired state: {mask_url(options.repo)} at {tree.sha[:12]} ({tree.date})")
+    discovered = discover_apps(tree, options)
+    for note in discovered.notes:
+        progress(f"note: {note}")
+    rendered = []
+    for app in discovered.apps:
+        r = render_app(tree, app)
+        progress(f"  app {app.name}: {len(r.resources)} objects from {app.path or '.'} "
+                 f"({r.renderer or 'not rendered'})")
+        rendered.append(r)
+    source = {
+        "repo": mask_url(options.repo),
+        "revision": options.revision or "HEAD",
+        "commit": tree.sha,
+        "commit_date": tree.date,
+        "at": ({"requested": options.at, "moment": parse_moment(options.at).isoformat()}
+               if options.at else None),
+        "skipped_apps": [{"name": s.name, "reason": s.reason, "origin": s.origin}
+                         for s in discovered.skipped],
+    }
+    return write_desired(out, rendered, source, include_secret_values, discovered.errors)
