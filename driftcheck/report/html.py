@@ -76,7 +76,9 @@ def verdict(summary: dict[str, int]) -> tuple[str, str, str]:
         return ("drifted", "Drift found", "; ".join(parts) + ".")
     if unchecked:
         return ("unknown", "Incomplete", "; ".join(parts) + ": the cluster may differ where it was not seen.")
-    return ("in-sync", "In sync", f"All {summary['total']} resources match Git.")
+    if summary["total"] == 1:
+        return ("in-sync", "In sync", "The 1 resource checked matches Git.")
+    return ("in-sync", "In sync", f"All {summary['total']} resources checked match Git.")
 
 
 def app_rows(doc: dict[str, Any]) -> list[dict[str, Any]]:
