@@ -128,18 +128,44 @@ def run_audit(options: AuditOptions, progress: Progress = lambda _m: None) -> tu
 def read_live(options: AuditOptions, apps: list[AppSpec], desired_by_app: dict[str, list[Resource]],
               progress: Progress) -> LiveState:
     """Live objects of the kinds Git uses, in the apps' namespaces, from a snapshot or the API."""
+    kinds, namespaces = live_scope(options, apps, desired_by_app)
     if options.live_snapshot:
         from driftcheck.live.snapshot import read_snapshot
 
         progress(f"live state: snapshot {options.live_snapshot}")
-        return read_snapshot(options.live_snapshot)
+        return read_snapshot(options.live_snapshot, kinds, namespaces)
     from driftcheck.live.cluster import ClusterReader
 
     reader = ClusterReader(str(options.kubeconfig) if options.kubeconfig else None, options.context)
-    kinds = {r.key.group_kind for rs in desired_by_app.values() for r in rs}
-    namespaces = None if options.all_namespaces else {a.namespace for a in apps if a.namespace}
     progress(f"live state: {reader.info.get('server')} ({len(kinds)} kinds)")
     return reader.read(kinds, namespaces, options.selector)
+
+
+def live_scope(options: AuditOptions, apps: list[AppSpec],
+               desired_by_app: dict[str, list[Resource]]) -> tuple[set[tuple[str, str]], set[str] | None]:
+    """The kinds Git uses, and where: the apps' namespaces plus any a manifest names (None = all)."""
+    kinds = {r.key.group_kind for rs in desired_by_app.values() for r in rs}
+    if options.all_namespaces:
+        return kinds, None
+    named = {r.key.namespace for rs in desired_by_app.values() for r in rs if r.key.namespace}
+    return kinds, {a.namespace for a in apps if a.namespace} | named
+
+
+def snapshot_scope(options: AuditOptions,
+                   progress: Progress = lambda _m: None) -> tuple[set[tuple[str, str]], set[str] | None]:
+    """What `check` with these options would read live: for `driftcheck snapshot` to capture exactly that."""
+    from driftcheck.source.apps import discover_apps
+    from driftcheck.source.render import render_app
+    from driftcheck.source.repo import open_repo, resolve_commit
+    from driftcheck.source.tree import CommitTree
+
+    repo = open_repo(options.repo, require_fresh=options.require_fresh, token_file=options.git_token_file)
+    tree = CommitTree(repo, resolve_commit(repo, options.revision, options.at))
+    apps = discover_apps(tree, options).apps
+    desired_by_app = {app.name: render_app(tree, app).resources for app in apps}
+    progress(f"desired state at {tree.sha[:12]}: {len(apps)} apps, "
+             f"{sum(len(rs) for rs in desired_by_app.values())} objects")
+    return live_scope(options, apps, desired_by_app)
 
 
 def rekey_cluster_scoped(desired: list[Resource], live: LiveState) -> list[Resource]:
