@@ -33,8 +33,9 @@ def available_packs() -> list[str]:
 
 @cache
 def _validator() -> jsonschema.protocols.Validator:
+    """Checks one rule (the schema's `$defs/rule`), so each bad entry is reported by its own index."""
     schema = json.loads((FsPath(__file__).parent / "rules.schema.json").read_text())
-    return jsonschema.Draft202012Validator(schema)
+    return jsonschema.Draft202012Validator({"$ref": "#/$defs/rule", "$defs": schema["$defs"]})
 
 
 class RuleError(ValueError):
@@ -134,18 +135,18 @@ def parse_rules(entries: Any, source: str, *, app: str = "",
     doc = entries
     items = doc.get("ignoreDifferences") if isinstance(doc, dict) else doc
     errors: list[RunError] = []
+    if not isinstance(items, list) or (isinstance(doc, dict) and set(doc) != {"ignoreDifferences"}):
+        errors.append(RunError("not a list of ignoreDifferences rules (expected a list, or a mapping with "
+                               f"only ignoreDifferences: [...]), got {str(doc)[:100]}",
+                               file=file or source, app=app, stage="rules"))
+        return [], errors
     bad: set[int] = set()
-    for err in sorted(_validator().iter_errors(doc), key=lambda e: list(e.absolute_path)):
-        where = [p for p in err.absolute_path if isinstance(p, int)]
-        if where and isinstance(items, list):
-            index = where[0]
+    for index, spec in enumerate(items):
+        problems = sorted(_validator().iter_errors(spec), key=lambda e: list(e.absolute_path))
+        if problems:
             bad.add(index)
-            errors.append(RunError(f"rule #{index} is invalid: {_schema_message(err)}", file=file or source,
-                                   app=app, stage="rules"))
-        else:
-            errors.append(RunError(f"not a list of ignoreDifferences rules: {err.message[:200]}",
+            errors.append(RunError(f"rule #{index} is invalid: {_schema_message(problems[0])}",
                                    file=file or source, app=app, stage="rules"))
-            return [], errors
     rules: list[Rule] = []
     for index, spec in enumerate(items or []):
         if index in bad:
@@ -168,9 +169,7 @@ def parse_rules(entries: Any, source: str, *, app: str = "",
 
 def _schema_message(err: jsonschema.ValidationError) -> str:
     """The validator's message, prefixed with the field inside the rule it is about."""
-    path = list(err.absolute_path)
-    inner = next((path[i + 1:] for i, p in enumerate(path) if isinstance(p, int)), [])
-    where = "/".join(str(p) for p in inner)
+    where = "/".join(str(p) for p in err.absolute_path)
     return (f"{where}: {err.message}" if where else err.message)[:300]
 
 
