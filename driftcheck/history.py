@@ -47,12 +47,12 @@ from driftcheck.model import (
     ResourceResult,
     RunError,
 )
+from driftcheck.source import kustomize
 from driftcheck.source.kinds import key_of
+from driftcheck.source.render import MANIFEST_SUFFIXES
 from driftcheck.source.repo import parse_moment
 from driftcheck.source.yamlload import load_manifests
 
-KUSTOMIZATION_FILES = ("kustomization.yaml", "kustomization.yml", "Kustomization")
-MANIFEST_SUFFIXES = (".yaml", ".yml", ".json")
 REVERT_RE = re.compile(r"This reverts commit ([0-9a-fA-F]{7,40})")
 MERGE_KEYS = ("name", "containerPort", "port", "mountPath", "devicePath", "ip")
 
@@ -208,59 +208,36 @@ class _Walker:
     # -- which files the app reads -------------------------------------------------------------
 
     def _read_set(self, root: str) -> tuple[dict[str, FileRole], set[str]]:
-        """The files the app's layout reads in the current tree, and the paths whose change alters that."""
+        """The files the app's layout reads in the current tree, and the paths whose change alters that.
+
+        Kustomize inputs come from source.kustomize's static walk; a file's kustomizations (for
+        namespace/images/replicas) are those whose own walk reaches it, outermost (widest) first.
+        """
+        view = _TreeView(self.tree, self.repo)
         files: dict[str, FileRole] = {}
-        watched = {root}
-        kustomization = self._kustomization_in(root)
-        if kustomization:
-            self._walk_kustomization(root, kustomization, (), "", files, watched, set())
-        elif f"{root}/Chart.yaml".lstrip("/") in self.tree:
+        if root in self.tree:
+            files[root] = FileRole("resource")
+        elif kustomize.kustomization_file(view, root):
+            found = kustomize.inputs(view, root)
+            kfiles = [f for f in found.files if posixpath.basename(f) in kustomize.KUSTOMIZATION_NAMES]
+            reach = {k: set(kustomize.inputs(view, posixpath.dirname(k)).files) for k in kfiles}
+            manifests = set(found.manifests)
+            for path in found.files:
+                chain = tuple(sorted((k for k in kfiles if path in reach[k]), key=lambda k: -len(reach[k])))
+                namespaces = (str(self._kustomization(k).get("namespace") or "") for k in chain)
+                namespace = next((ns for ns in namespaces if ns), "")
+                kind = "kustomization" if path in reach else "resource" if path in manifests else "aux"
+                files[path] = FileRole(kind, namespace, chain)
+        elif posixpath.join(root, "Chart.yaml") in self.tree:
             files.update({p: FileRole("aux") for p in self._list(root, recurse=True)})
             for values in self.app.values_files:
-                path = _join(root, values)
-                watched.add(path)
+                path = posixpath.normpath(posixpath.join(root, values))
                 if path in self.tree:
                     files[path] = FileRole("aux")
         else:
-            files.update({p: FileRole("resource", "", ()) for p in self._list(root, self.app.recurse)
+            files.update({p: FileRole("resource") for p in self._list(root, self.app.recurse)
                           if p.endswith(MANIFEST_SUFFIXES)})
-        return files, watched
-
-    def _kustomization_in(self, directory: str) -> str | None:
-        return next((p for name in KUSTOMIZATION_FILES if (p := _join(directory, name)) in self.tree), None)
-
-    def _walk_kustomization(self, directory: str, kfile: str, chain: tuple[str, ...], namespace: str,
-                            files: dict[str, FileRole], watched: set[str], seen: set[str]) -> None:
-        """Follow one kustomization's references; an outer `namespace:` wins over an inner one."""
-        if kfile in seen:
-            return
-        seen.add(kfile)
-        chain = (*chain, kfile)
-        files[kfile] = FileRole("kustomization", namespace, chain)
-        kust = self._kustomization_doc(kfile)
-        namespace = namespace or str(kust.get("namespace") or "")
-        for entry in _strings(kust, "resources", "bases", "components"):
-            if _is_remote(entry):
-                continue
-            path = _join(directory, entry)
-            if path is None:
-                continue
-            watched.add(path)
-            inner = self._kustomization_in(path)
-            if inner:
-                self._walk_kustomization(path, inner, chain, namespace, files, watched, seen)
-            elif path in self.tree:
-                files[path] = FileRole("resource", namespace, chain)
-        for entry in _input_files(kust):
-            path = _join(directory, entry)
-            if path is None:
-                continue
-            watched.add(path)
-            inner = self._kustomization_in(path)
-            if inner:  # generators/transformers may name a kustomization directory
-                self._walk_kustomization(path, inner, chain, namespace, files, watched, seen)
-            elif path in self.tree:
-                files.setdefault(path, FileRole("aux", namespace, chain))
+        return files, {root} | {posixpath.dirname(p) for p in files}
 
     def _list(self, root: str, recurse: bool) -> list[str]:
         prefix = f"{root}/" if root else ""
@@ -310,7 +287,7 @@ class _Walker:
             self.parsed[blob] = cached
         return cached
 
-    def _kustomization_doc(self, path: str) -> dict[str, Any]:
+    def _kustomization(self, path: str) -> dict[str, Any]:
         docs, _, _ = self._parse(self.tree[path], path)
         return docs[0][0] if docs else {}
 
@@ -550,6 +527,29 @@ def _same(a: Any, b: Any) -> bool:
     return isinstance(a, scalar) and isinstance(b, scalar) and not isinstance(a, bool) and str(a) == str(b)
 
 
+class _TreeView:
+    """The rewound in-memory tree seen through CommitTree's reading interface, for source.kustomize."""
+
+    def __init__(self, tree: dict[str, str], repo: git.Repo) -> None:
+        self.tree = tree
+        self.repo = repo
+        self._dirs: set[str] | None = None
+
+    def exists(self, path: str) -> bool:
+        return _norm(path) in self.tree or self.is_dir(path)
+
+    def is_dir(self, path: str) -> bool:
+        if self._dirs is None:
+            self._dirs = {""} | {p[:i] for p in self.tree for i, c in enumerate(p) if c == "/"}
+        return _norm(path) in self._dirs
+
+    def read(self, path: str) -> bytes:
+        blob = self.tree.get(_norm(path))
+        if blob is None:
+            raise DriftcheckError(f"{path}: no such file")
+        return self.repo.odb.stream(bytes.fromhex(blob)).read()
+
+
 # -- helpers ------------------------------------------------------------------------------------
 
 
@@ -624,45 +624,6 @@ def _bodies(state: _State) -> dict[ResourceKey, dict[str, Any]]:
 def _norm(path: str) -> str:
     path = posixpath.normpath(path.strip().strip("/")) if path.strip().strip("/") else ""
     return "" if path == "." else path
-
-
-def _join(directory: str, entry: str) -> str | None:
-    """A kustomization entry resolved against its directory; None when it leaves the repository."""
-    path = posixpath.normpath(posixpath.join(directory, entry.strip()))
-    return None if path.startswith("../") or path == ".." else ("" if path == "." else path)
-
-
-def _is_remote(entry: str) -> bool:
-    return "://" in entry or entry.startswith(("github.com/", "git@", "gitlab.com/")) or "?ref=" in entry
-
-
-def _strings(kust: dict[str, Any], *fields: str) -> Iterator[str]:
-    for name in fields:
-        value = kust.get(name)
-        if isinstance(value, list):
-            yield from (str(v) for v in value if isinstance(v, str))
-
-
-def _input_files(kust: dict[str, Any]) -> Iterator[str]:
-    """Files a kustomization reads besides its resources: patches, generator inputs, transformers, ..."""
-    for entry in _strings(kust, "patchesStrategicMerge", "crds", "generators", "transformers", "validators",
-                          "configurations"):
-        if "\n" not in entry and not entry.lstrip().startswith(("apiVersion", "{")):
-            yield entry
-    for name in ("patches", "patchesJson6902", "replacements"):
-        for item in kust.get(name) or []:
-            if isinstance(item, dict) and isinstance(item.get("path"), str):
-                yield item["path"]
-    for name in ("configMapGenerator", "secretGenerator"):
-        for gen in kust.get(name) or []:
-            if not isinstance(gen, dict):
-                continue
-            for entry in [*(gen.get("files") or []), *(gen.get("envs") or []), gen.get("env")]:
-                if isinstance(entry, str) and entry:
-                    yield entry.split("=", 1)[1] if "=" in entry else entry
-    openapi = kust.get("openapi")
-    if isinstance(openapi, dict) and isinstance(openapi.get("path"), str):
-        yield openapi["path"]
 
 
 def _digest(body: Any) -> str:

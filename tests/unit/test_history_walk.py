@@ -10,6 +10,7 @@ from typing import Any
 
 import git
 import pytest
+from ruamel.yaml import YAML
 
 from driftcheck.history import app_history
 from driftcheck.model import AppSpec, DriftcheckError
@@ -218,3 +219,36 @@ def test_unknown_path_is_one_clear_error(git_repo: Any) -> None:
     git_repo.commit({"apps/web/web.yaml": deployment("shop/web:v1")}, "add web")
     with pytest.raises(DriftcheckError, match="no manifests"):
         history(git_repo, path="apps/nope")
+
+
+def kustomize_images(repo: Path, commit: str, path: str, dest: Path) -> dict[str, str]:
+    """name -> first container image as `kubectl kustomize` renders path at commit (the oracle)."""
+    subprocess.run(["git", "worktree", "add", "-q", "--detach", str(dest), commit], cwd=repo, check=True)
+    out = subprocess.run(["kubectl", "kustomize", str(dest / path)], check=True, capture_output=True,
+                         text=True).stdout
+    subprocess.run(["git", "worktree", "remove", "--force", str(dest)], cwd=repo, check=True)
+    return {d["metadata"]["name"]: d["spec"]["template"]["spec"]["containers"][0]["image"]
+            for d in YAML(typ="safe").load_all(out) if d and d.get("kind") == "Deployment"}
+
+
+def test_image_overrides_apply_only_within_their_kustomization(git_repo: Any, tmp_path: Path) -> None:
+    git_repo.commit({"app/kustomization.yaml": "namespace: shop\nresources: [web, db]\n",
+                     "app/web/kustomization.yaml": "resources: [web.yaml]\n",
+                     "app/web/web.yaml": deployment("shop/app:v1", name="web"),
+                     "app/db/kustomization.yaml": "resources: [db.yaml]\n",
+                     "app/db/db.yaml": deployment("shop/app:v1", name="db")}, "layout")
+    git_repo.commit({"app/web/kustomization.yaml": "resources: [web.yaml]\n"
+                     "images: [{name: shop/app, newTag: v2}]\n"}, "web to v2")
+    git_repo.commit({"app/kustomization.yaml": "namespace: shop\nresources: [web, db]\n"
+                     "images: [{name: shop/app, newName: mirror/app}]\n"}, "mirror everything")
+
+    result = history(git_repo, path="app")
+
+    for n, event in enumerate(result.events[:2]):
+        after = kustomize_images(git_repo.path, event.commit, "app", tmp_path / f"a{n}")
+        before = kustomize_images(git_repo.path, f"{event.commit}^", "app", tmp_path / f"b{n}")
+        expected = sorted((f"Deployment.apps/shop/{name}", before[name], after[name])
+                          for name in after if before[name] != after[name])
+        got = sorted((i["resource"], i["from"], i["to"]) for i in event.images if i["container"] == "nginx")
+        assert got == expected
+    assert [i["resource"] for i in result.events[1].images] == ["Deployment.apps/shop/web"]
