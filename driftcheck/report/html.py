@@ -23,7 +23,7 @@ STATUS_ORDER = ("drifted", "missing", "extra", "unknown", "in-sync")
 @cache
 def environment() -> jinja2.Environment:
     env = jinja2.Environment(loader=jinja2.PackageLoader("driftcheck.report", "templates"),
-                             autoescape=True, undefined=jinja2.StrictUndefined, trim_blocks=True,
+                             autoescape=True, trim_blocks=True,
                              lstrip_blocks=True)
     env.filters.update(when=present.when, day=present.day, short=present.short, yaml=present.yaml_text,
                        words=lambda s: present.STATUS_WORDS.get(s, s))
@@ -76,6 +76,8 @@ def verdict(summary: dict[str, int]) -> tuple[str, str, str]:
         return ("drifted", "Drift found", "; ".join(parts) + ".")
     if unchecked:
         return ("unknown", "Incomplete", "; ".join(parts) + ": the cluster may differ where it was not seen.")
+    if summary["total"] == 0:
+        return ("unknown", "Nothing checked", "No resources were found in Git or in the cluster.")
     if summary["total"] == 1:
         return ("in-sync", "In sync", "The 1 resource checked matches Git.")
     return ("in-sync", "In sync", f"All {summary['total']} resources checked match Git.")

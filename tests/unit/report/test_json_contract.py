@@ -4,6 +4,10 @@ from __future__ import annotations
 
 import hashlib
 import json
+import os
+import pickle
+import subprocess
+import sys
 from pathlib import Path
 
 from driftcheck.report import json_report, write_reports
@@ -77,3 +81,27 @@ def test_differences_carry_attribution_and_ignored_fields_their_rule(report, tmp
     assert frontend["ignored"] == [{"path": "/spec/replicas", "rule": "hpa#0"}]
     assert frontend["source"] == {"file": "apps/shop/frontend.yaml", "line": 12}
     assert frontend["version"] == "v1" and frontend["group"] == "apps"
+
+
+WRITER = """
+import pickle, sys
+from pathlib import Path
+from driftcheck.report import write_reports
+report = pickle.loads(Path(sys.argv[1]).read_bytes())
+print(write_reports(report, Path(sys.argv[2]), ["json", "html", "md", "junit"]).run_dir)
+"""
+
+
+def test_output_does_not_depend_on_the_process_hash_seed(report, tmp_path: Path) -> None:
+    """Sets and dicts handed over by stages must not leak their iteration order into any format."""
+    report.unmanaged.append({"kind": "ConfigMap", "name": "x", "labels": {"b", "a", "c", "d"}})
+    pickled = tmp_path / "report.pickle"
+    pickled.write_bytes(pickle.dumps(report))
+    runs = []
+    for seed in ("1", "2"):
+        env = {**os.environ, "PYTHONHASHSEED": seed}
+        done = subprocess.run([sys.executable, "-c", WRITER, str(pickled), str(tmp_path / seed)], env=env,
+                              capture_output=True, text=True, check=True)
+        runs.append(Path(done.stdout.strip()))
+    for name in ("report.json", "report.html", "report.md", "report.xml"):
+        assert (runs[0] / name).read_bytes() == (runs[1] / name).read_bytes(), name
