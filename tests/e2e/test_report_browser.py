@@ -22,6 +22,9 @@ from typing import Any
 import pytest
 import websocket
 
+from driftcheck.report.json_report import schema_problems
+from driftcheck.report.verify import verify
+
 CHROMIUM = shutil.which("chromium") or shutil.which("chromium-browser")
 FLAGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
          "--disable-background-networking", "--disable-component-update", "--disable-sync",
@@ -194,3 +197,9 @@ def check_report_page(browser: Browser, run_dir: Path, screenshot: Path) -> None
 def test_demo_report_in_a_real_browser(browser: Browser, demo_report: Path, tmp_path: Path) -> None:
     check_report_page(browser, demo_report, tmp_path / "demo-report.png")
     assert (tmp_path / "demo-report.png").stat().st_size > 10_000
+
+
+def test_demo_report_is_valid_and_verifies(demo_report: Path) -> None:
+    doc = json.loads((demo_report / "report.json").read_text())
+    assert schema_problems(doc) == []
+    assert verify(demo_report / "report.json").ok
