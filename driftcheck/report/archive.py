@@ -118,6 +118,18 @@ def prune(out: Path, cluster: str, keep: int) -> list[Path]:
     return removed
 
 
+def remove_leftovers(out: Path, cluster: str) -> list[Path]:
+    """Temporary files and directories a killed run left behind; call only while holding the lock."""
+    found = [p for directory in (out, out / cluster) if directory.is_dir()
+             for p in directory.glob(".*.tmp")]
+    for path in found:
+        if path.is_dir():
+            shutil.rmtree(path, ignore_errors=True)
+        else:
+            path.unlink(missing_ok=True)
+    return found
+
+
 def read_document(path: Path) -> dict[str, Any] | None:
     """An archived report.json, or None if absent or unreadable (an archive is not the place to crash)."""
     try:

@@ -53,6 +53,7 @@ def write_reports(report: AuditReport, out: Path, formats: list[str], keep: int 
     cluster = archive.cluster_slug(report.cluster)
     try:
         with archive.archive_lock(out, on_wait or _tell_stderr):
+            archive.remove_leftovers(out, cluster)
             fill_first_seen(report, archive.runs(out, cluster))
             doc = json_report.to_document(report)
             run_dir = archive.new_run_path(out, cluster, report.generated_at)

@@ -144,3 +144,14 @@ def test_many_concurrent_writers_all_publish_complete_runs(copy_report, archive_
         assert read_document(path / "report.json") is not None
 
 
+
+
+def test_leftovers_of_a_killed_run_are_cleared_by_the_next_one(report, archive_dir: Path) -> None:
+    stale_dir = archive_dir / "prod-eu-1" / ".20261125T000000Z.abc123.tmp"
+    stale_dir.mkdir(parents=True)
+    (stale_dir / "report.json").write_text('{"half": ')
+    stale_index = archive_dir / ".index.html.xyz.tmp"
+    stale_index.write_text("<html")
+    write_reports(report, archive_dir, ["json"])
+    assert not stale_dir.exists() and not stale_index.exists()
+    assert [p.name for p in (archive_dir / "prod-eu-1").iterdir()] == ["20261126T090000Z"]
