@@ -174,6 +174,85 @@ def render(**kwargs: object) -> None:
     sys.exit(EXIT_ERROR if written.errors else EXIT_IN_SYNC)
 
 
+@main.command()
+@click.option("--out", required=True, type=click.Path(dir_okay=False, path_type=Path),
+              help="Snapshot file to write (YAML; `check --live-snapshot` reads it).")
+@click.option("--kubeconfig", type=click.Path(path_type=Path), default=None)
+@click.option("--context", default=None, help="Kubeconfig context.")
+@click.option("-n", "--namespace", "namespaces", multiple=True,
+              help="Namespace to capture (repeatable; default: the apps' namespaces, else all).")
+@click.option("-A", "--all-namespaces", is_flag=True, help="Capture all namespaces.")
+@click.option("-l", "--selector", default=None, help="Label selector for live objects.")
+@click.option("--kinds", default=None,
+              help="Comma-separated kinds as kubectl names them (Deployment, deploy, Rollout.argoproj.io); "
+                   "default: the kinds the apps use, else common kinds and every CRD's.")
+@click.option("--include-secret-values", is_flag=True,
+              help="Keep Secret values (default: redacted, keys kept).")
+@click.option("--repo", default=None, help="Capture what `check` reads for this repository's apps.")
+@click.option("--revision", default=None, help="Branch, tag or commit (default: HEAD).")
+@click.option("--at", "at", default=None, help="A moment: the last commit on --revision at or before it.")
+@click.option("--path", "paths", multiple=True,
+              help="An app path in the repo (repeatable; -n is its namespace).")
+@click.option("--recurse", is_flag=True, help="Read --path directories recursively.")
+@click.option("--app", "app_names", multiple=True, help="Only these apps (from config or Applications).")
+@click.option("--config", "config_file", type=click.Path(dir_okay=False, path_type=Path), default=None,
+              help="driftcheck.yaml (default: driftcheck.yaml in the repo at the commit).")
+@click.option("--argocd-apps", default=None, help="Glob of ArgoCD Application manifests in the repo.")
+def snapshot(**kwargs: object) -> None:
+    """Capture live objects to a file, for the archive or an offline `check --live-snapshot`.
+
+    With --repo/--path/--app/--config it captures exactly what `check` with the same flags reads.
+    """
+    from driftcheck.audit import AuditOptions, snapshot_scope
+    from driftcheck.live.cluster import ClusterReader
+    from driftcheck.live.discovery import gitops_kinds, kinds_named
+    from driftcheck.live.snapshot import write_snapshot
+
+    namespaces = set(kwargs["namespaces"])  # type: ignore[arg-type]
+    reader = ClusterReader(str(kwargs["kubeconfig"]) if kwargs["kubeconfig"] else None,
+                           kwargs["context"])  # type: ignore[arg-type]
+    progress(f"live state: {reader.info['server']} (context {reader.info['context']})")
+    named = [k.strip() for k in str(kwargs["kinds"] or "").split(",") if k.strip()]
+    kinds = kinds_named(reader.served_types(), named) if named else set()
+    if any(kwargs[k] for k in ("repo", "paths", "app_names", "config_file", "argocd_apps")):
+        if kwargs["paths"] and len(namespaces) > 1:
+            raise DriftcheckError("with --path, give one -n: the apps' destination namespace")
+        options = AuditOptions.from_cli({**kwargs, "repo": kwargs["repo"] or ".",
+                                         "namespace": next(iter(namespaces), "")})
+        git_kinds, git_namespaces = snapshot_scope(options, progress)
+        kinds |= git_kinds
+        namespaces |= git_namespaces or set()
+    elif not kinds:
+        kinds = gitops_kinds(reader.served_types())
+    state = reader.read(kinds, None if kwargs["all_namespaces"] or not namespaces else namespaces,
+                        kwargs["selector"])  # type: ignore[arg-type]
+    write_snapshot(state, Path(str(kwargs["out"])), bool(kwargs["include_secret_values"]))
+    for reason in sorted(state.unreadable.values()):
+        progress(f"warning: not captured: {reason}")
+    for group, kind in sorted(state.not_served):
+        progress(f"warning: not served by the cluster: {kind}{'.' + group if group else ''}")
+    where = "all namespaces" if state.info["scope"]["namespaces"] is None else f"{len(namespaces)} namespace(s)"
+    click.echo(f"wrote {kwargs['out']}: {len(state.resources)} objects of {len(kinds)} kinds in {where}, "
+               f"{state.requests} API requests")
+
+
+@main.command()
+@source_options
+@click.option("--since", default=None, help="Only deploys from this date, moment or age (e.g. 90d) on.")
+@click.option("--until", default=None, help="Only deploys up to this date (its end) or moment.")
+@click.option("--author", default=None, help="Only deploys whose author (name <email>) contains this text.")
+@click.option("-o", "--output", type=click.Choice(["table", "json", "md"]), default="table",
+              help="What to print on stdout.")
+def history(**kwargs: object) -> None:
+    """The dated deploy history of apps: who changed what they render, when, and what was rolled back."""
+    from driftcheck.audit import AuditOptions
+    from driftcheck.history import format_histories, histories
+
+    options = AuditOptions.from_cli(kwargs)
+    found = histories(options, *(str(kwargs[k]) if kwargs[k] else None for k in ("since", "until", "author")))
+    click.echo(format_histories(found, str(kwargs["output"])))
+
+
 def exit_code(report: object) -> int:
     """2 when something could not be checked, 1 when anything differs, 0 when all is in sync."""
     from driftcheck.model import AuditReport

@@ -10,8 +10,8 @@ from datetime import UTC, datetime
 from typing import Any
 
 from driftcheck.live.connection import DEFAULT_RETRY, ApiError, Connection, RetryPolicy
-from driftcheck.live.discovery import ApiType, discover
-from driftcheck.model import LiveState, Origin, Resource, ResourceKey
+from driftcheck.live.discovery import ApiType, discover, served_types
+from driftcheck.model import DriftcheckError, LiveState, Origin, Resource, ResourceKey
 
 PAGE_SIZE = 500
 
@@ -24,6 +24,7 @@ class ClusterReader:
         self._connection = Connection(kubeconfig, context, timeout, retry)
         self._page_size = page_size
         self._version: str | None = None
+        self._discovery: dict[str, dict[str, Any]] = {}  # discovery documents, read once per reader
 
     @property
     def info(self) -> dict[str, Any]:
@@ -39,7 +40,7 @@ class ClusterReader:
         state = LiveState(info={**self.info, "time": datetime.now(UTC).strftime("%Y-%m-%dT%H:%M:%SZ"),
                                 "scope": {"kinds": set(kinds), "selector": selector,
                                           "namespaces": set(namespaces) if namespaces is not None else None}})
-        found = discover(self._connection.get, kinds)
+        found = discover(self._discovery_document, kinds)
         state.not_served = found.not_served
         state.cluster_scoped = found.cluster_scoped
         for (group, kind), reason in found.failed.items():
@@ -53,8 +54,20 @@ class ClusterReader:
         state.requests = self._connection.requests
         return state
 
+    def served_types(self) -> list[ApiType]:
+        """Every listable type the cluster serves (preferred versions), e.g. to choose what to snapshot."""
+        try:
+            return served_types(self._discovery_document)
+        except ApiError as exc:
+            raise DriftcheckError(f"API discovery on {self._connection.server} failed: {exc}") from None
+
     def close(self) -> None:
         self._connection.close()
+
+    def _discovery_document(self, path: str) -> dict[str, Any]:
+        if path not in self._discovery:
+            self._discovery[path] = self._connection.get(path)
+        return self._discovery[path]
 
     def _read_type(self, state: LiveState, api_type: ApiType, namespace: str | None,
                    selector: str | None) -> None:

@@ -12,8 +12,25 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from driftcheck.live.connection import ApiError
+from driftcheck.model import DriftcheckError
 
 Get = Callable[[str], dict[str, Any]]
+
+BUILTIN_GROUPS = frozenset({"", "apps", "batch", "autoscaling", "policy", "extensions", "events"})
+COMMON_KINDS: frozenset[tuple[str, str]] = frozenset({
+    ("", "Namespace"), ("", "ConfigMap"), ("", "Secret"), ("", "Service"), ("", "ServiceAccount"),
+    ("", "PersistentVolumeClaim"), ("", "PersistentVolume"), ("", "LimitRange"), ("", "ResourceQuota"),
+    ("apps", "Deployment"), ("apps", "StatefulSet"), ("apps", "DaemonSet"),
+    ("batch", "Job"), ("batch", "CronJob"), ("autoscaling", "HorizontalPodAutoscaler"),
+    ("policy", "PodDisruptionBudget"), ("networking.k8s.io", "Ingress"),
+    ("networking.k8s.io", "IngressClass"), ("networking.k8s.io", "NetworkPolicy"),
+    ("rbac.authorization.k8s.io", "Role"),
+    ("rbac.authorization.k8s.io", "RoleBinding"), ("rbac.authorization.k8s.io", "ClusterRole"),
+    ("rbac.authorization.k8s.io", "ClusterRoleBinding"), ("storage.k8s.io", "StorageClass"),
+    ("scheduling.k8s.io", "PriorityClass"), ("apiextensions.k8s.io", "CustomResourceDefinition"),
+    ("admissionregistration.k8s.io", "ValidatingWebhookConfiguration"),
+    ("admissionregistration.k8s.io", "MutatingWebhookConfiguration"),
+})
 
 
 @dataclass(frozen=True)
@@ -25,6 +42,7 @@ class ApiType:
     kind: str
     plural: str
     namespaced: bool
+    short_names: tuple[str, ...] = ()
 
     @property
     def api_version(self) -> str:
@@ -48,6 +66,7 @@ class Discovered:
     not_served: set[tuple[str, str]] = field(default_factory=set)
     failed: dict[tuple[str, str], str] = field(default_factory=dict)  # kind -> why discovery could not tell
     cluster_scoped: set[tuple[str, str]] = field(default_factory=set)  # every cluster-scoped kind seen
+    seen: list[ApiType] = field(default_factory=list)  # every listable type in the documents read
 
 
 def discover(get: Get, kinds: Iterable[tuple[str, str]]) -> Discovered:
@@ -74,6 +93,38 @@ def discover(get: Get, kinds: Iterable[tuple[str, str]]) -> Discovered:
     return found
 
 
+def served_types(get: Get) -> list[ApiType]:
+    """Every listable type at its group's preferred version; a group whose discovery fails is left out."""
+    found = Discovered()  # no kind is wanted: only what each document lists, in found.seen
+    _read_versions(get, found, "", ["v1"], set())
+    for group in get("/apis").get("groups") or ():
+        _read_versions(get, found, group["name"], _versions(group)[:1], set())
+    return found.seen
+
+
+def gitops_kinds(types: list[ApiType]) -> set[tuple[str, str]]:
+    """What a GitOps repository typically holds: common built-in kinds, plus every kind a CRD adds."""
+    return {t.group_kind for t in types if t.group_kind in COMMON_KINDS or not _builtin_group(t.group)}
+
+
+def kinds_named(types: list[ApiType], names: list[str]) -> set[tuple[str, str]]:
+    """`Deployment`, `deployments`, `deploy`, `Rollout.argoproj.io` (as kubectl takes them) -> group, kind."""
+    chosen = set()
+    for name in names:
+        resource, _, group = name.partition(".")
+        matches = [t for t in types if (not group or t.group == group)
+                   and resource.lower() in {t.kind.lower(), t.plural, *t.short_names}]
+        if not matches:
+            raise DriftcheckError(f"--kinds {name}: the cluster serves no such kind")
+        core = [t for t in matches if t.group == ""]  # kubectl's rule: an unqualified name prefers core
+        chosen |= {t.group_kind for t in (core or matches)}
+    return chosen
+
+
+def _builtin_group(group: str) -> bool:
+    return group in BUILTIN_GROUPS or group.endswith(".k8s.io")
+
+
 def _versions(group: dict[str, Any]) -> list[str]:
     """A group's versions, the preferred one first."""
     preferred = (group.get("preferredVersion") or {}).get("version")
@@ -95,7 +146,9 @@ def _read_versions(get: Get, found: Discovered, group: str, versions: list[str],
         for entry in document.get("resources") or ():
             if "/" in entry.get("name", "") or "list" not in (entry.get("verbs") or ()):
                 continue  # subresources such as deployments/status, and types that cannot be listed
-            api_type = ApiType(group, version, entry["kind"], entry["name"], bool(entry.get("namespaced")))
+            api_type = ApiType(group, version, entry["kind"], entry["name"], bool(entry.get("namespaced")),
+                               tuple(entry.get("shortNames") or ()))
+            found.seen.append(api_type)
             if not api_type.namespaced:
                 found.cluster_scoped.add(api_type.group_kind)
             if entry["kind"] in missing:
