@@ -41,7 +41,7 @@ def csp_hash(text: str) -> str:
 def content_security_policy(style: str, script: str | None) -> str:
     """Nothing may load or run except the page's own inline stylesheet and script."""
     script_src = csp_hash(script) if script is not None else "'none'"
-    return (f"default-src 'none'; style-src {csp_hash(style)}; script-src {script_src}; img-src data:; "
+    return (f"default-src 'none'; style-src {csp_hash(style)}; script-src {script_src}; "
             "base-uri 'none'; form-action 'none'")
 
 
