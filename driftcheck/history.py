@@ -31,9 +31,9 @@ import subprocess
 from collections import Counter
 from collections.abc import Iterator
 from dataclasses import asdict, dataclass, field
-from datetime import datetime, timedelta
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
-from typing import Any, Literal
+from typing import TYPE_CHECKING, Any, Literal
 
 import git
 
@@ -52,6 +52,9 @@ from driftcheck.source.kinds import key_of
 from driftcheck.source.render import MANIFEST_SUFFIXES
 from driftcheck.source.repo import parse_moment
 from driftcheck.source.yamlload import load_manifests
+
+if TYPE_CHECKING:
+    from driftcheck.audit import AuditOptions
 
 REVERT_RE = re.compile(r"This reverts commit ([0-9a-fA-F]{7,40})")
 MERGE_KEYS = ("name", "containerPort", "port", "mountPath", "devicePath", "ip")
@@ -553,16 +556,46 @@ class _TreeView:
 # -- helpers ------------------------------------------------------------------------------------
 
 
-def parse_since(text: str, reference: str | datetime) -> datetime:
+def parse_since(text: str, reference: str | datetime, flag: str = "--history-since") -> datetime:
     """`90d`, `12w`, `36h` before reference (an ISO date-time), or a date/moment; a bare date is its start."""
     ref = datetime.fromisoformat(reference) if isinstance(reference, str) else reference
     match = re.fullmatch(r"\s*(\d+)\s*([hdw])\s*", text)
     if match:
         unit = {"h": "hours", "d": "days", "w": "weeks"}[match.group(2)]
         return ref - timedelta(**{unit: int(match.group(1))})
+    moment = _moment(text, flag)
     if re.fullmatch(r"\s*\d{4}-\d{2}-\d{2}\s*", text):
-        return parse_moment(text) - timedelta(hours=23, minutes=59, seconds=59)
-    return parse_moment(text)
+        return moment - timedelta(hours=23, minutes=59, seconds=59)
+    return moment
+
+
+def _moment(text: str, flag: str) -> datetime:
+    try:
+        return parse_moment(text)
+    except DriftcheckError:
+        raise DriftcheckError(f"{flag} {text!r}: not a date, a moment or an age "
+                              "(e.g. 2026-01-19, 2026-01-20T16:30:00+09:00, 90d)") from None
+
+
+def histories(options: AuditOptions, since: str | None = None, until: str | None = None,
+              author: str | None = None) -> list[tuple[AppSpec, HistoryResult]]:
+    """The `history` command: each chosen app's deploys on the first-parent chain of --revision/--at.
+
+    --since takes an age (90d, before now), a date (from its start) or a moment; --until a date
+    (to its end) or a moment.
+    """
+    from driftcheck.source.apps import discover_apps
+    from driftcheck.source.repo import open_repo, resolve_commit
+    from driftcheck.source.tree import CommitTree
+
+    start = parse_since(since, datetime.now(UTC), "--since") if since else None
+    end = _moment(until, "--until") if until else None
+    if start and end and start > end:
+        raise DriftcheckError(f"--since {since} is after --until {until}")
+    repo = open_repo(options.repo, require_fresh=options.require_fresh, token_file=options.git_token_file)
+    commit = resolve_commit(repo, options.revision, options.at)
+    apps = discover_apps(CommitTree(repo, commit), options).apps
+    return [(app, app_history(repo, app, commit.hexsha, start, end, author)) for app in apps]
 
 
 def _ls_tree(repo: git.Repo, commit: str) -> dict[str, str]:
@@ -651,32 +684,32 @@ def _changed_pointers(old: Any, new: Any, prefix: str = "") -> list[str]:
 # -- text forms of a history ---------------------------------------------------------------------
 
 
-def event_dict(event: DeployEvent) -> dict[str, Any]:
-    return asdict(event)
-
-
-def format_history(result: HistoryResult, fmt: str) -> str:
-    """The history as `table` (terminal), `md` (Markdown) or `json`."""
+def format_histories(found: list[tuple[AppSpec, HistoryResult]], fmt: str) -> str:
+    """Histories as `table` (terminal), `md` (Markdown) or `json` ({apps: [{app, path, events, ...}]})."""
     if fmt == "json":
-        return json.dumps({"events": [event_dict(e) for e in result.events], "notes": result.notes,
-                           "errors": [asdict(e) for e in result.errors]}, indent=2, ensure_ascii=False)
-    lines: list[str] = []
+        apps = [{"app": app.name, "path": app.path, "events": [asdict(e) for e in r.events], "notes": r.notes,
+                 "errors": [asdict(e) for e in r.errors]} for app, r in found]
+        return json.dumps({"apps": apps}, indent=2, ensure_ascii=False)
     md = fmt == "md"
-    if md:
-        lines += ["| date | commit | author | change |", "|---|---|---|---|"]
-    for event in result.events:
-        details = _details(event)
-        if md:
-            cell = "<br>".join([_md(event.message), *(_md(d) for d in details)])
-            lines.append(f"| {event.date} | `{event.commit[:12]}` | {_md(event.author)} | {cell} |")
-        else:
-            lines.append(f"{event.date}  {event.commit[:12]}  {event.author}  {event.message}")
-            lines += [f"    {d}" for d in details]
-    if not result.events:
-        lines.append("no deploys in the chosen range")
-    lines += [f"note: {n}" for n in result.notes]
-    lines += [f"error: {e}" for e in result.errors]
-    return "\n".join(lines)
+    lines: list[str] = []
+    for app, result in found:
+        lines.append(f"## {app.name} ({app.path})" if md else f"app {app.name} ({app.path})")
+        if md and result.events:
+            lines += ["", "| date | commit | author | change |", "|---|---|---|---|"]
+        for event in result.events:
+            details = _details(event)
+            if md:
+                cell = "<br>".join([_md(event.message), *(_md(d) for d in details)])
+                lines.append(f"| {event.date} | `{event.commit[:12]}` | {_md(event.author)} | {cell} |")
+            else:
+                lines.append(f"  {event.date}  {event.commit[:12]}  {event.author}  {event.message}")
+                lines += [f"      {d}" for d in details]
+        if not result.events:
+            lines.append("no deploys in the chosen range")
+        lines += [("- " if md else "  ") + f"note: {n}" for n in result.notes]
+        lines += [("- " if md else "  ") + f"error: {e}" for e in result.errors]
+        lines.append("")
+    return "\n".join(lines).rstrip("\n")
 
 
 def _details(event: DeployEvent) -> list[str]:
