@@ -12,6 +12,7 @@ import logging
 import os
 import re
 import shlex
+import signal
 import stat
 import subprocess
 import tempfile
@@ -172,23 +173,28 @@ class _git_env:
 
 def _run_git(args: list[str], cwd: Path, env: dict[str, str], timeout: float, url: str) -> None:
     """Run a remote git command; failures become one clear line without credentials."""
+    # Own process group: on timeout, git's remote helpers (git-remote-https, ssh) go with it.
+    proc = subprocess.Popen(["git", *args], cwd=cwd, env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+                            stdin=subprocess.DEVNULL, text=True, start_new_session=True)
     try:
-        subprocess.run(["git", *args], cwd=cwd, env=env, capture_output=True, text=True, check=True,
-                       timeout=timeout, stdin=subprocess.DEVNULL)
+        _, stderr = proc.communicate(timeout=timeout)
     except subprocess.TimeoutExpired:
+        os.killpg(proc.pid, signal.SIGKILL)
+        proc.communicate()
         raise DriftcheckError(f"git {args[0]} {mask_url(url)}: no answer within {timeout:g} s") from None
-    except subprocess.CalledProcessError as e:
-        lines = [ln.strip() for ln in (e.stderr or "").splitlines() if ln.strip()]
-        fatal = [ln for ln in lines if ln.startswith("fatal:")]
-        detail = (fatal or lines or [f"exit {e.returncode}"])[-1]
-        at = lines.index(detail) if detail in lines else 0
-        if detail.endswith("Could not read from remote repository.") and at > 0:
-            # ssh said why just before git's generic line (host key verification, permission denied)
-            detail = f"{lines[at - 1]} ({detail.removeprefix('fatal: ')})"
-        token = env.get("DRIFTCHECK_GIT_TOKEN")
-        if token:
-            detail = detail.replace(token, "***")
-        raise DriftcheckError(f"git {args[0]} {mask_url(url)}: {detail.removeprefix('fatal: ')}") from None
+    if proc.returncode == 0:
+        return
+    lines = [ln.strip() for ln in (stderr or "").splitlines() if ln.strip()]
+    fatal = [ln for ln in lines if ln.startswith("fatal:")]
+    detail = (fatal or lines or [f"exit {proc.returncode}"])[-1]
+    at = lines.index(detail) if detail in lines else 0
+    if detail.endswith("Could not read from remote repository.") and at > 0:
+        # ssh said why just before git's generic line (host key verification, permission denied)
+        detail = f"{lines[at - 1]} ({detail.removeprefix('fatal: ')})"
+    token = env.get("DRIFTCHECK_GIT_TOKEN")
+    if token:
+        detail = detail.replace(token, "***")
+    raise DriftcheckError(f"git {args[0]} {mask_url(url)}: {detail.removeprefix('fatal: ')}")
 
 
 def parse_moment(text: str) -> datetime:

@@ -1,0 +1,122 @@
+"""Remote repositories: cloned bare into the cache, fetched on reuse, the cache used (with a warning that
+gives its age) when the remote is gone, and unreachable or silent remotes fail fast in one line."""
+
+from __future__ import annotations
+
+import logging
+import shutil
+import socket
+import threading
+import time
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+from conftest import GitRepoBuilder, git
+
+from driftcheck.model import DriftcheckError
+from driftcheck.source.repo import mask_url, open_repo, remote_urls
+
+
+@pytest.fixture(autouse=True)
+def isolated(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
+    monkeypatch.setenv("HOME", str(tmp_path / "home"))
+    monkeypatch.setenv("XDG_CACHE_HOME", str(tmp_path / "xdg"))
+    monkeypatch.delenv("DRIFTCHECK_GIT_TOKEN", raising=False)
+
+
+def test_remote_is_cloned_bare_into_the_cache_and_fetched_on_reuse(git_repo: GitRepoBuilder,
+                                                                  tmp_path: Path) -> None:
+    first = git_repo.commit({"a.yaml": "kind: A\n"}, "one")
+    url = git_repo.path.as_uri()
+    cache = tmp_path / "cache"
+    repo = open_repo(url, cache_dir=cache)
+    assert repo.bare and Path(repo.git_dir).parent == cache
+    assert repo.commit("main").hexsha == first
+    second = git_repo.commit({"a.yaml": "kind: B\n"}, "two")
+    again = open_repo(url, cache_dir=cache)
+    assert again.git_dir == repo.git_dir, "the same cache entry is reused"
+    assert again.commit("main").hexsha == second, "and fetched"
+    assert url in remote_urls(again)
+
+
+def test_default_cache_is_under_xdg_cache_home(git_repo: GitRepoBuilder, tmp_path: Path) -> None:
+    git_repo.commit({"a.yaml": "kind: A\n"}, "one")
+    repo = open_repo(git_repo.path.as_uri())
+    assert Path(repo.git_dir).is_relative_to(tmp_path / "xdg" / "driftcheck" / "repos")
+
+
+def test_unfetchable_remote_falls_back_to_the_cache_with_its_age(git_repo: GitRepoBuilder, tmp_path: Path,
+                                                                caplog: pytest.LogCaptureFixture) -> None:
+    sha = git_repo.commit({"a.yaml": "kind: A\n"}, "one")
+    url = git_repo.path.as_uri()
+    open_repo(url, cache_dir=tmp_path / "cache")
+    shutil.rmtree(git_repo.path)
+    with caplog.at_level(logging.WARNING):
+        repo = open_repo(url, cache_dir=tmp_path / "cache")
+    assert repo.commit("main").hexsha == sha
+    assert "using the cached clone, last fetched 0:00:0" in caplog.text
+    with pytest.raises(DriftcheckError) as failure:
+        open_repo(url, cache_dir=tmp_path / "cache", require_fresh=True)
+    assert "\n" not in str(failure.value) and url in str(failure.value)
+
+
+def test_unreachable_remote_fails_within_seconds(tmp_path: Path) -> None:
+    with socket.socket() as s:  # a port nobody listens on
+        s.bind(("127.0.0.1", 0))
+        port = s.getsockname()[1]
+    started = time.monotonic()
+    with pytest.raises(DriftcheckError) as failure:
+        open_repo(f"http://127.0.0.1:{port}/repo.git", cache_dir=tmp_path / "cache")
+    assert time.monotonic() - started < 10
+    assert "\n" not in str(failure.value) and f"127.0.0.1:{port}" in str(failure.value)
+    assert not any((tmp_path / "cache").rglob("HEAD")), "no half clone is left in the cache"
+
+
+@pytest.fixture
+def silent_server() -> Iterator[str]:
+    """Accepts connections and never answers."""
+    server = socket.socket()
+    server.bind(("127.0.0.1", 0))
+    server.listen()
+    held: list[socket.socket] = []
+    stop = threading.Event()
+
+    def accept() -> None:
+        server.settimeout(0.2)
+        while not stop.is_set():
+            try:
+                held.append(server.accept()[0])
+            except OSError:
+                continue
+
+    thread = threading.Thread(target=accept, daemon=True)
+    thread.start()
+    yield f"http://127.0.0.1:{server.getsockname()[1]}/repo.git"
+    stop.set()
+    thread.join()
+    for conn in held:
+        conn.close()
+    server.close()
+
+
+def test_a_remote_that_never_answers_times_out(silent_server: str, tmp_path: Path) -> None:
+    started = time.monotonic()
+    with pytest.raises(DriftcheckError) as failure:
+        open_repo(silent_server, cache_dir=tmp_path / "cache", timeout=1.5)
+    assert time.monotonic() - started < 10
+    assert "no answer within 1.5 s" in str(failure.value)
+
+
+def test_mask_url_hides_userinfo() -> None:
+    assert mask_url("https://user:tok@github.com/org/repo.git") == "https://***@github.com/org/repo.git"
+    assert mask_url("https://tok@github.com/org/repo.git") == "https://***@github.com/org/repo.git"
+    assert mask_url("https://github.com/org/repo.git") == "https://github.com/org/repo.git"
+    assert mask_url("/srv/repo") == "/srv/repo"
+
+
+def test_local_work_tree_is_opened_in_place(git_repo: GitRepoBuilder) -> None:
+    sha = git_repo.commit({"a.yaml": "kind: A\n"}, "one")
+    repo = open_repo(str(git_repo.path))
+    assert Path(repo.working_tree_dir or "") == git_repo.path
+    assert repo.head.commit.hexsha == sha == git(git_repo.path, "rev-parse", "HEAD")
