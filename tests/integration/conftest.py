@@ -6,15 +6,7 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
-from k8s_emulator import KubernetesEmulator
-
-from driftcheck.live.connection import RetryPolicy
-
-FIXTURES = Path(__file__).resolve().parent / "fixtures"
-BLOG_SYSTEM_LIVE = FIXTURES / "blog-system-live.yaml"
-
-# Retries as in production but with short waits, so fault tests stay fast; Retry-After is still honoured.
-FAST_RETRY = RetryPolicy(attempts=4, backoff=0.05, max_backoff=0.2, connect_deadline=5.0)
+from k8s_emulator import BLOG_SYSTEM_LIVE, KubernetesEmulator
 
 
 @pytest.fixture

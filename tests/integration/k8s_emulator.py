@@ -38,6 +38,10 @@ from urllib.parse import parse_qsl, urlsplit
 
 import yaml
 
+# Live objects of blog-system exactly as `kubectl get -o yaml` shows them (Deployment with server defaults,
+# status and managedFields; Argo Rollout; DestinationRule with injected subset hashes; Secret; ...).
+BLOG_SYSTEM_LIVE = Path(__file__).resolve().parent / "fixtures" / "blog-system-live.yaml"
+
 Answer = tuple[int, dict[str, Any], dict[str, str]]  # status code, JSON body, extra headers
 ALL_VERBS = ["create", "delete", "deletecollection", "get", "list", "patch", "update", "watch"]
 
