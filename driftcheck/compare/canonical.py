@@ -47,8 +47,12 @@ def parse_quantity(value: Any) -> Fraction | None:
 
 
 def is_empty(value: Any) -> bool:
-    """Absent, null, {} and [] all mean 'not set': the API server drops them or stores nothing."""
-    return value is ABSENT or value is None or (isinstance(value, dict | list) and not value)
+    """Absent, null, {}, [] (and maps of only those) mean 'not set': the API server stores nothing."""
+    if value is ABSENT or value is None:
+        return True
+    if isinstance(value, dict):
+        return all(is_empty(v) for v in value.values())
+    return isinstance(value, list) and not value
 
 
 def _quantity_context(names: tuple[str, ...]) -> bool:

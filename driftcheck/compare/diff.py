@@ -64,14 +64,14 @@ class Walker:
             if not is_empty(d):
                 self._add(path, live_path, d, None if lv is ABSENT else lv, NOT_LIVE)
             return
-        if is_empty(d):
-            null_note = NULL_IN_GIT if d is None else ""
-            self._live_only(lv, la, owned, path, live_path, names, null_note or forced)
-        elif isinstance(d, dict) and isinstance(lv, dict):
+        if isinstance(d, dict) and isinstance(lv, dict):
             for key in [*d, *(k for k in lv if k not in d)]:
                 self.walk(d.get(key, ABSENT), lv.get(key, ABSENT), _child(la, key),
                           [(m, n.fields.get(key) if n else None) for m, n in owned],
                           (*path, key), _extend(live_path, key), (*names, key), forced)
+        elif is_empty(d):
+            null_note = NULL_IN_GIT if d is None else ""
+            self._live_only(lv, la, owned, path, live_path, names, null_note or forced)
         elif isinstance(d, list) and isinstance(lv, list):
             self._lists(d, lv, la, owned, path, live_path, names, forced)
         elif isinstance(d, dict | list) or isinstance(lv, dict | list) or not scalars_equal(d, lv, names):

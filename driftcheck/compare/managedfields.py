@@ -105,7 +105,7 @@ def node_at(root: FieldNode, body: Any, path: Path) -> FieldNode | None:
         if node is None:
             return None
         if isinstance(seg, int):
-            if not isinstance(value, list) or seg >= len(value):
+            if not isinstance(value, list) or not 0 <= seg < len(value):
                 return None
             value = value[seg]
             node = node.item(value, seg)

@@ -1,0 +1,61 @@
+"""The `--explain KIND/NAME` text: both sides as compared, every difference and every ignored field."""
+
+from __future__ import annotations
+
+import io
+import json
+from typing import Any
+
+from ruamel.yaml import YAML
+
+from driftcheck.compare.engine import CompareOptions, prepare
+from driftcheck.model import FieldDiff, Resource, ResourceResult
+
+
+def explain(result: ResourceResult, desired: Resource | None, live: Resource | None,
+            options: CompareOptions | None = None) -> str:
+    """Plain text for a terminal. Secret values are redacted exactly as in the comparison itself."""
+    options = options or CompareOptions()
+    prep = prepare(result.key, desired.body if desired else None, live.body if live else None, options)
+    lines = [f"{result.key}  (app {result.app}): {result.status}"]
+    if result.reason:
+        lines.append(f"  {result.reason}")
+    if result.source and result.source.file:
+        lines.append(f"  source: {result.source.file}:{result.source.line}"
+                     + (f" @ {result.source.commit[:12]}" if result.source.commit else ""))
+    lines += ["", "--- desired (Git, normalized)"]
+    lines.append(_yaml(prep.desired) if desired else "(not in Git)")
+    lines += ["--- live (normalized, server fields dropped, secrets redacted)"]
+    lines.append(_yaml(prep.live) if live else "(not in the cluster)")
+    lines.append(f"--- differences ({len(result.diffs)})")
+    lines += [describe(d) for d in result.diffs] or ["(none)"]
+    lines.append(f"--- ignored ({len(result.ignored)})")
+    lines += [f"{i.path}  ignored by rule {i.rule}" for i in result.ignored] or ["(none)"]
+    return "\n".join(lines) + "\n"
+
+
+def describe(diff: FieldDiff) -> str:
+    """`/spec/replicas: 2 → 5  by kubectl (Update, subresource scale) at 2026-11-25T13:04:11Z`."""
+    text = f"{diff.path}: {_short(diff.desired)} → {_short(diff.live)}"
+    if diff.changed_by:
+        cb = diff.changed_by
+        how = ", ".join([cb.operation] + ([f"subresource {cb.subresource}"] if cb.subresource else []))
+        text += f"  by {cb.manager} ({how})" + (f" at {cb.time}" if cb.time else "")
+    if diff.note:
+        text += f"  [{diff.note}]"
+    return text
+
+
+def _short(value: Any) -> str:
+    if value is None:
+        return "(absent)"
+    text = json.dumps(value, sort_keys=True, ensure_ascii=False) if not isinstance(value, str) else value
+    return text if len(text) <= 120 else text[:117] + "..."
+
+
+def _yaml(body: dict[str, Any]) -> str:
+    out = io.StringIO()
+    yaml = YAML(typ="safe", pure=True)
+    yaml.default_flow_style = False
+    yaml.dump(body, out)
+    return out.getvalue().rstrip("\n")

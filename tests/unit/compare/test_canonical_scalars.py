@@ -1,0 +1,49 @@
+"""Canonical scalars: quantities, int-or-string, null/empty as absent; opaque data compared verbatim."""
+
+from __future__ import annotations
+
+from compare_helpers import one, paths
+
+from driftcheck.compare.canonical import parse_quantity, scalars_equal
+
+
+def test_quantities_compare_by_value() -> None:
+    limits = ("spec", "containers", "resources", "limits", "cpu")
+    for a, b in [("500m", "0.5"), ("1Gi", "1073741824"), ("1e3", "1k"), ("2", 2), ("1000m", "1"),
+                 ("0.1", "100m"), ("1.5Gi", "1536Mi"), ("100k", "1e5")]:
+        assert scalars_equal(a, b, limits), (a, b)
+    assert not scalars_equal("500m", "0.6", limits)
+    assert not scalars_equal("1Gi", "1G", limits)  # binary and decimal suffixes differ
+    assert parse_quantity("12Qi") is None
+
+
+def test_quantity_lookalikes_outside_quantity_fields_are_plain_strings() -> None:
+    assert not scalars_equal("500m", "0.5", ("data", "cpu"))
+    assert not scalars_equal("1k", "1000", ("metadata", "annotations", "limits", "x"))
+
+
+def test_int_or_string() -> None:
+    assert scalars_equal("8080", 8080, ("spec", "ports", "targetPort"))
+    assert not scalars_equal("8080", 8080, ("data", "port"))  # a ConfigMap value stays a string
+
+
+META = {"name": "mysql", "namespace": "blog-system"}
+GIT_CONTAINER = {"name": "mysql", "image": "mysql:8.0", "env": [],
+                 "resources": {"limits": {"cpu": 0.5, "memory": "1Gi"}}}
+DEPLOY = {"apiVersion": "apps/v1", "kind": "Deployment", "metadata": META,
+          "spec": {"template": {"metadata": {"creationTimestamp": None},
+                                "spec": {"containers": [GIT_CONTAINER]}}}}
+
+
+def test_null_empty_and_quantities_in_a_workload_are_in_sync() -> None:
+    container = {"name": "mysql", "image": "mysql:8.0",
+                 "resources": {"limits": {"cpu": "500m", "memory": "1Gi"}}}
+    live = {**DEPLOY, "spec": {"template": {"metadata": {}, "spec": {"containers": [container]}}}}
+    assert one(DEPLOY, live).status == "in-sync"
+
+
+def test_explicit_null_in_git_means_absent_so_a_live_value_is_drift() -> None:
+    desired = {**DEPLOY, "spec": {"paused": None}}
+    live = {**DEPLOY, "spec": {"paused": True}}
+    result = one(desired, live)
+    assert paths(result) == ["/spec/paused"] and "null in Git" in result.diffs[0].note
