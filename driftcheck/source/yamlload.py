@@ -274,8 +274,18 @@ def _key(k: Any) -> str:
     return "null" if k is None else str(k)
 
 
+# Characters a literal block or a single-quoted scalar cannot carry as they are (control characters, and
+# NEL/LS/PS, which a reader folds as line breaks): such strings are written double-quoted, escaped.
+_NEEDS_ESCAPE = re.compile("[^\t\n\x20-\x7e\xa0-\u2027\u202a-\ud7ff\ue000-\ufffd\U00010000-\U0010ffff]")
+
+
 def _represent_str(representer: SafeRepresenter, data: str) -> Any:
-    style = "|" if "\n" in data and not any(line != line.rstrip() for line in data.split("\n")) else None
+    if _NEEDS_ESCAPE.search(data):
+        style: str | None = '"'
+    elif "\n" in data and not any(line != line.rstrip() for line in data.split("\n")):
+        style = "|"
+    else:
+        style = None
     return representer.represent_scalar("tag:yaml.org,2002:str", data, style=style)
 
 
