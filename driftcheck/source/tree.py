@@ -27,15 +27,20 @@ class CommitTree:
         self.sha: str = commit.hexsha
         # ISO-8601 with the committer's own offset, e.g. 2026-01-20T16:29:44+09:00
         self.date: str = commit.committed_datetime.isoformat()
+        # directory path -> {name: entry}: each tree object is parsed once, not once per path looked up
+        self._children: dict[str, dict[str, git.objects.base.IndexObject]] = {}
 
     def _entry(self, path: str) -> git.objects.base.IndexObject | None:
         path = _norm(path)
         if not path:
             return self.commit.tree
-        try:
-            return self.commit.tree[path]
-        except KeyError:
-            return None
+        parent, _, name = path.rpartition("/")
+        children = self._children.get(parent)
+        if children is None:
+            tree = self._entry(parent)
+            children = {item.name: item for item in tree} if isinstance(tree, git.Tree) else {}
+            self._children[parent] = children
+        return children.get(name)
 
     def exists(self, path: str) -> bool:
         return self._entry(path) is not None
