@@ -23,6 +23,7 @@ added, removed or renamed; edits that change only comments or formatting are not
 
 from __future__ import annotations
 
+import bisect
 import hashlib
 import json
 import posixpath
@@ -129,7 +130,8 @@ def app_history(repo: git.Repo, app: AppSpec, revision: str = "HEAD", since: dat
     """
     if since and until and since > until:
         raise DriftcheckError(f"--since {since.isoformat()} is after --until {until.isoformat()}")
-    result = _Walker(repo, app).run(revision)
+    with _Blobs(repo) as blobs:
+        result = _Walker(repo, app, blobs).run(revision)
     wanted = author.lower() if author else None
     result.events = [e for e in result.events
                      if (since is None or datetime.fromisoformat(e.date) >= since)
@@ -141,9 +143,10 @@ def app_history(repo: git.Repo, app: AppSpec, revision: str = "HEAD", since: dat
 class _Walker:
     """One pass over the first-parent chain, newest to oldest, keeping the tree and the app's files."""
 
-    def __init__(self, repo: git.Repo, app: AppSpec) -> None:
+    def __init__(self, repo: git.Repo, app: AppSpec, blobs: _Blobs) -> None:
         self.repo = repo
         self.app = app
+        self.blobs = blobs
         self.tree: dict[str, str] = {}
         self.parsed: dict[str, _Parsed] = {}
         self.object_cache: dict[tuple[Any, ...], list[tuple[ResourceKey, dict[str, Any]]]] = {}
@@ -216,7 +219,7 @@ class _Walker:
         Kustomize inputs come from source.kustomize's static walk; a file's kustomizations (for
         namespace/images/replicas) are those whose own walk reaches it, outermost (widest) first.
         """
-        view = _TreeView(self.tree, self.repo)
+        view = _TreeView(self.tree, self.blobs)
         files: dict[str, FileRole] = {}
         if root in self.tree:
             files[root] = FileRole("resource")
@@ -281,7 +284,7 @@ class _Walker:
         """Documents, errors and per-document digests of a blob; parsed once per blob id."""
         cached = self.parsed.get(blob)
         if cached is None:
-            data = self.repo.odb.stream(bytes.fromhex(blob)).read()
+            data = self.blobs.read(blob)
             docs, errs = load_manifests(data, path)
             digests = tuple(_digest(body) for body, _ in docs)
             if errs:
@@ -432,12 +435,16 @@ def _describe_changes(event: DeployEvent, before: _State, after: _State,
 def _mark_restores(result: HistoryResult) -> None:
     """A deploy whose result equals the state after an older deploy (not its own parent) restores it."""
     timeline = result.timeline
+    positions: dict[str, list[int]] = {}
+    for i, snapshot in enumerate(timeline):
+        positions.setdefault(snapshot.digest, []).append(i)
     for i, event in enumerate(result.events):
         if i + 1 >= len(timeline) or timeline[i].digest == timeline[i + 1].digest:
             continue
-        earlier = next((s for s in timeline[i + 2:] if s.digest == timeline[i].digest), None)
-        if earlier is not None:
-            event.restores = earlier.commit
+        same = positions[timeline[i].digest]
+        at = bisect.bisect_left(same, i + 2)
+        if at < len(same):
+            event.restores = timeline[same[at]].commit
 
 
 # -- live state matched to history --------------------------------------------------------------
@@ -530,12 +537,39 @@ def _same(a: Any, b: Any) -> bool:
     return isinstance(a, scalar) and isinstance(b, scalar) and not isinstance(a, bool) and str(a) == str(b)
 
 
+class _Blobs:
+    """Blob contents through one `git cat-file --batch` process: one round trip per blob."""
+
+    def __init__(self, repo: git.Repo) -> None:
+        self.proc = subprocess.Popen(["git", "cat-file", "--batch"], cwd=repo.git_dir, stdin=subprocess.PIPE,
+                                     stdout=subprocess.PIPE)
+
+    def __enter__(self) -> _Blobs:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        assert self.proc.stdin is not None
+        self.proc.stdin.close()
+        self.proc.wait()
+
+    def read(self, sha: str) -> bytes:
+        assert self.proc.stdin is not None and self.proc.stdout is not None
+        self.proc.stdin.write(f"{sha}\n".encode())
+        self.proc.stdin.flush()
+        header = self.proc.stdout.readline().split()
+        if len(header) != 3:
+            raise DriftcheckError(f"blob {sha} is missing from the repository")
+        data = self.proc.stdout.read(int(header[2]))
+        self.proc.stdout.read(1)  # the newline after the content
+        return data
+
+
 class _TreeView:
     """The rewound in-memory tree seen through CommitTree's reading interface, for source.kustomize."""
 
-    def __init__(self, tree: dict[str, str], repo: git.Repo) -> None:
+    def __init__(self, tree: dict[str, str], blobs: _Blobs) -> None:
         self.tree = tree
-        self.repo = repo
+        self.blobs = blobs
         self._dirs: set[str] | None = None
 
     def exists(self, path: str) -> bool:
@@ -550,7 +584,7 @@ class _TreeView:
         blob = self.tree.get(_norm(path))
         if blob is None:
             raise DriftcheckError(f"{path}: no such file")
-        return self.repo.odb.stream(bytes.fromhex(blob)).read()
+        return self.blobs.read(blob)
 
 
 # -- helpers ------------------------------------------------------------------------------------
