@@ -65,6 +65,9 @@ class _DumpResolver(_KubeResolver):
 _DumpResolver.add_implicit_resolver_base(
     "tag:yaml.org,2002:timestamp", re.compile(r"^[0-9]{4}-[0-9]{1,2}-[0-9]{1,2}(?:[Tt ].*)?$"),
     list("0123456789"))
+_DumpResolver.add_implicit_resolver_base(  # sexagesimal (12:30) for YAML 1.1 readers other than Kubernetes
+    "tag:yaml.org,2002:int", re.compile(r"^[-+]?[0-9][0-9_]*(?::[0-5]?[0-9])+(?:\.[0-9_]*)?$"),
+    list("-+0123456789"))
 
 
 class _PlainConstructor(SafeConstructor):
@@ -184,15 +187,18 @@ def _problem(e: Exception) -> str:
     return str(e).splitlines()[0] if str(e) else type(e).__name__
 
 
-def _next_document(chunk: bytes, after_line: int) -> int | None:
-    """Byte offset of the first `---` marker on a line after after_line (0-based), if any."""
+def _next_document(chunk: bytes, error_line: int) -> int | None:
+    """Byte offset of the first `---` marker from error_line (0-based) on, past the chunk's start, if any.
+
+    The error line itself may be the marker: an unclosed flow collection fails there.
+    """
     pos = 0
-    for _ in range(after_line + 1):
+    for _ in range(error_line):
         nl = chunk.find(b"\n", pos)
         if nl < 0:
             return None
         pos = nl + 1
-    m = _DOC_MARKER.search(chunk, pos)
+    m = _DOC_MARKER.search(chunk, max(pos, 1))
     return m.start() if m else None
 
 
@@ -282,8 +288,9 @@ _NEEDS_ESCAPE = re.compile("[^\t\n\x20-\x7e\xa0-\u2027\u202a-\ud7ff\ue000-\ufffd
 def _represent_str(representer: SafeRepresenter, data: str) -> Any:
     if _NEEDS_ESCAPE.search(data):
         style: str | None = '"'
-    elif "\n" in data and not any(line != line.rstrip() for line in data.split("\n")):
-        style = "|"
+    elif "\n" in data and data[0] not in " \t\n" and "\t" not in data \
+            and not any(line != line.rstrip() for line in data.split("\n")):
+        style = "|"  # readable configs and scripts; a leading blank or a tab would need an indent indicator
     else:
         style = None
     return representer.represent_scalar("tag:yaml.org,2002:str", data, style=style)

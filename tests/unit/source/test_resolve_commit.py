@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import subprocess
-from datetime import UTC, datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import pytest
@@ -92,7 +92,7 @@ def test_parse_moment_forms() -> None:
     assert parse_moment("2026-01-20T16:30:00+09:00").utcoffset() == timedelta(hours=9)
     assert parse_moment("2026-01-20T07:30:00Z") == datetime(2026, 1, 20, 7, 30, tzinfo=UTC)
     assert parse_moment("2026-01-20T07:30:00") == datetime(2026, 1, 20, 7, 30, tzinfo=UTC)
-    assert parse_moment("2026-01-19") == datetime(2026, 1, 19, 23, 59, 59, tzinfo=timezone.utc)
+    assert parse_moment("2026-01-19") == datetime(2026, 1, 19, 23, 59, 59, tzinfo=UTC)
     for bad in ("yesterday", "2026-13-01", "20/01/2026", ""):
         with pytest.raises(DriftcheckError):
             parse_moment(bad)

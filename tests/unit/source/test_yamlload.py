@@ -1,0 +1,112 @@
+"""load_manifests: every object with the line its document starts at, typed as Kubernetes reads YAML;
+dump_yaml writes objects that read back identically."""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+import yaml
+
+from driftcheck.source.yamlload import dump_yaml, load_manifests
+
+MULTI = b"""# leading comment
+---
+apiVersion: v1
+kind: ConfigMap
+metadata: {name: one}
+---
+---
+# a document holding only a comment
+---
+apiVersion: v1
+kind: List
+items:
+- apiVersion: v1
+  kind: Service
+  metadata: {name: two}
+- apiVersion: v1
+  kind: Service
+  metadata: {name: three}
+...
+---
+just: settings
+"""
+
+
+def test_documents_and_list_items_with_their_start_lines() -> None:
+    manifests, errors = load_manifests(MULTI, "multi.yaml")
+    assert errors == []
+    assert [(b.get("metadata", {}).get("name"), line) for b, line in manifests] == [
+        ("one", 3), ("two", 13), ("three", 16), (None, 21)]
+    # The oracle: PyYAML's composer puts each document (and List item) at the same lines.
+    nodes = [n for n in yaml.compose_all(MULTI.decode()) if n is not None and n.tag.endswith(":map")]
+    assert nodes[0].start_mark.line + 1 == 3
+    items = next(v for k, v in nodes[1].value if k.value == "items").value
+    assert [i.start_mark.line + 1 for i in items] == [13, 16]
+
+
+def test_malformed_document_is_reported_at_its_line_and_the_rest_still_loads() -> None:
+    data = (b"apiVersion: v1\nkind: A\n---\nkind: B\nmetadata:\n  name: [unclosed\n---\n"
+            b"apiVersion: v1\nkind: C\n")
+    manifests, errors = load_manifests(data, "apps/web/bad.yaml")
+    assert [b["kind"] for b, _ in manifests] == ["A", "C"]
+    assert [line for _, line in manifests] == [1, 8]
+    assert len(errors) == 1
+    assert errors[0].file == "apps/web/bad.yaml" and errors[0].line in (6, 7)
+    assert str(errors[0]).startswith(f"apps/web/bad.yaml:{errors[0].line}: malformed YAML")
+
+
+def test_duplicate_keys_are_an_error_as_kubectl_makes_them() -> None:
+    data = b"apiVersion: v1\nkind: ConfigMap\nmetadata:\n  name: x\n  labels: {a: '1'}\n  labels: {b: '2'}\n"
+    manifests, errors = load_manifests(data, "dup.yaml")
+    assert manifests == []
+    assert errors[0].line == 6 and 'duplicate mapping key "labels"' in errors[0].message
+
+
+@pytest.mark.parametrize(("text", "value"), [
+    ("yes", True), ("No", False), ("on", True), ("OFF", False), ("y", True), ("true", True),
+    ("0755", 493), ("0o17", 15), ("0x1F", 31), ("1_000", 1000), ("-12", -12), ("1e3", 1000.0),
+    ("1.5", 1.5), ("~", None), ("null", None), ("", None),
+    ("12:30", "12:30"), ("2026-01-20", "2026-01-20"), ("2026-01-20T10:00:00Z", "2026-01-20T10:00:00Z"),
+    ("'yes'", "yes"), ('"0755"', "0755"), ("v1.2", "v1.2"), ("nginx:1.25", "nginx:1.25"),
+])
+def test_plain_scalars_are_typed_as_kubernetes_decodes_them(text: str, value: object) -> None:
+    """sigs.k8s.io/yaml (go-yaml v2) rules: YAML 1.1 booleans and octal, no sexagesimal, dates as text."""
+    manifests, errors = load_manifests(f"kind: X\nv: {text}\n".encode(), "s.yaml")
+    assert errors == []
+    assert manifests[0][0]["v"] == value
+    assert type(manifests[0][0]["v"]) is type(value)
+
+
+def test_json_files_load_with_a_line() -> None:
+    data = b'\n\n{"apiVersion": "v1", "kind": "List", "items": [{"kind": "A"}, {"kind": "B"}]}'
+    assert load_manifests(data, "x.json") == ([({"kind": "A"}, 3), ({"kind": "B"}, 3)], [])
+    manifests, errors = load_manifests(b'{"kind":\n  }', "broken.json")
+    assert manifests == [] and errors[0].file == "broken.json" and errors[0].line == 2
+
+
+def test_aliases_are_expanded_into_independent_plain_objects() -> None:
+    data = b"kind: X\nbase: &b {a: 1}\ncopy: *b\nmerged:\n  <<: *b\n  c: 2\n"
+    (body, _), = load_manifests(data, "a.yaml")[0]
+    assert body == {"kind": "X", "base": {"a": 1}, "copy": {"a": 1}, "merged": {"a": 1, "c": 2}}
+    body["copy"]["a"] = 5
+    assert body["base"]["a"] == 1, "no shared references survive loading"
+    json.dumps(body)
+
+
+BODY = {
+    "apiVersion": "v1", "kind": "ConfigMap", "metadata": {"name": "x", "labels": {"b": "2", "a": "1"}},
+    "data": {"yes": "yes", "n": "n", "octal": "0755", "exp": "1e3", "time": "12:30", "date": "2026-01-20",
+             "null": "null", "empty": "", "nginx.conf": "server {\n  listen 80;\n}\n", "trailing": "a \nb",
+             "quote": "'\"", "unicode": "한국어", "num": 3, "float": 1.5, "bool": False, "none": None},
+}
+
+
+def test_dump_yaml_reads_back_identically_by_us_and_by_pyyaml() -> None:
+    text = dump_yaml(BODY)
+    (loaded, line), = load_manifests(text.encode(), "x.yaml")[0]
+    assert loaded == BODY and line == 1
+    assert list(loaded["metadata"]["labels"]) == ["b", "a"], "key order kept"
+    assert yaml.safe_load(text) == BODY  # YAML 1.1 readers agree too
+    assert "nginx.conf: |" in text, "multi-line strings stay readable"
