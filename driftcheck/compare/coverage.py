@@ -5,7 +5,7 @@ from __future__ import annotations
 from typing import Any
 
 from driftcheck.compare.engine import CompareOptions, controller_made, tracked_by
-from driftcheck.model import AppSpec, LiveState, Resource, ResourceKey
+from driftcheck.model import AppSpec, LiveState, Resource, ResourceKey, ResourceResult
 
 # Objects Kubernetes and common meshes create in every namespace on their own, without ownerReferences.
 AUTOMATIC = frozenset({
@@ -17,19 +17,20 @@ AUTOMATIC_KINDS = frozenset({("", "Event"), ("events.k8s.io", "Event"), ("coordi
                              ("discovery.k8s.io", "EndpointSlice")})
 
 
-def coverage(apps: list[AppSpec], desired: dict[str, list[Resource]], live: LiveState,
+def coverage(apps: list[AppSpec], results: list[ResourceResult], live: LiveState,
              options: CompareOptions | None = None) -> tuple[list[dict[str, Any]], list[dict[str, Any]]]:
     """(`coverage[]` {namespace, managed, unmanaged}, `unmanaged[]` {group, kind, namespace, name}).
 
-    Managed: tracked by any app's label or tracking-id annotation, or matching a desired object's key.
-    Objects a controller made (ownerReferences, a Service's Endpoints, per-namespace defaults) are
-    not counted either way: nobody writes them in Git.
+    Per namespace an app deploys to (its destination and the namespaces of its results). Managed:
+    tracked by any app's label or tracking-id annotation, or the key of a result. Objects a
+    controller made (ownerReferences, a Service's Endpoints, per-namespace defaults) are not
+    counted either way: nobody writes them in Git.
     """
     options = options or CompareOptions()
     names = [a.name for a in apps]
-    wanted = {r.key for resources in desired.values() for r in resources}
+    wanted = {r.key for r in results}
     namespaces = {a.namespace for a in apps if a.namespace}
-    namespaces |= {r.key.namespace for resources in desired.values() for r in resources if r.key.namespace}
+    namespaces |= {r.key.namespace for r in results if r.key.namespace}
     services = {r.key for r in live.resources if r.key.group_kind == ("", "Service")}
     counts = {ns: [0, 0] for ns in namespaces}
     unmanaged: list[ResourceKey] = []

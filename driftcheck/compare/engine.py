@@ -30,6 +30,10 @@ class CompareOptions:
     tracking_label: str = TRACKING_LABEL
     tracking_annotation: str = TRACKING_ID
 
+    def __post_init__(self) -> None:
+        # an empty list means "not configured" (config files default to it)
+        self.gitops_managers = tuple(self.gitops_managers or DEFAULT_GITOPS_MANAGERS)
+
 
 @dataclass
 class Prepared:
@@ -60,8 +64,10 @@ def compare_app(app: AppSpec, desired: list[Resource], live: LiveState, rules: R
     """Verdicts for every desired object of `app`, plus live objects it tracks that Git no longer has.
 
     Pure apart from what it records on `rules` (which rules were used, which failed to apply).
+    `rules` may be the run's RuleSet or the view `rules.for_app(app)` returns.
     """
-    app_rules = rules.for_app(app)
+    scoped = rules.for_app(app)
+    app_rules = scoped.applicable()
     relations = derive(desired)
     by_key = {r.key: r for r in live.resources}
     results = []
@@ -74,7 +80,8 @@ def compare_app(app: AppSpec, desired: list[Resource], live: LiveState, rules: R
             results.append(ResourceResult(res.key, app.name, "missing", res.api_version, source=res.origin,
                                           reason="in Git, not in the cluster"))
         else:
-            results.append(compare_pair(app.name, res, by_key[res.key], app_rules, rules, relations, options))
+            pair = compare_pair(app.name, res, by_key[res.key], app_rules, scoped, relations, options)
+            results.append(pair)
     wanted = {r.key for r in desired}
     live_services = {r.key for r in live.resources if r.key.group_kind == ("", "Service")}
     for res in live.resources:

@@ -96,18 +96,30 @@ class RuleSet:
 
     rules: list[Rule] = field(default_factory=list)
     packs: list[str] = field(default_factory=list)
-    errors: list[RunError] = field(default_factory=list)
     used: set[str] = field(default_factory=set)
+    app: str = ""  # set on the view for_app() returns: only global rules and this app's apply
+    _errors: list[RunError] = field(default_factory=list)
     _error_keys: set[tuple[str, str, str]] = field(default_factory=set)
 
-    def for_app(self, app: AppSpec) -> list[Rule]:
-        """Global rules plus the app's own; an app's `ignore_differences` not loaded yet are added now."""
-        source = APP_PREFIX + app.name
+    def for_app(self, app: AppSpec) -> RuleSet:
+        """A view for one app: global rules plus its own `ignore_differences` (loaded on first use).
+
+        The view shares rules, usage and errors with the run's RuleSet, so `unused()` and
+        `errors()` stay whole-run answers.
+        """
         if app.ignore_differences and not any(r.app == app.name for r in self.rules):
-            rules, errors = parse_rules(app.ignore_differences, source, app=app.name)
+            rules, errors = parse_rules(app.ignore_differences, APP_PREFIX + app.name, app=app.name,
+                                        file=app.origin)
             self.rules.extend(rules)
-            self.errors.extend(errors)
-        return [r for r in self.rules if not r.app or r.app == app.name]
+            self._errors.extend(errors)
+        return RuleSet(self.rules, self.packs, self.used, app.name, self._errors, self._error_keys)
+
+    def applicable(self) -> list[Rule]:
+        return [r for r in self.rules if not r.app or r.app == self.app]
+
+    def errors(self) -> list[RunError]:
+        """Rules that failed to apply during the run (and app rules that failed to load)."""
+        return list(self._errors)
 
     @property
     def digest(self) -> str:
@@ -125,7 +137,7 @@ class RuleSet:
         if mark in self._error_keys:
             return
         self._error_keys.add(mark)
-        self.errors.append(RunError(f"ignore rule {rule.id}: {message}", app=app, file=rule.source,
+        self._errors.append(RunError(f"ignore rule {rule.id}: {message}", app=app, file=rule.source,
                                     resource=str(key), stage="rules"))
 
 
@@ -189,55 +201,66 @@ def _compile_problem(rule: Rule) -> str:
 
 def _read_yaml(path: FsPath) -> tuple[Any, RunError | None]:
     try:
-        return YAML(typ="safe").load(path.read_text()), None
-    except YAMLError as exc:
-        mark = getattr(exc, "problem_mark", None)
-        return None, RunError(f"not valid YAML: {getattr(exc, 'problem', None) or exc}", file=str(path),
-                              line=(mark.line + 1) if mark else 0, stage="rules")
+        text = path.read_text()
     except (OSError, UnicodeDecodeError) as exc:
         raise DriftcheckError(f"cannot read rules file {path}: {exc}") from None
+    return _parse_yaml(text, str(path))
 
 
-def load_rules(packs: list[str], files: list[FsPath],
-               extra: list[tuple[str, list[dict[str, Any]]]]) -> tuple[RuleSet, list[RunError]]:
-    """Load shipped packs by name, rule files (or directories of them) and inline rule lists.
+def _parse_yaml(text: str | bytes, file: str) -> tuple[Any, RunError | None]:
+    try:
+        return YAML(typ="safe").load(text), None
+    except YAMLError as exc:
+        mark = getattr(exc, "problem_mark", None)
+        return None, RunError(f"not valid YAML: {getattr(exc, 'problem', None) or exc}", file=file,
+                              line=(mark.line + 1) if mark else 0, stage="rules")
 
-    `extra` sources named `app:<name>` apply to that app only; any other source applies to all.
-    A missing pack or file ends the command (DriftcheckError); a bad rule is a RunError naming the
-    file and the rule's index, and the other rules still apply.
+
+Extra = list[tuple[str, Any]]
+
+
+def load_rules(packs: list[str], files: list[FsPath], extra: Extra) -> tuple[RuleSet, list[RunError]]:
+    """Load shipped packs by name, rule files (or directories of them) and further sources.
+
+    `extra` holds (source, content): content is YAML text (bytes or str; a rule file read from Git,
+    `source` its path) or an already parsed ignoreDifferences list (`source` is then the id prefix;
+    `app:<name>` sources apply to that app only). A missing pack or file ends the command
+    (DriftcheckError); a bad rule is a RunError naming the file and the rule's index, and the other
+    rules still apply.
     """
     ruleset = RuleSet()
     errors: list[RunError] = []
     known = available_packs()
+    taken: set[str] = set()
+
+    def add(doc: Any, err: RunError | None, source: str, file: str, app: str = "") -> None:
+        prefix = _unique(source, file, taken)
+        rules, errs = ([], [err]) if err else parse_rules(doc, prefix, app=app, file=file)
+        ruleset.rules.extend(rules)
+        errors.extend(errs)
+
     for pack in packs:
         if pack not in known:
             raise DriftcheckError(f"unknown rule pack {pack!r} (available: {', '.join(known)})")
-        doc, err = _read_yaml(packs_dir() / f"{pack}.yaml")
-        rules, errs = ([], [err]) if err else parse_rules(doc, pack, file=f"rules/{pack}.yaml")
-        ruleset.rules.extend(rules)
+        add(*_read_yaml(packs_dir() / f"{pack}.yaml"), pack, f"rules/{pack}.yaml")
         ruleset.packs.append(pack)
-        errors.extend(errs)
     for given in files:
         if not given.exists():
             raise DriftcheckError(f"rules file not found: {given}")
         paths = sorted([*given.glob("*.yaml"), *given.glob("*.yml")]) if given.is_dir() else [given]
         for path in paths:
-            doc, err = _read_yaml(path)
-            rules, errs = ([], [err]) if err else parse_rules(doc, f"file:{path.name}", file=str(path))
-            ruleset.rules.extend(rules)
-            errors.extend(errs)
-    for source, entries in extra:
-        app = source[len(APP_PREFIX):] if source.startswith(APP_PREFIX) else ""
-        rules, errs = parse_rules(entries, source, app=app)
-        ruleset.rules.extend(rules)
-        errors.extend(errs)
-    _check_unique(ruleset.rules)
+            add(*_read_yaml(path), f"file:{path.name}", str(path))
+    for source, content in extra:
+        if isinstance(content, bytes | str):
+            add(*_parse_yaml(content, source), f"file:{FsPath(source).name}", source)
+        else:
+            app = source[len(APP_PREFIX):] if source.startswith(APP_PREFIX) else ""
+            add(content, None, source, "", app)
     return ruleset, errors
 
 
-def _check_unique(rules: list[Rule]) -> None:
-    seen: set[str] = set()
-    for rule in rules:
-        if rule.id in seen:
-            raise DriftcheckError(f"two rule sources share the id {rule.id!r}; give them distinct names")
-        seen.add(rule.id)
+def _unique(source: str, file: str, taken: set[str]) -> str:
+    """The id prefix of a source; two files with one name are told apart by their path."""
+    prefix = source if source not in taken else f"file:{file}"
+    taken.add(prefix)
+    return prefix

@@ -25,7 +25,7 @@ def run(desired: list[dict[str, Any]], live: list[dict[str, Any]], packs: list[s
     rules, errors = load_rules(packs or [], [], extra)
     state = LiveState([res(b, "cluster") for b in live], **live_state)
     results = compare_app(APP, [res(b) for b in desired], state, rules, options or CompareOptions())
-    return results, errors + rules.errors, rules.unused()
+    return results, errors + rules.errors(), rules.unused()
 
 
 def one(desired: dict[str, Any], live: dict[str, Any], **kw: Any) -> ResourceResult:

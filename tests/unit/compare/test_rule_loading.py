@@ -72,7 +72,7 @@ def test_app_rules_apply_to_that_app_only() -> None:
     assert mine.status == "in-sync" and [i.rule for i in mine.ignored] == ["app:blog-system#0"]
     rules, _ = load_rules([], [], [("app:other-app", rule)])
     from compare_helpers import APP
-    assert rules.for_app(APP) == []
+    assert rules.for_app(APP).applicable() == []
 
 
 def test_unused_rules_are_listed() -> None:
