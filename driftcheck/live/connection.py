@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import json
 import os
+import re
 import time
 from dataclasses import dataclass
 from pathlib import Path
@@ -90,8 +91,10 @@ class Connection:
                 continue
             except (urllib3.exceptions.ReadTimeoutError, urllib3.exceptions.ProtocolError) as exc:
                 if last:
-                    raise ApiError(0, "Timeout" if isinstance(exc, urllib3.exceptions.ReadTimeoutError)
-                                   else "ConnectionLost", f"{_cause(exc)} after {attempt} attempts") from None
+                    timed_out = isinstance(exc, urllib3.exceptions.ReadTimeoutError)
+                    cause = f"no answer within {self.timeout[1]:g}s" if timed_out else _cause(exc)
+                    raise ApiError(0, "Timeout" if timed_out else "ConnectionLost",
+                                   f"{cause} ({attempt} attempts)") from None
                 time.sleep(self.retry.delay(attempt))
                 continue
             if 200 <= status < 300:
@@ -115,8 +118,9 @@ class Connection:
         try:
             response = self._client.call_api(method, url, headers, _request_timeout=self.timeout)
         except ApiException as exc:  # the client reports TLS failures this way
-            raise DriftcheckError(f"cannot talk to the Kubernetes API server {self.server}: "
-                                  f"{' '.join(str(exc.reason).split())}") from None
+            reason = re.sub(r"\s*\(_ssl\.c:\d+\)", "", " ".join(str(exc.reason).split()))
+            raise DriftcheckError(f"cannot talk to the Kubernetes API server {self.server}: {reason}") \
+                from None
         data = response.read()
         return response.status, data, _retry_after(response.headers.get("Retry-After"))
 
@@ -199,10 +203,9 @@ def _retry_after(value: str | None) -> float | None:
 
 
 def _cause(exc: Exception) -> str:
-    """The useful end of a urllib3 error: 'Connection refused', 'Read timed out', ..."""
-    text = " ".join(str(getattr(exc, "reason", None) or exc).split())
-    for marker in ("Connection refused", "timed out", "Name or service not known", "Connection reset",
-                   "Remote end closed connection"):
-        if marker.lower() in text.lower():
-            return marker if marker != "timed out" else f"timed out ({text.rsplit('(', 1)[-1].rstrip(')')})"
-    return text
+    """The useful end of a urllib3 error: `Connection refused`, `connect timed out`, ..."""
+    if isinstance(exc, urllib3.exceptions.ConnectTimeoutError) and not isinstance(
+            exc, urllib3.exceptions.NewConnectionError):
+        return "connect timed out"
+    text = " ".join(str(exc).split())
+    return text.rsplit("] ", 1)[-1] if "[Errno" in text else text.split(": ", 1)[-1]

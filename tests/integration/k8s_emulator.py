@@ -27,6 +27,9 @@ import copy
 import json
 import re
 import socket
+import ssl
+import subprocess
+import tempfile
 import threading
 import time
 from collections.abc import Iterable, Iterator
@@ -152,8 +155,11 @@ class KubernetesEmulator:
     """A threaded HTTP server on 127.0.0.1 that serves a Kubernetes API subset; see the module docstring."""
 
     def __init__(self, token: str = "emulator-token", resources: Iterable[ApiResource] = DEFAULT_RESOURCES,
-                 git_version: str = "v1.30.2", page_delay: float = 0.0) -> None:
+                 git_version: str = "v1.30.2", page_delay: float = 0.0, tls: bool = False) -> None:
+        """`tls`: serve HTTPS with a fresh self-signed certificate for 127.0.0.1 (see `ca_certificate`)."""
         self.token = token
+        self.tls = tls
+        self.ca_certificate: bytes = b""  # PEM; with tls, the certificate clients must trust
         self.git_version = git_version
         self.page_delay = page_delay
         self.resources: list[ApiResource] = list(resources)
@@ -163,12 +169,15 @@ class KubernetesEmulator:
         self._resource_version = 1000
         self._lock = threading.Lock()
         self._stopping = threading.Event()
-        self._server: ThreadingHTTPServer | None = None
+        self._server: _QuietServer | None = None
         self._thread: threading.Thread | None = None
 
     # -- lifecycle ---------------------------------------------------------------------------------
     def start(self) -> KubernetesEmulator:
-        self._server = ThreadingHTTPServer(("127.0.0.1", 0), _handler_for(self))
+        self._server = _QuietServer(("127.0.0.1", 0), _handler_for(self))
+        if self.tls:
+            self._server.socket = self._tls_context().wrap_socket(
+                self._server.socket, server_side=True, do_handshake_on_connect=False)  # handshake in handler
         self._server.daemon_threads = True
         self._server.block_on_close = False  # a stalled handler must not hold up stop()
         self._thread = threading.Thread(target=self._server.serve_forever, kwargs={"poll_interval": 0.02},
@@ -193,7 +202,26 @@ class KubernetesEmulator:
     def url(self) -> str:
         assert self._server is not None, "start() the emulator first"
         host, port = self._server.server_address[:2]
-        return f"http://{host}:{port}"
+        return f"{'https' if self.tls else 'http'}://{host}:{port}"
+
+    @property
+    def port(self) -> int:
+        assert self._server is not None, "start() the emulator first"
+        return int(self._server.server_address[1])
+
+    def _tls_context(self) -> ssl.SSLContext:
+        """A self-signed P-256 certificate for 127.0.0.1 made by the openssl command line."""
+        with tempfile.TemporaryDirectory() as tmp:
+            cert, key = Path(tmp) / "tls.crt", Path(tmp) / "tls.key"
+            subprocess.run(["openssl", "req", "-x509", "-newkey", "ec",
+                            "-pkeyopt", "ec_paramgen_curve:prime256v1", "-nodes",
+                            "-keyout", str(key), "-out", str(cert), "-days", "1",
+                            "-subj", "/CN=k8s-emulator", "-addext", "subjectAltName=IP:127.0.0.1"],
+                           check=True, capture_output=True)
+            context = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
+            context.load_cert_chain(cert, key)
+            self.ca_certificate = cert.read_bytes()
+        return context
 
     # -- content -----------------------------------------------------------------------------------
     def add(self, *objects: dict[str, Any]) -> None:
@@ -261,9 +289,12 @@ class KubernetesEmulator:
     def write_kubeconfig(self, path: str | Path, context: str = "emulator", token: str | None = None,
                          namespace: str = "default") -> Path:
         """A kubeconfig whose user authenticates with a bearer token (the emulator's unless given)."""
+        cluster: dict[str, str] = {"server": self.url}
+        if self.tls:
+            cluster["certificate-authority-data"] = base64.b64encode(self.ca_certificate).decode()
         config = {
             "apiVersion": "v1", "kind": "Config", "current-context": context, "preferences": {},
-            "clusters": [{"name": f"{context}-cluster", "cluster": {"server": self.url}}],
+            "clusters": [{"name": f"{context}-cluster", "cluster": cluster}],
             "users": [{"name": f"{context}-user", "user": {"token": token or self.token}}],
             "contexts": [{"name": context, "context": {"cluster": f"{context}-cluster",
                                                         "user": f"{context}-user", "namespace": namespace}}],
@@ -286,7 +317,7 @@ class KubernetesEmulator:
             self.requests.append(arrived)
         if method != "GET":
             answer = _status(405, "MethodNotAllowed", f"the emulator is read-only: {method} refused")
-        elif headers.get("Authorization") != f"Bearer {self.token}":
+        elif not _bearer_is(headers.get("Authorization") or "", self.token):
             answer = _status(401, "Unauthorized", "Unauthorized")
         else:
             answer = self._route(path, query)
@@ -431,6 +462,17 @@ def _status(code: int, reason: str, message: str, headers: dict[str, str] | None
     if details:
         body["details"] = details
     return code, body, headers or {}
+
+
+def _bearer_is(header: str, token: str) -> bool:
+    """Scheme in any case, as the API server does (client-go sends `Bearer`, in-cluster config `bearer`)."""
+    scheme, _, value = header.partition(" ")
+    return scheme.lower() == "bearer" and value.strip() == token
+
+
+class _QuietServer(ThreadingHTTPServer):
+    def handle_error(self, request: Any, client_address: Any) -> None:
+        """A client that drops the connection or refuses our certificate is a test scenario, not news."""
 
 
 def _handler_for(emulator: KubernetesEmulator) -> type[BaseHTTPRequestHandler]:

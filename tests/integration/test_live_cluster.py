@@ -10,6 +10,7 @@ import pytest
 import yaml
 from k8s_emulator import BLOG_SYSTEM_LIVE, DEFAULT_RESOURCES, KubernetesEmulator, generate_objects
 
+from driftcheck.live import connection
 from driftcheck.live.cluster import ClusterReader
 from driftcheck.live.connection import RetryPolicy
 from driftcheck.model import DriftcheckError, Origin
@@ -212,6 +213,38 @@ def test_missing_kubeconfig_is_one_clear_error(tmp_path: Path, monkeypatch: pyte
     monkeypatch.delenv("KUBERNETES_SERVICE_HOST", raising=False)
     with pytest.raises(DriftcheckError, match=r"no kubeconfig at .*nope.*pass --kubeconfig or"):
         ClusterReader(str(tmp_path / "nope"))
+
+
+def test_in_cluster_service_account_over_tls(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """In a Pod (service host/port variables, token and CA files), no kubeconfig: the Pod's identity."""
+    with KubernetesEmulator(token="pod-service-account-token", tls=True) as api:
+        api.load_yaml(BLOG_SYSTEM_LIVE)
+        account = tmp_path / "serviceaccount"
+        account.mkdir()
+        (account / "token").write_text("pod-service-account-token")
+        (account / "ca.crt").write_bytes(api.ca_certificate)
+        monkeypatch.setattr(connection, "SERVICE_ACCOUNT_DIR", account)
+        monkeypatch.setenv("KUBERNETES_SERVICE_HOST", "127.0.0.1")
+        monkeypatch.setenv("KUBERNETES_SERVICE_PORT", str(api.port))
+        monkeypatch.delenv("KUBECONFIG", raising=False)
+        in_pod = ClusterReader(retry=FAST_RETRY)
+        assert in_pod.info == {"context": "in-cluster", "server": f"https://127.0.0.1:{api.port}",
+                               "kubernetes_version": "v1.30.2"}
+        state = in_pod.read({("apps", "Deployment")}, {"blog-system"})
+        assert [r.key.name for r in state.resources] == ["mysql"]
+
+
+def test_untrusted_server_certificate_is_one_clear_error(tmp_path: Path) -> None:
+    with KubernetesEmulator(tls=True) as api:
+        url = api.url
+        config = yaml.safe_load(api.write_kubeconfig(tmp_path / "kubeconfig").read_text())
+        del config["clusters"][0]["cluster"]["certificate-authority-data"]
+        (tmp_path / "kubeconfig").write_text(yaml.safe_dump(config))
+        with pytest.raises(DriftcheckError) as err:
+            ClusterReader(str(tmp_path / "kubeconfig"), retry=FAST_RETRY).read({("apps", "Deployment")}, None)
+    assert str(err.value) == (f"cannot talk to the Kubernetes API server {url}: SSLError [SSL: "
+                              "CERTIFICATE_VERIFY_FAILED] certificate verify failed: self-signed certificate")
+    assert not api.requests, "no request may reach a server whose certificate is not trusted"
 
 
 @pytest.mark.slow  # about 8 s: the production retry policy really waits between connection attempts
