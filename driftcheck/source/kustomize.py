@@ -197,9 +197,11 @@ class _Tracer:
         return Origin("git", self.fallback, self._line_in_fallback(name), self.sha)
 
     def _line_in_fallback(self, name: str) -> int:
-        """Generated objects (configMapGenerator...): the line naming them in the kustomization, else 1."""
-        base = re.sub(r"-[a-z0-9]{10}$", "", name)  # generated names end in a content hash
+        """Generated objects (configMapGenerator...): the line of the longest `name:` the built name
+        contains (prefixes, suffixes and content hashes aside), else 1."""
+        best, best_len = 1, 0
         for i, line in enumerate(self.fallback_text.splitlines(), 1):
-            if base and re.search(rf"name:\s*['\"]?{re.escape(base)}\b", line):
-                return i
-        return 1
+            m = re.search(r"\bname:\s*['\"]?([\w.-]+)", line)
+            if m and m.group(1) in name and len(m.group(1)) > best_len:
+                best, best_len = i, len(m.group(1))
+        return best

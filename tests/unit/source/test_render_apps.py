@@ -1,0 +1,185 @@
+"""render_app on real Git repositories: directory, Kustomize and Helm apps, and the errors users cause."""
+
+from __future__ import annotations
+
+import importlib.util
+import shutil
+import subprocess
+
+import pytest
+import yaml
+from conftest import GitRepoBuilder
+
+from driftcheck.model import AppSpec
+from driftcheck.source.render import Rendered, render_app
+from driftcheck.source.repo import open_repo, resolve_commit
+from driftcheck.source.tree import CommitTree
+
+
+def cm(name: str, namespace: str | None = None, **data: str) -> str:
+    meta = {"name": name, **({"namespace": namespace} if namespace else {})}
+    body = {"apiVersion": "v1", "kind": "ConfigMap", "metadata": meta, "data": data or {"k": "v"}}
+    return yaml.safe_dump(body)  # 6 lines for one key: apiVersion, data, k, kind, metadata, name
+
+
+def render(repo: GitRepoBuilder, path: str = "app", namespace: str = "team", **kw: object) -> Rendered:
+    r = open_repo(str(repo.path))
+    return render_app(CommitTree(r, resolve_commit(r)), AppSpec("shop", path, namespace, **kw))  # type: ignore
+
+
+def names(out: Rendered) -> list[str]:
+    return sorted(r.key.name for r in out.resources)
+
+
+def test_directory_app_reads_yaml_yml_json_and_recurses_only_when_asked(git_repo: GitRepoBuilder) -> None:
+    git_repo.commit({
+        "app/a.yaml": cm("a") + "---\n" + cm("b", "other"),
+        "app/c.yml": cm("c"),
+        "app/d.json": '{"apiVersion": "v1", "kind": "ConfigMap", "metadata": {"name": "d"}}',
+        "app/notes.txt": cm("not-a-manifest"),
+        "app/values.yaml": "replicas: 3\nimage: web\n",  # YAML, not a Kubernetes object
+        "app/sub/e.yaml": cm("e"),
+        "elsewhere/f.yaml": cm("f"),
+    }, "apps")
+    flat = render(git_repo)
+    assert names(flat) == ["a", "b", "c", "d"]
+    assert flat.errors == [] and flat.skipped_documents == 1 and flat.renderer == "directory"
+    assert {r.key.name: r.key.namespace for r in flat.resources} == {"a": "team", "b": "other", "c": "team",
+                                                                     "d": "team"}
+    origin_b = next(r.origin for r in flat.resources if r.key.name == "b")
+    assert (origin_b.file, origin_b.line) == ("app/a.yaml", 8)  # after the 6 lines of a and the ---
+    deep = render(git_repo, recurse=True)
+    assert names(deep) == ["a", "b", "c", "d", "e"]
+    assert "app/sub/e.yaml" in deep.files_read and "elsewhere/f.yaml" not in deep.files_read
+
+
+def test_cluster_scoped_kinds_get_no_namespace(git_repo: GitRepoBuilder) -> None:
+    git_repo.commit({"app/ns.yaml": "apiVersion: v1\nkind: Namespace\nmetadata: {name: team}\n---\n"
+                                    "apiVersion: rbac.authorization.k8s.io/v1\nkind: ClusterRole\n"
+                                    "metadata: {name: reader}\n"}, "cluster")
+    keys = {r.key.kind: r.key.namespace for r in render(git_repo).resources}
+    assert keys == {"Namespace": "", "ClusterRole": ""}
+
+
+def test_malformed_yaml_is_reported_at_file_line_and_other_files_render(git_repo: GitRepoBuilder) -> None:
+    git_repo.commit({"app/good.yaml": cm("good"),
+                     "app/broken.yaml": cm("first") + "---\napiVersion: v1\nkind: ConfigMap\nmetadata:\n"
+                                        "  name: bad\n   indent: wrong\n"}, "broken")
+    out = render(git_repo)
+    assert names(out) == ["first", "good"]
+    assert len(out.errors) == 1
+    error = out.errors[0]
+    assert (error.app, error.file, error.line) == ("shop", "app/broken.yaml", 12)
+    assert str(error).startswith("app shop, app/broken.yaml:12: malformed YAML")
+
+
+def test_missing_path_is_an_app_error(git_repo: GitRepoBuilder) -> None:
+    git_repo.commit({"other/a.yaml": cm("a")}, "x")
+    out = render(git_repo)
+    assert out.resources == [] and "path app does not exist" in str(out.errors[0])
+
+
+BASE = {"base/kustomization.yaml": "resources: [cm.yaml]\n", "base/cm.yaml": cm("settings", a="1")}
+
+
+def kustomize_oracle(repo: GitRepoBuilder, path: str) -> list[dict[str, object]]:
+    out = subprocess.run(["kubectl", "kustomize", str(repo.path / path)], capture_output=True, text=True,
+                         check=True).stdout
+    return [d for d in yaml.safe_load_all(out) if d]
+
+
+def test_kustomize_app_matches_kubectl_and_traces_origins_through_bases(git_repo: GitRepoBuilder) -> None:
+    git_repo.commit({**BASE,
+                     "overlays/prod/kustomization.yaml": "namespace: prod\nnamePrefix: prod-\nresources:\n"
+                     "- ../../base\n- extra.yaml\npatches:\n- path: patch.yaml\nconfigMapGenerator:\n"
+                     "- name: generated\n  literals: [x=1]\n",
+                     "overlays/prod/extra.yaml": "# comment\n" + cm("extra"),
+                     "overlays/prod/patch.yaml": cm("settings", a="2")}, "overlay")
+    out = render(git_repo, "overlays/prod")
+    assert out.errors == [] and out.renderer == "kustomize"
+    expected = kustomize_oracle(git_repo, "overlays/prod")
+    assert sorted((r.key.namespace, r.key.name) for r in out.resources) == sorted(
+        (d["metadata"]["namespace"], d["metadata"]["name"]) for d in expected)  # type: ignore[index]
+    assert [r.body for r in sorted(out.resources, key=lambda r: r.key.name)] == sorted(
+        expected, key=lambda d: d["metadata"]["name"])  # type: ignore[index]
+    origins = {r.key.name.rsplit("-", 1)[0] if "generated" in r.key.name else r.key.name:
+               (r.origin.file, r.origin.line) for r in out.resources}
+    assert origins["prod-settings"] == ("base/cm.yaml", 1)
+    assert origins["prod-extra"] == ("overlays/prod/extra.yaml", 2)
+    assert origins["prod-generated"] == ("overlays/prod/kustomization.yaml", 9)
+    assert set(out.files_read) == {"overlays/prod/kustomization.yaml", "overlays/prod/extra.yaml",
+                                   "overlays/prod/patch.yaml", "base/kustomization.yaml", "base/cm.yaml"}
+
+
+def test_broken_kustomization_is_an_app_error_with_kustomize_text(git_repo: GitRepoBuilder) -> None:
+    git_repo.commit({"app/kustomization.yaml": "resources: [missing.yaml]\n"}, "broken")
+    out = render(git_repo)
+    assert out.resources == [] and len(out.errors) == 1
+    message = str(out.errors[0])
+    assert message.startswith("app shop, app/kustomization.yaml: ") and "missing.yaml" in message
+    assert "/tmp" not in message, "paths are shown relative to the repository, not the temporary export"
+
+
+def test_remote_kustomize_bases_are_refused_offline(git_repo: GitRepoBuilder) -> None:
+    git_repo.commit({"app/kustomization.yaml": "resources:\n- https://github.com/org/repo//base?ref=v1\n"},
+                    "remote")
+    out = render(git_repo)
+    assert out.resources == []
+    assert any("remote reference" in e.message for e in out.errors)
+
+
+def test_render_does_not_touch_the_work_tree(git_repo: GitRepoBuilder) -> None:
+    git_repo.commit({**BASE, "app/kustomization.yaml": "resources: [../base]\n"}, "one")
+    (git_repo.path / "base" / "cm.yaml").write_text(cm("uncommitted"))  # a dirty work tree
+    out = render(git_repo)
+    assert names(out) == ["settings"], "the commit is rendered, not the work tree"
+    assert (git_repo.path / "base" / "cm.yaml").read_text() == cm("uncommitted")
+
+
+CHART = {
+    "chart/Chart.yaml": "apiVersion: v2\nname: web\nversion: 0.1.0\n",
+    "chart/values.yaml": "replicas: 1\nimage: web:1\n",
+    "chart/values-prod.yaml": "replicas: 3\n",
+    "chart/templates/deploy.yaml": "apiVersion: apps/v1\nkind: Deployment\nmetadata:\n"
+                                   "  name: {{ .Release.Name }}\nspec:\n  replicas: {{ .Values.replicas }}\n"
+                                   "  template:\n    spec:\n      containers:\n      - name: web\n"
+                                   "        image: {{ .Values.image }}\n",
+}
+HELM_AVAILABLE = shutil.which("helm") is not None or importlib.util.find_spec("helm_python") is not None
+
+
+def test_helm_chart_dependency_not_vendored_is_an_app_error(git_repo: GitRepoBuilder) -> None:
+    git_repo.commit({**CHART, "chart/Chart.yaml": CHART["chart/Chart.yaml"] + "dependencies:\n- name: redis\n"
+                     "  version: 19.0.0\n  repository: https://charts.example.com\n"}, "deps")
+    out = render(git_repo, "chart")
+    assert out.resources == [] and len(out.errors) == 1
+    message = str(out.errors[0])
+    assert "redis 19.0.0" in message and "helm dependency build" in message and message.startswith("app shop")
+
+
+def test_vendored_dependency_is_accepted(git_repo: GitRepoBuilder) -> None:
+    git_repo.commit({**CHART, "chart/Chart.yaml": CHART["chart/Chart.yaml"] + "dependencies:\n- name: redis\n"
+                     "  version: 19.0.0\n", "chart/charts/redis/Chart.yaml": "apiVersion: v2\nname: redis\n"
+                     "version: 19.0.0\n"}, "vendored")
+    out = render(git_repo, "chart", values_files=["values-prod.yaml"])
+    assert not any("not vendored" in e.message for e in out.errors)
+
+
+@pytest.mark.skipif(HELM_AVAILABLE, reason="a Helm renderer is installed")
+def test_helm_without_a_renderer_says_how_to_enable_it(git_repo: GitRepoBuilder) -> None:
+    git_repo.commit(CHART, "chart")
+    out = render(git_repo, "chart")
+    assert out.renderer == "helm" and out.resources == []
+    assert "pip install 'driftcheck[helm]'" in str(out.errors[0]) and "helm" in str(out.errors[0])
+
+
+@pytest.mark.skipif(not HELM_AVAILABLE, reason="needs helm on PATH or `pip install 'driftcheck[helm]'`")
+def test_helm_chart_renders_with_values_files(git_repo: GitRepoBuilder) -> None:
+    git_repo.commit(CHART, "chart")
+    out = render(git_repo, "chart", values_files=["values-prod.yaml"], release_name="shop-web")
+    assert out.errors == []
+    (deploy,) = out.resources
+    assert deploy.key.name == "shop-web" and deploy.key.namespace == "team"
+    assert deploy.body["spec"]["replicas"] == 3
+    assert deploy.body["spec"]["template"]["spec"]["containers"][0]["image"] == "web:1"
+    assert deploy.origin.file == "chart/templates/deploy.yaml"
