@@ -87,6 +87,7 @@ class HistoryResult:
     notes: list[str] = field(default_factory=list)
     # Unfiltered: the state after each deploy, newest first (the first is the state at the revision).
     timeline: list[Snapshot] = field(default_factory=list)
+    found: bool = True  # False when the app's path never held anything the app reads
 
 
 @dataclass
@@ -205,8 +206,9 @@ class _Walker:
         if not result.timeline:
             result.timeline.append(Snapshot(tip, "", _bodies(revision_state), revision_state.digest))
         if not revision_state.files and not result.events:
-            raise DriftcheckError(f"app {self.app.name or self.app.path}: path {self.app.path!r} has no "
-                                  f"manifests at {revision} nor anywhere in its history")
+            result.found = False
+            self.errors.append(RunError(f"path {self.app.path!r} has no manifests at {tip[:12]} nor "
+                                        "anywhere in its history", app=self.app.name, stage="history"))
         _mark_restores(result)
         result.errors = self.errors
         return result
@@ -348,15 +350,16 @@ class _Walker:
                              for c in relevant)
         renamed = {c.new: c.old for c in relevant if c.status == "R" and c.new}
         _describe_changes(event, before, after, renamed)
-        notes = []
+        broken = []
         for change in relevant:
             err = after.broken.get(change.new or "")
             if err is not None and change.new_blob == after.files.get(change.new or ""):
-                notes.append(f"unparseable at this commit: {change.new}:{err.line}")
+                broken.append(f"{change.new}:{err.line}")
                 self.errors.append(RunError(f"unparseable at commit {commit.sha[:12]}: {err.message}",
                                             app=self.app.name, file=str(change.new), line=err.line,
                                             stage="history"))
-        event.note = "; ".join(notes)
+        if broken:
+            event.note = f"unparseable at this commit: {', '.join(broken)}"
         match = REVERT_RE.search(commit.message)
         if match:
             event.revert_of = self._full_sha(match.group(1))
@@ -629,7 +632,11 @@ def histories(options: AuditOptions, since: str | None = None, until: str | None
     repo = open_repo(options.repo, require_fresh=options.require_fresh, token_file=options.git_token_file)
     commit = resolve_commit(repo, options.revision, options.at)
     apps = discover_apps(CommitTree(repo, commit), options).apps
-    return [(app, app_history(repo, app, commit.hexsha, start, end, author)) for app in apps]
+    found = [(app, app_history(repo, app, commit.hexsha, start, end, author)) for app in apps]
+    missing = [str(error) for _, result in found if not result.found for error in result.errors]
+    if missing:
+        raise DriftcheckError("; ".join(missing))
+    return found
 
 
 def _ls_tree(repo: git.Repo, commit: str) -> dict[str, str]:

@@ -215,10 +215,21 @@ def test_filters_by_date_and_author(git_repo: Any) -> None:
         history(git_repo, since=since, until=until)
 
 
-def test_unknown_path_is_one_clear_error(git_repo: Any) -> None:
-    git_repo.commit({"apps/web/web.yaml": deployment("shop/web:v1")}, "add web")
-    with pytest.raises(DriftcheckError, match="no manifests"):
-        history(git_repo, path="apps/nope")
+def test_path_that_never_held_manifests_is_reported_not_raised(git_repo: Any) -> None:
+    head = git_repo.commit({"apps/web/web.yaml": deployment("shop/web:v1")}, "add web")
+    result = history(git_repo, path="apps/nope")
+    assert not result.found and result.events == []
+    assert [str(e) for e in result.errors] == [
+        f"app web: path 'apps/nope' has no manifests at {head[:12]} nor anywhere in its history"]
+
+
+def test_deleted_app_keeps_its_history(git_repo: Any) -> None:
+    git_repo.commit({"apps/old/web.yaml": deployment("shop/web:v1")}, "add old app")
+    git_repo.commit({"apps/old/web.yaml": None, "README.md": "gone"}, "retire old app")
+    result = history(git_repo, path="apps/old")
+    assert result.found
+    assert [(e.message, [r["change"] for r in e.resources]) for e in result.events] == [
+        ("retire old app", ["removed"]), ("add old app", ["added"])]
 
 
 def kustomize_images(repo: Path, commit: str, path: str, dest: Path) -> dict[str, str]:
