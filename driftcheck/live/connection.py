@@ -18,6 +18,7 @@ from typing import Any
 from urllib.parse import urlsplit, urlunsplit
 
 import urllib3
+import yaml
 from kubernetes.client import ApiClient, Configuration
 from kubernetes.client.exceptions import ApiException
 from kubernetes.config import ConfigException, kube_config
@@ -145,9 +146,8 @@ def load_configuration(kubeconfig: str | None, context: str | None) -> tuple[Con
         raise DriftcheckError(f"no kubeconfig at {config_file} (and not running inside a Pod); "
                               "pass --kubeconfig or --live-snapshot")
     try:
-        contexts, current = kube_config.list_kube_config_contexts(config_file)
-        names = [c["name"] for c in contexts or ()]
-        chosen = context or (current or {}).get("name")
+        names, current = _contexts(paths)
+        chosen = context or current
         if not chosen:
             raise DriftcheckError(f"kubeconfig {config_file} has no current context; pass --context "
                                   f"(one of: {', '.join(names) or 'none'})")
@@ -156,9 +156,23 @@ def load_configuration(kubeconfig: str | None, context: str | None) -> tuple[Con
                                   f"(contexts: {', '.join(names) or 'none'})")
         kube_config.load_kube_config(config_file, context=chosen, client_configuration=configuration,
                                      persist_config=False)  # never write to the user's kubeconfig
-    except (ConfigException, OSError, ValueError, KeyError, TypeError) as exc:
+    except (ConfigException, OSError, ValueError, KeyError, TypeError, AttributeError, yaml.YAMLError) as exc:
         raise DriftcheckError(f"kubeconfig {config_file}: {' '.join(str(exc).split())}") from None
     return configuration, chosen
+
+
+def _contexts(paths: list[str]) -> tuple[list[str], str]:
+    """Context names across the files, and the current one (the first file setting it wins, as in kubectl)."""
+    names: list[str] = []
+    current = ""
+    for name in paths:
+        path = Path(name).expanduser()
+        if not path.is_file():
+            continue
+        document = yaml.safe_load(path.read_text()) or {}
+        names += [c["name"] for c in document.get("contexts") or () if c["name"] not in names]
+        current = current or str(document.get("current-context") or "")
+    return names, current
 
 
 def strip_credentials(url: str) -> str:
