@@ -72,15 +72,17 @@ def split_image(image: str) -> tuple[str, str, str]:
 
 
 def override_image(image: str, override: dict[str, Any]) -> str:
-    """One Kustomize `images:` entry applied to one image reference (unchanged if the name differs)."""
+    """One Kustomize `images:` entry applied to one image reference (unchanged if the name differs).
+
+    As kustomize's image tag updater: a new tag and/or digest replaces both the old tag and digest.
+    """
     name, tag, digest = split_image(image)
     if override.get("name") != name:
         return image
     name = str(override.get("newName") or name)
-    if override.get("digest"):
-        return f"{name}@{override['digest']}"
-    if override.get("newTag") is not None and str(override.get("newTag")) != "":
-        return f"{name}:{override['newTag']}"
+    new_tag, new_digest = str(override.get("newTag") or ""), str(override.get("digest") or "")
+    if new_tag or new_digest:
+        tag, digest = new_tag, new_digest
     return name + (f":{tag}" if tag else "") + (f"@{digest}" if digest else "")
 
 
