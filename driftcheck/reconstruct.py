@@ -3,7 +3,8 @@
 Layout: `<namespace or _cluster>/<Kind>.<name>.yaml`, one object per file, and `MANIFEST.json` naming
 the repository, the commit and its date, the resolved `--at`, the apps, and every object with the
 sha256 of its canonical JSON form, so an auditor can verify the files later. The output is
-deterministic: the same commit gives byte-identical files.
+deterministic: the same commit gives byte-identical files. MANIFEST.json is also a valid, empty
+`v1 List`, so `kubectl apply --dry-run=client -R -f DIR` accepts the directory as it is.
 """
 
 from __future__ import annotations
@@ -69,6 +70,8 @@ def write_desired(out: Path, rendered: list[Rendered], source: dict[str, Any],
         objects, apps = _write_objects(staging, rendered, include_secret_values, result.errors)
         result.objects = len(objects)
         manifest = {
+            # `kubectl apply -R -f DIR` reads every .json file: to kubectl this one is an empty List.
+            "apiVersion": "v1", "kind": "List", "items": [],
             "schema": SCHEMA,
             "tool": {"name": "driftcheck", "version": __version__},
             "source": source,
