@@ -62,7 +62,7 @@ class AuditOptions:
 
 def run_audit(options: AuditOptions, progress: Progress = lambda _m: None) -> tuple[AuditReport, str | None]:
     """The whole run. Returns the report and, when --explain was asked, the explanation text."""
-    from driftcheck.compare import CompareOptions, compare_app, coverage, explain, load_rules
+    from driftcheck.compare import CompareOptions, available_packs, compare_app, coverage, explain, load_rules
     from driftcheck.source.apps import discover_apps
     from driftcheck.source.render import render_app
     from driftcheck.source.repo import mask_url, open_repo, resolve_commit
@@ -77,7 +77,8 @@ def run_audit(options: AuditOptions, progress: Progress = lambda _m: None) -> tu
     discovered = discover_apps(tree, options)
     apps = discovered.apps
     errors += discovered.errors
-    rules, rule_errors = load_rules(discovered.rule_packs, options.rule_files, discovered.rule_sources)
+    packs = options.rule_packs or discovered.rule_packs or available_packs()
+    rules, rule_errors = load_rules(packs, options.rule_files, discovered.rule_sources)
     errors += rule_errors
 
     desired_by_app: dict[str, list[Resource]] = {}
