@@ -212,8 +212,9 @@ def snapshot(**kwargs: object) -> None:
     reader = ClusterReader(str(kwargs["kubeconfig"]) if kwargs["kubeconfig"] else None,
                            kwargs["context"])  # type: ignore[arg-type]
     progress(f"live state: {reader.info['server']} (context {reader.info['context']})")
+    served = reader.served_types()
     named = [k.strip() for k in str(kwargs["kinds"] or "").split(",") if k.strip()]
-    kinds = kinds_named(reader.served_types(), named) if named else set()
+    kinds = kinds_named(served, named) if named else set()
     if any(kwargs[k] for k in ("repo", "paths", "app_names", "config_file", "argocd_apps")):
         if kwargs["paths"] and len(namespaces) > 1:
             raise DriftcheckError("with --path, give one -n: the apps' destination namespace")
@@ -223,15 +224,17 @@ def snapshot(**kwargs: object) -> None:
         kinds |= git_kinds
         namespaces |= git_namespaces or set()
     elif not kinds:
-        kinds = gitops_kinds(reader.served_types())
+        kinds = gitops_kinds(served)
     state = reader.read(kinds, None if kwargs["all_namespaces"] or not namespaces else namespaces,
                         kwargs["selector"])  # type: ignore[arg-type]
+    state.info["served"] = {t.group_kind for t in served}  # offline, tells "never captured" from "not served"
     write_snapshot(state, Path(str(kwargs["out"])), bool(kwargs["include_secret_values"]))
     for reason in sorted(state.unreadable.values()):
         progress(f"warning: not captured: {reason}")
     for group, kind in sorted(state.not_served):
         progress(f"warning: not served by the cluster: {kind}{'.' + group if group else ''}")
-    where = "all namespaces" if state.info["scope"]["namespaces"] is None else f"{len(namespaces)} namespace(s)"
+    scope = state.info["scope"]["namespaces"]
+    where = "all namespaces" if scope is None else f"{len(scope)} namespace(s)"
     click.echo(f"wrote {kwargs['out']}: {len(state.resources)} objects of {len(kinds)} kinds in {where}, "
                f"{state.requests} API requests")
 

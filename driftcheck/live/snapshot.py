@@ -153,6 +153,7 @@ def _header(state: LiveState, include_secret_values: bool) -> dict[str, Any]:
         "types": [_gk(g, k) for g, k in sorted(kinds)],
         "clusterScoped": [_gk(g, k) for g, k in sorted(state.cluster_scoped)],
         "notServed": [_gk(g, k) for g, k in sorted(state.not_served)],
+        **({"servedKinds": [_gk(g, k) for g, k in sorted(info["served"])]} if info.get("served") else {}),
         "unreadable": [{"group": g, "kind": k, "namespace": ns, "reason": reason}
                        for (g, k, ns), reason in sorted(state.unreadable.items())],
         "objects": len(state.resources),
@@ -168,6 +169,7 @@ def _apply_headers(state: LiveState, headers: list[dict[str, Any]], root: Path) 
     if not headers:
         return None
     scope: dict[str, Any] = {"kinds": set(), "namespaces": set(), "selector": None}
+    served: set[tuple[str, str]] = set()
     try:
         for header in headers:
             state.info.update(server=header.get("server", ""), context=header.get("context", ""),
@@ -183,11 +185,14 @@ def _apply_headers(state: LiveState, headers: list[dict[str, Any]], root: Path) 
             scope["selector"] = scope["selector"] or header.get("selector")
             state.cluster_scoped |= {(t["group"], t["kind"]) for t in header.get("clusterScoped") or ()}
             state.not_served |= {(t["group"], t["kind"]) for t in header.get("notServed") or ()}
+            served |= {(t["group"], t["kind"]) for t in header.get("servedKinds") or ()}
             for entry in header.get("unreadable") or ():
                 state.unreadable[(entry["group"], entry["kind"], entry["namespace"])] = entry["reason"]
     except (KeyError, TypeError, AttributeError) as exc:
         raise DriftcheckError(f"live snapshot {root}: malformed {HEADER_KIND} header ({exc!r})") from None
     state.info["scope"] = scope
+    if served:
+        state.info["served"] = served
     return scope
 
 
@@ -197,8 +202,11 @@ def _restrict(state: LiveState, scope: dict[str, Any] | None, kinds: set[tuple[s
     state.resources = [r for r in state.resources if r.key.group_kind in kinds
                        and (namespaces is None or not r.key.namespace or r.key.namespace in namespaces)]
     captured = scope["kinds"] if scope is not None else seen_kinds
+    served = state.info.get("served")  # every kind the cluster served, when the snapshot recorded it
     for group, kind in sorted(kinds - captured - state.not_served):
-        if not any(key[:2] == (group, kind) for key in state.unreadable):
+        if served is not None and (group, kind) not in served:
+            state.not_served.add((group, kind))
+        elif not any(key[:2] == (group, kind) for key in state.unreadable):
             state.unreadable[(group, kind, "")] = f"not captured in snapshot {state.info['snapshot']}"
     if scope is None or scope["namespaces"] is None or namespaces is None:
         return

@@ -158,16 +158,23 @@ def test_redacted_secret_says_its_values_were_not_compared(cluster: KubernetesEm
     assert secret["status"] != "in-sync" or "redacted in snapshot" in json.dumps(secret)
 
 
-def test_snapshot_of_common_kinds_gives_the_same_statuses(cluster: KubernetesEmulator, kubeconfig: Path,
-                                                          blog_repo: Path, tmp_path: Path) -> None:
-    """Without --repo the snapshot holds more kinds; check still reads only what Git uses from it."""
+def test_snapshot_of_common_kinds_gives_the_same_results(cluster: KubernetesEmulator, kubeconfig: Path,
+                                                         blog_repo: Path, tmp_path: Path) -> None:
+    """Without --repo the snapshot holds more kinds; check reads only what Git uses from it, and a kind
+    the snapshot never asked for is still told apart: not served by the cluster, or not captured."""
     _, from_api = check(tmp_path / "api", blog_repo, "--kubeconfig", str(kubeconfig))
     code, err = run("snapshot", "--out", str(tmp_path / "snap.yaml"), "--kubeconfig", str(kubeconfig),
                     "-n", "blog-system", "--include-secret-values")
     assert code == 0, err
     _, from_snapshot = check(tmp_path / "offline", blog_repo, "--live-snapshot", str(tmp_path / "snap.yaml"))
-    unasked = ("SealedSecret", "ghcr-secret")  # a CRD the cluster lacks: a common-kinds snapshot never asked
-    assert [r for r in from_snapshot if (r["kind"], r["name"]) != unasked] == [
-        r for r in from_api if (r["kind"], r["name"]) != unasked]
-    [offline] = [r for r in from_snapshot if (r["kind"], r["name"]) == unasked]
-    assert offline["status"] == "unknown" and "not captured in snapshot" in offline["reason"]
+    assert from_snapshot == from_api
+
+    code, err = run("snapshot", "--out", str(tmp_path / "deployments.yaml"), "--kubeconfig", str(kubeconfig),
+                    "-n", "blog-system", "--kinds", "deploy")
+    assert code == 0, err
+    _, partial = check(tmp_path / "partial", blog_repo, "--live-snapshot", str(tmp_path / "deployments.yaml"))
+    reasons = {r["kind"]: r.get("reason", "") for r in partial if r["status"] == "unknown"}
+    assert reasons["SealedSecret"] == "resource type not served by the cluster (CRD not installed?)"
+    assert reasons["ConfigMap"] == f"not captured in snapshot {tmp_path / 'deployments.yaml'}"
+    assert set(reasons) == {"SealedSecret", "ConfigMap", "Secret", "Service", "ServiceAccount",
+                            "DestinationRule"}, "only the Deployment was captured, so only it is compared"
