@@ -39,6 +39,9 @@ from typing import TYPE_CHECKING, Any, Literal
 import git
 
 from driftcheck import images
+from driftcheck.compare.canonical import is_empty, scalars_equal
+from driftcheck.compare.mergekeys import find_item
+from driftcheck.compare.pointer import ABSENT, parse_pointer
 from driftcheck.model import (
     AppSpec,
     DeployEvent,
@@ -58,7 +61,6 @@ if TYPE_CHECKING:
     from driftcheck.audit import AuditOptions
 
 REVERT_RE = re.compile(r"This reverts commit ([0-9a-fA-F]{7,40})")
-MERGE_KEYS = ("name", "containerPort", "port", "mountPath", "devicePath", "ip")
 
 
 @dataclass(frozen=True)
@@ -457,24 +459,22 @@ def match_live_commit(history: HistoryResult, result: ResourceResult,
                       live: Resource) -> dict[str, Any] | None:
     """The newest deploy whose desired object equals the live one on every drifted field.
 
-    Paths are the FieldDiffs' JSON pointers into the desired body at the revision; list items with a
-    merge key (containers by name, ports, ...) are followed by that key into older commits and into
-    the live object, so a reordered list does not break the match. Returns {commit, date, behind}
-    where behind counts the app's deploys after that commit, or None when Git never had those values.
+    Paths are the FieldDiffs' JSON pointers into the desired body at the revision. List items are
+    followed by their merge key (compare.mergekeys: containers by name, ports by port and protocol,
+    ...) into older commits and into the live object, so a reordered list does not break the match;
+    scalars compare as compare does (quantities, int-or-string). Returns {commit, date, behind},
+    behind counting the app's deploys after that commit, or None when Git never had those values.
     """
     if not result.diffs or not history.timeline:
         return None
-    current = _object_in(history.timeline[0], result.key)
-    paths = []
-    for diff in result.diffs:
-        steps = _semantic_path(current, diff.path) if current is not None else _pointer_tokens(diff.path)
-        found, value = _lookup(live.body, steps)
-        paths.append((steps, value if found else None))
+    key = result.key
+    current = _object_in(history.timeline[0], key)
+    wanted = [(segments, _follow(current, segments, live.body, key)) for segments in
+              (parse_pointer(d.path) for d in result.diffs)]
     for behind, snapshot in enumerate(history.timeline):
-        body = _object_in(snapshot, result.key)
-        if body is None:
-            continue
-        if all(_same(_lookup(body, steps)[1], value) for steps, value in paths):
+        body = _object_in(snapshot, key)
+        if body is not None and all(_same(_follow(current, segments, body, key), value, segments)
+                                    for segments, value in wanted):
             return {"commit": snapshot.commit, "date": snapshot.date, "behind": behind}
     return None
 
@@ -488,56 +488,34 @@ def _object_in(snapshot: Snapshot, key: ResourceKey) -> dict[str, Any] | None:
     return body
 
 
-Step = str | int | tuple[str, Any]
-
-
-def _pointer_tokens(pointer: str) -> list[Step]:
-    tokens = [t.replace("~1", "/").replace("~0", "~") for t in pointer.split("/")[1:]] if pointer else []
-    return [int(t) if t.isdigit() else t for t in tokens]
-
-
-def _semantic_path(body: Any, pointer: str) -> list[Step]:
-    """Pointer tokens with list indexes replaced by (merge key, value) where the item has one."""
-    steps: list[Step] = []
-    node = body
-    for token in _pointer_tokens(pointer):
-        if isinstance(node, list) and isinstance(token, int):
-            item = node[token] if token < len(node) else None
-            merge = next((k for k in MERGE_KEYS if isinstance(item, dict) and k in item), None)
-            steps.append((merge, item[merge]) if merge and isinstance(item, dict) else token)
-            node = item
+def _follow(reference: Any, segments: tuple[str, ...], target: Any, key: ResourceKey) -> Any:
+    """The value in target at the pointer segments meant in reference (list items by merge key), or ABSENT."""
+    names: tuple[str, ...] = ()
+    for segment in segments:
+        if isinstance(target, dict):
+            reference = reference.get(segment, ABSENT) if isinstance(reference, dict) else ABSENT
+            target = target.get(segment, ABSENT)
+            names += (segment,)
+        elif isinstance(target, list) and segment.isdigit():
+            position = int(segment)
+            known = isinstance(reference, list) and position < len(reference)
+            like = reference[position] if known else ABSENT
+            index = find_item(names, key.group, key.kind, target, like, position) if known else position
+            if index is None or index >= len(target):
+                return ABSENT
+            reference, target = like, target[index]
         else:
-            steps.append(token)
-            node = node.get(str(token)) if isinstance(node, dict) else None
-    return steps
+            return ABSENT
+    return target
 
 
-def _lookup(body: Any, steps: list[Step]) -> tuple[bool, Any]:
-    node = body
-    for step in steps:
-        if isinstance(node, dict):
-            if str(step) not in node:
-                return False, None
-            node = node[str(step)]
-        elif isinstance(node, list):
-            if isinstance(step, tuple):
-                node = next((i for i in node if isinstance(i, dict) and i.get(step[0]) == step[1]), None)
-                if node is None:
-                    return False, None
-            elif isinstance(step, int) and step < len(node):
-                node = node[step]
-            else:
-                return False, None
-        else:
-            return False, None
-    return True, node
-
-
-def _same(a: Any, b: Any) -> bool:
-    if a == b:
+def _same(a: Any, b: Any, segments: tuple[str, ...]) -> bool:
+    if is_empty(a) and is_empty(b):
         return True
-    scalar = (str, int, float)
-    return isinstance(a, scalar) and isinstance(b, scalar) and not isinstance(a, bool) and str(a) == str(b)
+    if isinstance(a, dict | list) or isinstance(b, dict | list):
+        return bool(a == b)
+    names = tuple(s for s in segments if not s.isdigit())
+    return scalars_equal(a, b, names)
 
 
 class _Blobs:

@@ -109,3 +109,17 @@ def test_kustomize_image_override_is_what_is_matched(git_repo: Any) -> None:
     match = match_live_commit(history, *drifted(desired, live, "/spec/template/spec/containers/0/image"))
 
     assert match is not None and match["commit"] == pinned
+
+
+def test_quantities_compare_as_the_api_server_stores_them(git_repo: Any) -> None:
+    limits = "          resources:\n            limits:\n              cpu: \"%s\"\n"
+    half = git_repo.commit({"apps/web/web.yaml": manifest("shop/web:v1") + limits % "0.5"}, "half a cpu")
+    git_repo.commit({"apps/web/web.yaml": manifest("shop/web:v1") + limits % "1"}, "one cpu")
+    history = run(git_repo)
+    desired = body(manifest("shop/web:v1") + limits % "1")
+    live = body(manifest("shop/web:v1") + limits % "500m")  # the API server's canonical form of 0.5
+
+    cpu = "/spec/template/spec/containers/1/resources/limits/cpu"  # the sidecar, listed second
+    match = match_live_commit(history, *drifted(desired, live, cpu))
+
+    assert match is not None and match["commit"] == half
