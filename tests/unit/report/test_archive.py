@@ -155,3 +155,28 @@ def test_leftovers_of_a_killed_run_are_cleared_by_the_next_one(report, archive_d
     write_reports(report, archive_dir, ["json"])
     assert not stale_dir.exists() and not stale_index.exists()
     assert [p.name for p in (archive_dir / "prod-eu-1").iterdir()] == ["20261126T090000Z"]
+
+
+def test_a_run_that_could_not_read_a_resource_keeps_its_age(copy_report, archive_dir: Path) -> None:
+    run1, run2, run3 = copy_report(), copy_report(), copy_report()
+    run1.generated_at, run2.generated_at = "2026-11-20T02:00:00+00:00", "2026-11-21T02:00:00+00:00"
+    run3.generated_at = "2026-11-22T02:00:00+00:00"
+    api = next(r for r in run2.resources if r.key.name == "api")
+    api.status, api.diffs, api.reason = "unknown", [], "forbidden"
+    for run in (run1, run2):
+        write_reports(run, archive_dir, ["json"])
+    seen3 = first_seen(write_reports(run3, archive_dir, ["json"]).paths[0])
+    assert seen3["Deployment/api"] == run1.generated_at
+
+
+def test_each_cluster_has_its_own_runs_and_drift_age(copy_report, archive_dir: Path) -> None:
+    prod, staging = copy_report(), copy_report()
+    staging.cluster = {"context": "", "server": "https://staging.example:6443", "snapshot": None}
+    staging.generated_at = "2026-11-27T09:00:00+00:00"
+    write_reports(prod, archive_dir, ["json"])
+    seen = first_seen(write_reports(staging, archive_dir, ["json"]).paths[0])
+    assert seen["Deployment/api"] == staging.generated_at  # prod's drift says nothing about staging
+    clusters = sorted(p.name for p in archive_dir.iterdir() if p.is_dir())
+    assert clusters == ["prod-eu-1", "staging.example-6443"]
+    index = (archive_dir / "index.html").read_text()
+    assert 'id="c-prod-eu-1"' in index and 'id="c-staging.example-6443"' in index
