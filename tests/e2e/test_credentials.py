@@ -16,12 +16,15 @@ import time
 from collections.abc import Iterator
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import pytest
-from conftest import GitRepoBuilder
 
 from driftcheck.model import DriftcheckError
 from driftcheck.source.repo import mask_url, open_repo
+
+if TYPE_CHECKING:
+    from conftest import GitRepoBuilder
 
 TOKEN = "ghp_S3cr3tT0kenDoNotLeak4242"
 USER = "x-access-token"

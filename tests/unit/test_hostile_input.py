@@ -9,9 +9,9 @@ import subprocess
 import sys
 import time
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import pytest
-from conftest import GitRepoBuilder
 
 from driftcheck.config import apps_from_argocd
 from driftcheck.model import AppSpec, RunError
@@ -19,6 +19,9 @@ from driftcheck.source.render import Rendered, render_app
 from driftcheck.source.repo import open_repo, resolve_commit
 from driftcheck.source.tree import CommitTree
 from driftcheck.source.yamlload import load_manifests
+
+if TYPE_CHECKING:
+    from conftest import GitRepoBuilder
 
 GOOD = "apiVersion: v1\nkind: ConfigMap\nmetadata:\n  name: good\ndata:\n  a: '1'\n"
 BILLION_LAUGHS = """apiVersion: v1
