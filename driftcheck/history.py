@@ -18,7 +18,8 @@ Kustomize is never run: objects are the raw source documents with the kustomizat
 so fields only they set are compared as the source documents have them.
 
 A commit is an entry when the app's objects or kustomizations changed, or files it reads were
-added, removed or renamed; edits that change only comments or formatting are not deploys.
+added, removed or renamed; edits that change only comments or formatting are not deploys. For a Helm
+chart the files are the chart directory and its values files; its entries list files, not objects.
 """
 
 from __future__ import annotations
@@ -158,9 +159,10 @@ class _Walker:
     def run(self, revision: str) -> HistoryResult:
         result = HistoryResult()
         try:
-            tip = self.repo.commit(revision).hexsha
+            tip_commit = self.repo.commit(revision)
         except (git.BadName, git.BadObject, ValueError):
             raise DriftcheckError(f"--revision {revision}: no such branch, tag or commit") from None
+        tip = tip_commit.hexsha
         self.tree = _ls_tree(self.repo, tip)
         root = _norm(self.app.path)
         files, watched = self._read_set(root)
@@ -206,7 +208,8 @@ class _Walker:
                                 f"{boundary.sha[:12]} ({boundary.date}); earlier deploys are not in it")
             result.timeline.append(Snapshot(boundary.sha, boundary.date, _bodies(state), state.digest))
         if not result.timeline:
-            result.timeline.append(Snapshot(tip, "", _bodies(revision_state), revision_state.digest))
+            result.timeline.append(Snapshot(tip, tip_commit.committed_datetime.isoformat(),
+                                            _bodies(revision_state), revision_state.digest))
         if not revision_state.files and not result.events:
             result.found = False
             self.errors.append(RunError(f"path {self.app.path!r} has no manifests at {tip[:12]} nor "
@@ -270,7 +273,7 @@ class _Walker:
     def _parent_root(self, root: str, commit: _Commit) -> str:
         """The app's path in the parent: the same, or where the commit's renames brought it from."""
         prefix = f"{root}/" if root else ""
-        if any(p.startswith(prefix) for p in self.tree):
+        if root in self.tree or any(p.startswith(prefix) for p in self.tree):
             return root
         origins: Counter[str] = Counter()
         for change in commit.changes:
