@@ -6,6 +6,7 @@ Never a GET per object, never anything but GET. What cannot be read is said, not
 
 from __future__ import annotations
 
+from concurrent.futures import ThreadPoolExecutor
 from datetime import UTC, datetime
 from typing import Any
 
@@ -14,15 +15,18 @@ from driftcheck.live.discovery import ApiType, discover, served_types
 from driftcheck.model import DriftcheckError, LiveState, Origin, Resource, ResourceKey
 
 PAGE_SIZE = 500
+WORKERS = 8  # LISTs in flight at once: wall time on a remote API server, mild for API Priority and Fairness
 
 
 class ClusterReader:
     """Reads live state through the official client; see `driftcheck.live.connection` for credentials."""
 
     def __init__(self, kubeconfig: str | None = None, context: str | None = None, timeout: float = 30.0,
-                 retry: RetryPolicy = DEFAULT_RETRY, page_size: int = PAGE_SIZE) -> None:
+                 retry: RetryPolicy = DEFAULT_RETRY, page_size: int = PAGE_SIZE,
+                 workers: int = WORKERS) -> None:
         self._connection = Connection(kubeconfig, context, timeout, retry)
         self._page_size = page_size
+        self._workers = max(1, workers)
         self._version: str | None = None
         self._discovery: dict[str, dict[str, Any]] = {}  # discovery documents, read once per reader
 
@@ -51,12 +55,13 @@ class ClusterReader:
         state.cluster_scoped = found.cluster_scoped
         for (group, kind), reason in found.failed.items():
             state.unreadable[(group, kind, "")] = reason
-        for group_kind in sorted(found.types):
-            api_type = found.types[group_kind]
-            scopes: list[str | None] = (sorted(namespaces) if api_type.namespaced and namespaces is not None
-                                        else [None])
-            for namespace in scopes:
-                self._read_type(state, api_type, namespace, selector)
+        jobs = [(found.types[gk], namespace) for gk in sorted(found.types)
+                for namespace in (sorted(namespaces) if found.types[gk].namespaced and namespaces is not None
+                                  else [None])]
+        with ThreadPoolExecutor(max_workers=min(self._workers, len(jobs) or 1)) as pool:
+            lists = list(pool.map(lambda job: self._list_or_error(*job, selector), jobs))
+        for (api_type, namespace), listed in zip(jobs, lists, strict=True):  # merged in a stable order
+            self._record(state, api_type, namespace, listed)
         state.requests = self._connection.requests
         return state
 
@@ -75,22 +80,28 @@ class ClusterReader:
             self._discovery[path] = self._connection.get(path)
         return self._discovery[path]
 
-    def _read_type(self, state: LiveState, api_type: ApiType, namespace: str | None,
-                   selector: str | None) -> None:
-        """LIST one type in one scope into `state`, or record why it could not be read."""
+    def _list_or_error(self, api_type: ApiType, namespace: str | None,
+                       selector: str | None) -> list[dict[str, Any]] | ApiError:
         try:
-            items = self._list(api_type, namespace, selector)
+            return self._list(api_type, namespace, selector)
         except ApiError as exc:
-            if exc.status == 404:  # the type vanished between discovery and the list
+            return exc
+
+    @staticmethod
+    def _record(state: LiveState, api_type: ApiType, namespace: str | None,
+                listed: list[dict[str, Any]] | ApiError) -> None:
+        """Put one type's objects in one scope into `state`, or why they could not be read."""
+        if isinstance(listed, ApiError):
+            if listed.status == 404:  # the type vanished between discovery and the list
                 state.not_served.add(api_type.group_kind)
             else:
                 where = (namespace if namespace else "all namespaces" if api_type.namespaced
                          else "the cluster scope")
                 state.unreadable[(*api_type.group_kind, namespace or "")] = (
-                    f"forbidden: list {api_type.plural} in {where}" if exc.status == 403
-                    else f"cannot list {api_type.plural} in {where}: {exc}")
+                    f"forbidden: list {api_type.plural} in {where}" if listed.status == 403
+                    else f"cannot list {api_type.plural} in {where}: {listed}")
             return
-        for item in items:
+        for item in listed:
             body = {"apiVersion": api_type.api_version, "kind": api_type.kind, **item}
             key = ResourceKey.of(body)
             state.resources.append(Resource(key, api_type.api_version, body, Origin("cluster")))

@@ -11,6 +11,7 @@ from __future__ import annotations
 import json
 import os
 import re
+import threading
 import time
 from dataclasses import dataclass
 from pathlib import Path
@@ -69,6 +70,7 @@ class Connection:
         self.timeout = (min(CONNECT_TIMEOUT, timeout), timeout)
         self.retry = retry
         self.requests = 0
+        self._count = threading.Lock()  # requests may come from several threads
         self._client = ApiClient(self.configuration)
 
     def close(self) -> None:
@@ -79,7 +81,8 @@ class Connection:
         started = time.monotonic()
         for attempt in range(1, self.retry.attempts + 1):
             last = attempt == self.retry.attempts
-            self.requests += 1
+            with self._count:
+                self.requests += 1
             try:
                 status, data, retry_after = self._once(path, query or [])
             except (urllib3.exceptions.NewConnectionError, urllib3.exceptions.ConnectTimeoutError,
