@@ -6,11 +6,13 @@ runs), not errors, not logs, not reports."""
 from __future__ import annotations
 
 import base64
+import json
 import logging
 import os
 import shutil
 import socket
 import subprocess
+import sys
 import threading
 import time
 from collections.abc import Iterator
@@ -128,11 +130,14 @@ def no_ambient_credentials(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> N
     monkeypatch.setenv("XDG_CACHE_HOME", str(tmp_path / "cache"))
 
 
-def assert_token_never_on_a_command_line(server: GitServer) -> None:
+def assert_token_never_on_a_command_line(server: GitServer, own_argv: bool = False) -> None:
+    """own_argv: the user typed the token into driftcheck's own command line (a URL with userinfo), which
+    only they can avoid (hence --git-token-file); driftcheck must not pass it on to any other process."""
     assert server.handler.seen_cmdlines, "no process listing was sampled while git ran"
     assert any("git" in c and "127.0.0.1" in c for c in server.handler.seen_cmdlines), \
         "the sample should include git's own remote helper"
-    leaked = [c for c in server.handler.seen_cmdlines if TOKEN in c]
+    leaked = [c for c in server.handler.seen_cmdlines if TOKEN in c
+              and not (own_argv and "-m driftcheck.cli check" in c)]
     assert not leaked, f"token visible in a process listing: {leaked}"
 
 
@@ -261,3 +266,60 @@ def test_ssh_key_from_environment(sshd: dict[str, object], tmp_path: Path,
     monkeypatch.setenv("DRIFTCHECK_SSH_KNOWN_HOSTS", str(sshd["known"]))
     repo = open_repo(str(sshd["url"]), cache_dir=tmp_path / "c")
     assert repo.head.commit.hexsha
+
+
+# --- the whole run: `driftcheck check` against the authenticated remote -------------------------------------
+
+def check(url: str, tmp_path: Path, *extra: str, env: dict[str, str] | None = None
+          ) -> subprocess.CompletedProcess[str]:
+    live = tmp_path / "live.json"
+    live.write_text(json.dumps({"apiVersion": "v1", "kind": "List", "items": [
+        {"apiVersion": "v1", "kind": "ConfigMap", "metadata": {"name": "web", "namespace": "web"}}]}))
+    out = tmp_path / "out"
+    command = [sys.executable, "-m", "driftcheck.cli", "check", "--repo", url, "--path", "apps/web",
+               "-n", "web", "--live-snapshot", str(live), "--out", str(out), "--format", "html,json,md,junit",
+               "--metrics-file", str(out / "metrics.prom"), *extra]
+    return subprocess.run(command, capture_output=True, text=True, timeout=120,
+                          env={**os.environ, **(env or {})})
+
+
+def assert_token_nowhere(proc: subprocess.CompletedProcess[str], tmp_path: Path) -> None:
+    assert TOKEN not in proc.stdout and TOKEN not in proc.stderr
+    written = [p for p in tmp_path.rglob("*") if p.is_file()]
+    assert any(p.name == "report.json" for p in written)
+    leaked = [p for p in written if TOKEN.encode() in p.read_bytes()]
+    assert not leaked, f"token written to {leaked}"
+
+
+def test_check_with_a_mounted_token_file(git_server: GitServer, tmp_path: Path) -> None:
+    """The CronJob's way: the Secret mounted as a file, --git-token-file pointing at it."""
+    token_file = tmp_path / "secret" / "token"
+    token_file.parent.mkdir()
+    token_file.write_text(TOKEN + "\n")
+    proc = check(git_server.url, tmp_path, "--git-token-file", str(token_file))
+    assert proc.returncode == 0, proc.stderr
+    assert git_server.handler.expected_auth in git_server.handler.seen_auth
+    assert_token_never_on_a_command_line(git_server)
+    token_file.unlink()  # the secret itself is the one file allowed to hold it
+    assert_token_nowhere(proc, tmp_path)
+
+
+def test_check_with_userinfo_in_the_url_reports_it_masked(git_server: GitServer, tmp_path: Path) -> None:
+    url = git_server.url.replace("http://", f"http://{USER}:{TOKEN}@")
+    proc = check(url, tmp_path)
+    assert proc.returncode == 0, proc.stderr
+    assert_token_never_on_a_command_line(git_server, own_argv=True)
+    assert_token_nowhere(proc, tmp_path)
+    masked = git_server.url.replace("http://", "http://***@")
+    report = json.loads(next((tmp_path / "out").rglob("report.json")).read_text())
+    assert report["source"]["repo"] == masked
+    assert masked in proc.stderr, "progress shows which repository, masked"
+
+
+def test_check_with_a_wrong_token_fails_in_one_line(git_server: GitServer, tmp_path: Path) -> None:
+    wrong = TOKEN[::-1]
+    proc = check(git_server.url, tmp_path, env={"DRIFTCHECK_GIT_TOKEN": wrong})
+    assert proc.returncode == 2
+    errors = [line for line in proc.stderr.splitlines() if line.startswith("driftcheck: error:")]
+    assert len(errors) == 1 and git_server.url in errors[0]
+    assert wrong not in proc.stderr and "Traceback" not in proc.stderr
