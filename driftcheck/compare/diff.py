@@ -48,6 +48,13 @@ class Walker:
     def run(self, desired: Any, live: Any, applied: Any, owned: Owned) -> None:
         self.walk(desired, live, applied, owned, (), (), (), "")
 
+    def _rule_below(self, live_path: Path | None) -> bool:
+        """Whether an ignore rule names something inside this live node (then it is walked key by key)."""
+        if live_path is None:
+            return False
+        n = len(live_path)
+        return any(len(p) > n and p[:n] == live_path for p in self.ignore_live)
+
     def walk(self, d: Any, lv: Any, la: Any, owned: Owned, path: Path, live_path: Path | None,
              names: tuple[str, ...], forced: str) -> None:
         """`forced`, when set, is the note for live-only content here: drift whatever last-applied says."""
@@ -69,11 +76,11 @@ class Walker:
                 self.walk(d.get(key, ABSENT), lv.get(key, ABSENT), _child(la, key),
                           [(m, n.fields.get(key) if n else None) for m, n in owned],
                           (*path, key), _extend(live_path, key), (*names, key), forced)
+        elif isinstance(d, list) and isinstance(lv, list):  # `[]` in Git empties an atomic list on apply
+            self._lists(d, lv, la, owned, path, live_path, names, forced)
         elif is_empty(d):
             null_note = NULL_IN_GIT if d is None else ""
             self._live_only(lv, la, owned, path, live_path, names, null_note or forced)
-        elif isinstance(d, list) and isinstance(lv, list):
-            self._lists(d, lv, la, owned, path, live_path, names, forced)
         elif isinstance(d, dict | list) or isinstance(lv, dict | list) or not scalars_equal(d, lv, names):
             self._add(path, live_path, d, lv)
 
@@ -102,7 +109,13 @@ class Walker:
         """A field Git does not set: drift only if Git asked for it gone, or the GitOps side once set it."""
         owned_here = [(m, n) for m, n in owned if n is not None]
         partly_owned = any(n.fields for _, n in owned_here)
-        descend = isinstance(lv, dict) and (forced or isinstance(la, dict) or partly_owned)
+        if isinstance(lv, dict):
+            whole = forced or (isinstance(la, dict) and lv.keys() <= la.keys()) or any(
+                n.fields.keys() >= lv.keys() for _, n in owned_here)
+            descend = (forced or isinstance(la, dict) or partly_owned) and (
+                not whole or self._rule_below(live_path))
+        else:
+            descend = False
         if descend:
             for key in lv:
                 self.walk(ABSENT, lv[key], _child(la, key), [(m, n.fields.get(key)) for m, n in owned_here],
@@ -110,7 +123,7 @@ class Walker:
             return
         if forced:
             self._add(path, live_path, None, lv, forced)
-        elif la is not ABSENT and la is not None:
+        elif not is_empty(la):
             self._add(path, live_path, None, lv, REMOVED_LAST_APPLIED)
         else:
             managers = sorted({m for m, n in owned_here if has_member(n)})

@@ -97,22 +97,25 @@ def managed_entries(body: dict[str, Any]) -> list[ManagedEntry]:
     return out
 
 
-def node_at(root: FieldNode, body: Any, path: Path) -> FieldNode | None:
-    """The fieldset node for a concrete path of `body` (list items resolved against body's items)."""
+def node_at(root: FieldNode, body: Any, path: Path) -> tuple[FieldNode | None, bool]:
+    """The fieldset node for a concrete path of `body` (list items resolved against body's items),
+    and whether an ancestor on the way is an owned leaf — an atomic field owned as a whole."""
     node: FieldNode | None = root
     value = body
     for seg in path:
         if node is None:
-            return None
+            return None, False
+        if node.member and node.is_leaf and node is not root:
+            return node, True
         if isinstance(seg, int):
             if not isinstance(value, list) or not 0 <= seg < len(value):
-                return None
+                return None, False
             value = value[seg]
             node = node.item(value, seg)
         else:
             value = value.get(seg) if isinstance(value, dict) else None
             node = node.fields.get(seg)
-    return node
+    return node, False
 
 
 def has_member(node: FieldNode) -> bool:
@@ -132,10 +135,10 @@ def owner(entries: list[ManagedEntry], body: Any, path: Path) -> ChangedBy | Non
     best: tuple[int, str] | None = None
     chosen: ManagedEntry | None = None
     for entry in entries:
-        node = node_at(entry.fields, body, path)
+        node, atomic = node_at(entry.fields, body, path)
         if node is None:
             continue
-        score = 2 if node.member else 1 if has_member(node) else 0
+        score = 2 if node.member or atomic else 1 if has_member(node) else 0
         if score and (best is None or (score, entry.time) > best):
             best, chosen = (score, entry.time), entry
     return chosen.changed_by if chosen else None

@@ -25,6 +25,7 @@ def _str(value: Any) -> Any:
 # The strategic-merge / server-side-apply keys of the built-in API, by list field name.
 BY_NAME = frozenset({"containers", "initContainers", "ephemeralContainers", "volumes", "env",
                      "imagePullSecrets", "resourceClaims", "schedulingGates", "webhooks"})
+ENDPOINT_SETS = frozenset({"subsets", "addresses", "notReadyAddresses", "ports"})
 ROUTE_LISTS = frozenset({("spec", "http"), ("spec", "tcp"), ("spec", "tls")})
 CONTAINER_LISTS = frozenset({"containers", "initContainers", "ephemeralContainers"})
 FIXED: dict[str, KeyFn] = {
@@ -66,10 +67,6 @@ def key_for(names: tuple[str, ...], group: str, kind: str, items: list[list[Any]
         fn = _field("name")
     elif group == "networking.istio.io" and kind == "VirtualService" and names in ROUTE_LISTS:
         fn = _field("name")  # routes are matched by name only when every route has one
-    elif (group, kind) == ("", "Endpoints") and last in {"addresses", "notReadyAddresses"}:
-        fn = _field("ip")
-    elif (group, kind) == ("", "Endpoints") and parent == "subsets" and last == "ports":
-        fn = _fields(("port", None), ("protocol", "TCP"))
     if fn is None:
         return None
     for lst in items:
@@ -85,7 +82,7 @@ def _hashable(value: Any) -> Hashable:
 
 def match(names: tuple[str, ...], group: str, kind: str, desired: list[Any], live: list[Any]) -> Matching:
     """Align two lists the way the API server merges them on apply."""
-    if (group, kind) == ("", "Endpoints") and names == ("subsets",):
+    if (group, kind) == ("", "Endpoints") and names and names[-1] in ENDPOINT_SETS:
         return _sorted_pairs(desired, live)
     fn = key_for(names, group, kind, [desired, live])
     if fn is None:
@@ -115,7 +112,8 @@ def find_item(names: tuple[str, ...], group: str, kind: str, items: list[Any], l
 
 
 def _sorted_pairs(desired: list[Any], live: list[Any]) -> Matching:
-    """Endpoints subsets are a set: the endpoints controller reorders them; compare sorted, as a whole."""
+    """Endpoints subsets, their addresses and ports are sets the API server repacks and reorders:
+    compare them sorted, and as a whole (they are atomic on apply)."""
     def order(items: list[Any]) -> list[int]:
         return sorted(range(len(items)), key=lambda i: json.dumps(_canon_subset(items[i]), sort_keys=True))
 
