@@ -98,16 +98,24 @@ def test_replica_change_and_rollback_restoring_earlier_state(git_repo: Any) -> N
 
 
 def test_git_revert_is_recognised_and_resolved_to_the_full_sha(git_repo: Any) -> None:
-    git_repo.commit({"apps/web/web.yaml": deployment("shop/web:v1")}, "add web")
+    good = git_repo.commit({"apps/web/web.yaml": deployment("shop/web:v1")}, "add web")
     bad = git_repo.commit({"apps/web/web.yaml": deployment("shop/web:v2")}, "bump web to v2")
-    run_git(git_repo.path, "revert", "--no-edit", bad, date="2026-01-22T09:00:00+09:00")
+    run_git(git_repo.path, "revert", "--no-edit", bad[:8], date="2026-01-22T09:00:00+09:00")
 
     revert = history(git_repo).events[0]
 
     assert revert.message == 'Revert "bump web to v2"'
     assert revert.revert_of == bad
     assert revert.images[0]["from"] == "shop/web:v2" and revert.images[0]["to"] == "shop/web:v1"
-    assert revert.restores is not None and revert.restores != bad
+    assert revert.restores == good
+
+
+def test_hand_written_revert_with_a_short_sha_is_resolved(git_repo: Any) -> None:
+    git_repo.commit({"apps/web/web.yaml": deployment("shop/web:v1")}, "add web")
+    bad = git_repo.commit({"apps/web/web.yaml": deployment("shop/web:v2")}, "bump web to v2")
+    git_repo.commit({"apps/web/web.yaml": deployment("shop/web:v1")},
+                    f"undo the bump\n\nThis reverts commit {bad[:9]}.")
+    assert history(git_repo).events[0].revert_of == bad
 
 
 def test_merge_is_one_entry_listing_the_commits_it_brought(git_repo: Any) -> None:
