@@ -10,14 +10,16 @@ import subprocess
 import sys
 import tarfile
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import pytest
 import yaml
-from conftest import GitRepoBuilder
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "integration"))
 from k8s_emulator import DEFAULT_RESOURCES, ApiResource, KubernetesEmulator
+
+if TYPE_CHECKING:
+    from conftest import GitRepoBuilder  # the git_repo fixture's type (tests/conftest.py)
 
 DRIFTCHECK = [sys.executable, "-m", "driftcheck.cli"]
 AT = "2026-01-20T16:30:00+09:00"

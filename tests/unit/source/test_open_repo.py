@@ -4,18 +4,30 @@ gives its age) when the remote is gone, and unreachable or silent remotes fail f
 from __future__ import annotations
 
 import logging
+import os
 import shutil
 import socket
+import subprocess
 import threading
 import time
 from collections.abc import Iterator
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import pytest
-from conftest import GitRepoBuilder, git
 
 from driftcheck.model import DriftcheckError
 from driftcheck.source.repo import mask_url, open_repo, remote_urls
+
+if TYPE_CHECKING:
+    from conftest import GitRepoBuilder  # the git_repo fixture's type (tests/conftest.py)
+
+
+def git(cwd: Path, *args: str, env: dict[str, str] | None = None) -> str:
+    full_env = {**os.environ, **(env or {})}
+    return subprocess.run(["git", *args], cwd=cwd, env=full_env, check=True, capture_output=True,
+                          text=True).stdout.strip()
+
 
 
 @pytest.fixture(autouse=True)

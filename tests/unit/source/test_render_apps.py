@@ -5,15 +5,18 @@ from __future__ import annotations
 import importlib.util
 import shutil
 import subprocess
+from typing import TYPE_CHECKING
 
 import pytest
 import yaml
-from conftest import GitRepoBuilder
 
 from driftcheck.model import AppSpec
 from driftcheck.source.render import Rendered, render_app
 from driftcheck.source.repo import open_repo, resolve_commit
 from driftcheck.source.tree import CommitTree
+
+if TYPE_CHECKING:
+    from conftest import GitRepoBuilder  # the git_repo fixture's type (tests/conftest.py)
 
 
 def cm(name: str, namespace: str | None = None, **data: str) -> str:

@@ -2,15 +2,26 @@
 
 from __future__ import annotations
 
+import os
 import subprocess
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import pytest
-from conftest import GitRepoBuilder, git
 
 from driftcheck.model import DriftcheckError
 from driftcheck.source.repo import open_repo, parse_moment, resolve_commit
+
+if TYPE_CHECKING:
+    from conftest import GitRepoBuilder  # the git_repo fixture's type (tests/conftest.py)
+
+
+def git(cwd: Path, *args: str, env: dict[str, str] | None = None) -> str:
+    full_env = {**os.environ, **(env or {})}
+    return subprocess.run(["git", *args], cwd=cwd, env=full_env, check=True, capture_output=True,
+                          text=True).stdout.strip()
+
 
 CM = "apiVersion: v1\nkind: ConfigMap\nmetadata:\n  name: c\ndata:\n  v: '{}'\n"
 
