@@ -331,8 +331,8 @@ class _Walker:
         cache_key = (blob, role, chain_blobs)
         cached = self.object_cache.get(cache_key)
         if cached is None:
-            kusts = [self._parse(b, k)[0][0][0] for k, b in zip(role.chain, chain_blobs, strict=True)
-                     if b and self._parse(b, k)[0]]
+            kusts = [docs[0][0] for k, b in zip(role.chain, chain_blobs, strict=True)
+                     if b and (docs := self._parse(b, k)[0])]
             cached = []
             for body, _ in self._parse(blob, path)[0]:
                 if not body.get("apiVersion") or not body.get("kind"):
