@@ -5,10 +5,18 @@ from __future__ import annotations
 import json
 import subprocess
 import sys
+from datetime import datetime
 from pathlib import Path
 from typing import Any
 
+import git
 import pytest
+
+from driftcheck.demo.livify import livify
+from driftcheck.live.snapshot import write_snapshot
+from driftcheck.model import AppSpec, LiveState, Origin, Resource, ResourceKey
+from driftcheck.source.render import render_app
+from driftcheck.source.tree import CommitTree
 
 BLOG = "services/blog-system"
 
@@ -91,3 +99,28 @@ def test_bad_input_is_one_line_and_exit_2(corpus_repo: Path, args: list[str], me
     assert message in proc.stderr
     assert len(proc.stderr.strip().splitlines()) == 1
     assert proc.stdout == ""
+
+
+def test_check_reports_the_commit_an_old_live_image_matches(corpus_repo: Path, tmp_path: Path) -> None:
+    """The audit's live_commit: a Rollout running an image Git replaced long ago points at that past."""
+    repo = git.Repo(corpus_repo)
+    rendered = render_app(CommitTree(repo, repo.head.commit), AppSpec("blog-system", BLOG, "blog-system"))
+    live = livify([r.body for r in rendered.resources], app="blog-system", namespace="blog-system",
+                  applied_at=datetime.fromisoformat("2026-02-07T12:00:00+09:00"))
+    web = next(o for o in live if o["kind"] == "Rollout" and o["metadata"]["name"] == "web")
+    web["spec"]["template"]["spec"]["containers"][0]["image"] = "ghcr.io/wlals2/blog-web:v11"
+    write_snapshot(LiveState(resources=[Resource(ResourceKey.of(o), o["apiVersion"], o, Origin("snapshot"))
+                                        for o in live]), tmp_path / "live.yaml", include_secret_values=True)
+    subprocess.run([sys.executable, "-m", "driftcheck.cli", "check", "--repo", str(corpus_repo), "--path",
+                    BLOG, "-n", "blog-system", "--live-snapshot", str(tmp_path / "live.yaml"), "--out",
+                    str(tmp_path / "out"), "--format", "json", "-o", "none"], capture_output=True,
+                   timeout=120)
+    report = json.loads(next((tmp_path / "out").rglob("report.json")).read_text())
+    [drifted] = [r for r in report["resources"] if r["status"] == "drifted"]
+    # oracle: v11 was replaced by the first later commit whose diff drops it; the match is the last
+    # commit touching the app (then the blog-system directory) before that one
+    replaced_by = git_out(corpus_repo, "log", "--reverse", "--format=%H", "-G", r"blog-web:v11$", "--",
+                          "blog-system").split()[1]
+    expected = git_out(corpus_repo, "log", "-1", "--format=%H %cI", f"{replaced_by}^", "--", "blog-system")
+    assert (drifted["kind"], drifted["name"]) == ("Rollout", "web")
+    assert [drifted["live_commit"]["commit"], drifted["live_commit"]["date"]] == expected.split()
