@@ -15,6 +15,7 @@ import pytest
 from driftcheck.demo.livify import livify
 from driftcheck.live.snapshot import write_snapshot
 from driftcheck.model import AppSpec, LiveState, Origin, Resource, ResourceKey
+from driftcheck.report.json_report import schema_problems
 from driftcheck.source.render import render_app
 from driftcheck.source.tree import CommitTree
 
@@ -46,7 +47,9 @@ def check(repo: Path, snap: Path, out: Path) -> tuple[int, dict[str, Any]]:
     reports = sorted(out.rglob("report.json"))
     assert reports, f"no report written; stderr:\n{proc.stderr}"
     assert "Traceback" not in proc.stderr
-    return proc.returncode, json.loads(reports[-1].read_text())
+    report = json.loads(reports[-1].read_text())
+    assert schema_problems(report) == []  # every corpus-scenario report honours the v1 contract
+    return proc.returncode, report
 
 
 @pytest.fixture(scope="module")
