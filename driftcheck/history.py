@@ -61,6 +61,7 @@ from driftcheck.source.yamlload import load_manifests
 if TYPE_CHECKING:
     from driftcheck.audit import AuditOptions
 
+_SUBMODULE = "160000"
 REVERT_RE = re.compile(r"This reverts commit ([0-9a-fA-F]{7,40})")
 
 
@@ -651,11 +652,13 @@ def _first_parent_log(repo: git.Repo, tip: str) -> Iterator[_Commit]:
             token = token.lstrip("\n")
             if not token.startswith(":"):
                 continue
-            _, _, old_blob, new_blob, status = token[1:].split(" ")
+            old_mode, new_mode, old_blob, new_blob, status = token[1:].split(" ")
             kind = status[0]
             first = next(rest)
+            second = next(rest) if kind in ("R", "C") else ""
+            if _SUBMODULE in (old_mode, new_mode):
+                continue  # another repository's commit, not a file of this one
             if kind in ("R", "C"):
-                second = next(rest)
                 changes.append(_Change("R" if kind == "R" else "A", first if kind == "R" else None, second,
                                        old_blob, new_blob))
             elif kind == "A":
