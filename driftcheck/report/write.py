@@ -51,16 +51,18 @@ def write_reports(report: AuditReport, out: Path, formats: list[str], keep: int 
         raise DriftcheckError(f"--keep must be at least 1 (got {keep})")
     out = Path(out)
     cluster = archive.cluster_slug(report.cluster)
+    published: Path | None = None  # set once the run directory exists, for an honest error message
     try:
         with archive.archive_lock(out, on_wait or _tell_stderr):
             archive.remove_leftovers(out, cluster)
             fill_first_seen(report, archive.runs(out, cluster))
             doc = json_report.to_document(report)
             run_dir = archive.new_run_path(out, cluster, report.generated_at)
-            written = WrittenReports(run_dir)
             with staged_directory(run_dir) as stage:
                 for fmt in [*chosen, *([] if "json" in chosen else ["json"])]:
-                    (stage / FILE_NAMES[fmt]).write_bytes(render(fmt, report, doc).encode())
+                    (stage / FILE_NAMES[fmt]).write_bytes(render(fmt, doc).encode())
+            published = run_dir
+            written = WrittenReports(run_dir)
             written.paths = [run_dir / FILE_NAMES[f] for f in chosen]
             if "json" not in chosen:
                 written.paths.append(run_dir / FILE_NAMES["json"])
@@ -71,15 +73,16 @@ def write_reports(report: AuditReport, out: Path, formats: list[str], keep: int 
             if metrics_file is not None:
                 written.metrics_file = metrics.write_metrics_file(Path(metrics_file), registry)
     except OSError as exc:
-        raise DriftcheckError(f"cannot write reports to {out}: {exc.strerror or exc}"
-                              f"{f' ({exc.filename})' if exc.filename else ''}; the archive is unchanged"
+        where = f" ({exc.filename})" if exc.filename else ""
+        outcome = f"the reports are in {published}" if published else "the archive is unchanged"
+        raise DriftcheckError(f"cannot write reports to {out}: {exc.strerror or exc}{where}; {outcome}"
                               ) from exc
     if pushgateway:
         metrics.push(pushgateway, registry, cluster)
     return written
 
 
-def render(fmt: str, report: AuditReport, doc: dict[str, Any]) -> str:
+def render(fmt: str, doc: dict[str, Any]) -> str:
     """The text of one format; every renderer reads the sealed document, so all formats agree."""
     if fmt == "json":
         return json_report.dumps(doc)

@@ -83,3 +83,9 @@ def test_an_unreachable_pushgateway_is_one_error_after_writing_reports(report, t
     with pytest.raises(DriftcheckError, match=r"Connection refused; the reports were written"):
         write_reports(report, tmp_path / "reports", ["json"], pushgateway=f"http://127.0.0.1:{port}")
     assert (tmp_path / "reports" / "prod-eu-1" / "20261126T090000Z" / "report.json").is_file()
+
+
+def test_an_unwritable_metrics_file_is_one_error_saying_where_reports_are(report, tmp_path: Path) -> None:
+    (tmp_path / "not-a-dir").write_text("")
+    with pytest.raises(DriftcheckError, match=r"Not a directory .*; the reports are in .*20261126T090000Z"):
+        write_reports(report, tmp_path / "reports", ["json"], metrics_file=tmp_path / "not-a-dir" / "x.prom")
