@@ -16,11 +16,13 @@ RUN echo "${KUBECTL_SHA256}  /tmp/kubectl" | sha256sum --check --strict \
     && install -m 0755 /tmp/kubectl /usr/local/bin/kubectl
 WORKDIR /src
 COPY pyproject.toml README.md ./
+COPY rules ./rules
 COPY driftcheck ./driftcheck
 RUN python -m venv /opt/driftcheck \
     && /opt/driftcheck/bin/pip install --no-cache-dir --upgrade pip \
     && /opt/driftcheck/bin/pip install --no-cache-dir ".[helm]" \
-    && /opt/driftcheck/bin/driftcheck --help >/dev/null
+    && cd / && /opt/driftcheck/bin/driftcheck --help >/dev/null \
+    && /opt/driftcheck/bin/python -c "from driftcheck.compare.rules import available_packs; assert available_packs()"
 
 FROM ${PYTHON_IMAGE}
 # git: reading repositories; openssh-client: SSH remotes with strict host checking; tini: PID 1 that
