@@ -150,6 +150,9 @@ class AppSpec:
     values_files: list[str] = field(default_factory=list)  # Helm
     release_name: str = ""  # Helm; defaults to the app name
     origin: str = ""  # where the app was defined: "cli", "driftcheck.yaml", "argocd/x.yaml"
+    # ArgoCD spec.source blocks the render applies on top of the path: {"directory": {include, exclude},
+    # "kustomize": {namePrefix, images, ...}, "helm": {values, valuesObject, parameters}}
+    source_options: dict[str, Any] = field(default_factory=dict)
 
 
 @dataclass
