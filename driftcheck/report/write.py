@@ -73,10 +73,9 @@ def write_reports(report: AuditReport, out: Path, formats: list[str], keep: int 
             if metrics_file is not None:
                 written.metrics_file = metrics.write_metrics_file(Path(metrics_file), registry)
     except OSError as exc:
-        where = f" ({exc.filename})" if exc.filename else ""
         outcome = f"the reports are in {published}" if published else "the archive is unchanged"
-        raise DriftcheckError(f"cannot write reports to {out}: {exc.strerror or exc}{where}; {outcome}"
-                              ) from exc
+        what = exc.filename or out
+        raise DriftcheckError(f"cannot write {what}: {exc.strerror or exc}; {outcome}") from exc
     if pushgateway:
         metrics.push(pushgateway, registry, cluster)
     return written

@@ -87,5 +87,5 @@ def test_an_unreachable_pushgateway_is_one_error_after_writing_reports(report, t
 
 def test_an_unwritable_metrics_file_is_one_error_saying_where_reports_are(report, tmp_path: Path) -> None:
     (tmp_path / "not-a-dir").write_text("")
-    with pytest.raises(DriftcheckError, match=r"Not a directory .*; the reports are in .*20261126T090000Z"):
+    with pytest.raises(DriftcheckError, match=r"not-a-dir: File exists; the reports are in .*/2026"):
         write_reports(report, tmp_path / "reports", ["json"], metrics_file=tmp_path / "not-a-dir" / "x.prom")
