@@ -56,7 +56,7 @@ def render_html(doc: dict[str, Any]) -> str:
         kinds=sorted({r["kind"] for r in resources}), apps=sorted({r["app"] for r in resources}),
         statuses=[s for s in STATUS_ORDER if any(r["status"] == s for r in resources)],
         tiles=[(key, status, doc["summary"][key]) for key, status in present.SUMMARY_KEYS.items()],
-        age=lambda r: present.drift_age(r["first_seen"], doc["generated_at"]),
+        age=lambda r: present.drift_age(r["first_seen"], doc["generated_at"], r["status"]),
         live_commit=present.live_commit_text, pointer=present.pointer_parts, search_text=search_text,
         history=history_rows(doc["history"]))
 

@@ -37,7 +37,7 @@ def render_markdown(doc: dict[str, Any]) -> str:
             ident = f"{r['kind']}/{r['namespace'] + '/' if r['namespace'] else ''}{r['name']}"
             fields = ", ".join(code(d["path"]) for d in r["differences"]) or text(r["reason"])
             lines.append(f"| {r['status']} | {code(ident)} | {text(r['app'])} | {fields} | "
-                         f"{present.drift_age(r['first_seen'], doc['generated_at'])} |")
+                         f"{present.drift_age(r['first_seen'], doc['generated_at'], r['status'])} |")
         if len(differing) > MAX_LISTED:
             lines.append(f"\n… and {len(differing) - MAX_LISTED} more in the HTML report.")
     if doc["errors"]:

@@ -52,15 +52,18 @@ def days_between(start: str | None, end: str | None) -> int | None:
     return max(0, (b - a).days) if a and b else None
 
 
-def drift_age(first_seen: str | None, now: str) -> str:
-    """`drifting since 2026-11-20 (6 days)`, or `new in this run`."""
+AGE_WORDS = {"drifted": "drifting since", "missing": "missing since", "extra": "extra since"}
+
+
+def drift_age(first_seen: str | None, now: str, status: str = "drifted") -> str:
+    """`drifting since 2026-11-20 (6 days)` (or missing/extra since …), or `new in this run`."""
     if not first_seen:
         return ""
     if first_seen == now:
         return "new in this run"
     n = days_between(first_seen, now)
     span = "less than a day" if n == 0 else f"{n} day{'s' if n != 1 else ''}"
-    return f"drifting since {day(first_seen)} ({span})"
+    return f"{AGE_WORDS.get(status, 'since')} {day(first_seen)} ({span})"
 
 
 def live_commit_text(live_commit: dict[str, Any] | None) -> str:

@@ -45,6 +45,7 @@ def test_drift_age_and_live_commit_read_as_sentences(copy_report, tmp_path: Path
     write_reports(earlier, tmp_path, ["json"])
     html = page(now, tmp_path)
     assert "drifting since 2026-11-20 (6 days)" in html
+    assert "missing since 2026-11-20 (6 days)" in html
     assert "live matches Git as of ab12cd3 (2026-11-18), 3 commits behind" in html
     assert "ignored by rule <span class=\"mono\">hpa#0</span>" in html
 
