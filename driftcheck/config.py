@@ -237,6 +237,8 @@ def apps_from_argocd(documents: list[Document],
             values_files=[str(v) for v in helm.get("valueFiles") or [] if isinstance(v, str)],
             release_name=str(helm.get("releaseName") or ""),
             origin=origin,
+            source_options={k: source[k] for k in ("directory", "kustomize", "helm")
+                            if isinstance(source.get(k), dict) and source[k]},
         ))
     return apps, skipped
 

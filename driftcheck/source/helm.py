@@ -17,7 +17,7 @@ from typing import TYPE_CHECKING, Any
 
 from driftcheck.model import AppSpec, DriftcheckError, Origin, RunError
 from driftcheck.source.tree import CommitTree
-from driftcheck.source.yamlload import load_manifests
+from driftcheck.source.yamlload import dump_yaml, load_manifests
 
 if TYPE_CHECKING:
     from driftcheck.source.render import Rendered
@@ -79,7 +79,8 @@ def render(tree: CommitTree, app: AppSpec, path: str, out: Rendered, timeout: fl
             out.errors.append(RunError(str(e), app=app.name, file=path))
             return
         try:
-            text = _template(root, path, [root / v for v in values], release, app.namespace, timeout)
+            extra = _argocd_values(app.source_options.get("helm") or {}, Path(tmp))
+            text = _template(root, path, [root / v for v in values] + extra, release, app.namespace, timeout)
         except _HelmError as e:
             out.errors.append(RunError(str(e), app=app.name, file=chart_file))
             return
@@ -93,6 +94,49 @@ def render(tree: CommitTree, app: AppSpec, path: str, out: Rendered, timeout: fl
 
 class _HelmError(Exception):
     """A render failure, with helm's own message."""
+
+
+def _argocd_values(options: dict[str, Any], tmp: Path) -> list[Path]:
+    """ArgoCD's inline helm values, valuesObject and parameters as values files, in ArgoCD's order of
+    precedence (after the valueFiles): values, then valuesObject, then parameters."""
+    layers: list[dict[str, Any]] = []
+    if isinstance(options.get("values"), str) and options["values"].strip():
+        docs, errors = load_manifests(options["values"].encode(), "spec.source.helm.values")
+        if errors:
+            raise _HelmError(f"spec.source.helm.values: {errors[0].message}")
+        layers += [body for body, _ in docs]
+    if isinstance(options.get("valuesObject"), dict):
+        layers.append(options["valuesObject"])
+    params: dict[str, Any] = {}
+    for param in options.get("parameters") or []:
+        if not isinstance(param, dict) or not param.get("name"):
+            continue
+        name, value = str(param["name"]), param.get("value", "")
+        if any(c in name for c in "[]\\,"):
+            raise _HelmError(f"helm parameter {name!r}: list indexes and escapes are not supported; "
+                             "use valuesObject")
+        typed = str(value) if param.get("forceString") else _set_value(str(value))
+        _merge(params, _nested(name.split("."), typed))
+    if params:
+        layers.append(params)
+    files = []
+    for i, layer in enumerate(layers):
+        files.append(tmp / f"argocd-values-{i}.yaml")
+        files[-1].write_text(dump_yaml(layer), encoding="utf-8")
+    return files
+
+
+def _set_value(text: str) -> Any:
+    """A `--set` value typed as helm types it: true/false, null, integers, else the string."""
+    if text in ("true", "false"):
+        return text == "true"
+    if text == "null":
+        return None
+    return int(text) if re.fullmatch(r"-?(0|[1-9][0-9]*)", text) else text
+
+
+def _nested(path: list[str], value: Any) -> dict[str, Any]:
+    return {path[0]: _nested(path[1:], value) if len(path) > 1 else value}
 
 
 def _template(root: Path, path: str, values: list[Path], release: str, namespace: str,

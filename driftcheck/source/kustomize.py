@@ -18,7 +18,7 @@ from typing import TYPE_CHECKING, Any
 
 from driftcheck.model import AppSpec, DriftcheckError, Origin, RunError
 from driftcheck.source.tree import CommitTree
-from driftcheck.source.yamlload import load_manifests
+from driftcheck.source.yamlload import dump_yaml, load_manifests
 
 if TYPE_CHECKING:
     from driftcheck.source.render import Rendered
@@ -150,6 +150,13 @@ def render(tree: CommitTree, app: AppSpec, path: str, out: Rendered, timeout: fl
         except DriftcheckError as e:
             out.errors.append(RunError(str(e), app=app.name, file=path))
             return
+        options = app.source_options.get("kustomize") or {}
+        if options:
+            kfile = kustomization_file(tree, path) or path
+            apply_argocd_options(root / kfile, options)
+            out.files_read.extend(posixpath.normpath(posixpath.join(path, p["path"]))
+                                  for p in options.get("patches") or []
+                                  if isinstance(p, dict) and p.get("path"))
         try:
             proc = subprocess.run([*command, str(root / path)], capture_output=True, timeout=timeout,
                                   cwd=root, stdin=subprocess.DEVNULL)
@@ -168,6 +175,52 @@ def render(tree: CommitTree, app: AppSpec, path: str, out: Rendered, timeout: fl
     trace = _Tracer(tree, graph.manifests, kustomization_file(tree, path) or path)
     for body, _ in docs:
         add_object(out, body, trace.origin(body))
+
+
+def apply_argocd_options(kfile: Path, options: dict[str, Any]) -> None:
+    """Edit an exported kustomization as ArgoCD does for spec.source.kustomize (`kustomize edit set
+    nameprefix/image/namespace/replicas`, `add label/annotation`, plus patches and components)."""
+    docs, _ = load_manifests(kfile.read_bytes(), kfile.name)
+    spec: dict[str, Any] = docs[0][0] if docs else {}
+    for key in ("namePrefix", "nameSuffix", "namespace"):
+        if options.get(key):
+            spec[key] = options[key]
+    for key in ("commonLabels", "commonAnnotations"):
+        if isinstance(options.get(key), dict):
+            spec[key] = {**(spec.get(key) or {}), **options[key]}
+    for image in options.get("images") or []:
+        entry = parse_image_override(str(image))
+        spec["images"] = [i for i in _list(spec.get("images")) if i.get("name") != entry["name"]] + [entry]
+    for replica in options.get("replicas") or []:
+        if isinstance(replica, dict) and replica.get("name"):
+            kept = [r for r in _list(spec.get("replicas")) if r.get("name") != replica["name"]]
+            spec["replicas"] = [*kept, {"name": replica["name"], "count": int(replica.get("count", 0))}]
+    spec["patches"] = _list(spec.get("patches")) + [p for p in options.get("patches") or []
+                                                     if isinstance(p, dict)]
+    spec["components"] = _list(spec.get("components")) + [str(c) for c in options.get("components") or []]
+    for key in ("patches", "components"):
+        if not spec[key]:
+            del spec[key]
+    kfile.write_text(dump_yaml(spec), encoding="utf-8")
+
+
+def parse_image_override(text: str) -> dict[str, str]:
+    """An ArgoCD/`kustomize edit set image` override as a kustomization images: entry.
+
+    `nginx:1.25`, `nginx@sha256:...`, `nginx=registry.example.com/nginx:1.25`.
+    """
+    name, _, replacement = text.partition("=")
+    entry = {"name": name}
+    target = replacement or name
+    if "@" in target:
+        target, entry["digest"] = target.split("@", 1)
+    elif ":" in target.rsplit("/", 1)[-1]:
+        target, entry["newTag"] = target.rsplit(":", 1)
+    if replacement:
+        entry["newName"] = target
+    else:
+        entry["name"] = target
+    return entry
 
 
 class _Tracer:

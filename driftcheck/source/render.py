@@ -7,6 +7,8 @@ Kustomize, a Chart.yaml means Helm, anything else is a directory of manifests.
 from __future__ import annotations
 
 import posixpath
+import re
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -53,13 +55,45 @@ def render_app(tree: CommitTree, app: AppSpec, timeout: float = 120) -> Rendered
         helm.render(tree, app, path, out, timeout)
     else:
         out.renderer = "directory"
+        chosen = _directory_filter(app, path)
         for file in tree.list_files(path, recurse=app.recurse):
-            if file.endswith(MANIFEST_SUFFIXES):
+            if file.endswith(MANIFEST_SUFFIXES) and chosen(file):
                 _add_file(tree, app, file, out)
     for err in out.errors:
         err.app = err.app or app.name
         err.stage = err.stage or "render"
     return out
+
+
+def _directory_filter(app: AppSpec, path: str) -> Callable[[str], bool]:
+    """ArgoCD's directory.include / directory.exclude: globs (`*` spans `/`, `{a,b}` alternatives)
+    matched against the path relative to the app's directory."""
+    directory = app.source_options.get("directory") or {}
+    include = _argocd_glob(str(directory["include"])) if directory.get("include") else None
+    exclude = _argocd_glob(str(directory["exclude"])) if directory.get("exclude") else None
+
+    def chosen(file: str) -> bool:
+        rel = posixpath.relpath(file, path) if path else file
+        return not (exclude and exclude.fullmatch(rel)) and not (include and not include.fullmatch(rel))
+    return chosen
+
+
+def _argocd_glob(pattern: str) -> re.Pattern[str]:
+    out, depth = "", 0
+    for ch in pattern:
+        if ch == "*":
+            out += ".*"
+        elif ch == "?":
+            out += "."
+        elif ch == "{":
+            out, depth = out + "(?:", depth + 1
+        elif ch == "}" and depth:
+            out, depth = out + ")", depth - 1
+        elif ch == "," and depth:
+            out += "|"
+        else:
+            out += re.escape(ch)
+    return re.compile(out + ")" * depth)
 
 
 def _add_file(tree: CommitTree, app: AppSpec, file: str, out: Rendered) -> None:

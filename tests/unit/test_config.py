@@ -105,6 +105,8 @@ def test_applications_from_this_repo_become_apps_others_are_skipped_with_reasons
         ("web", "apps/web", "web-ns", True, "argocd/web.yaml:3"), ("api", "charts/api", "api-ns", False,
                                                                    "argocd/api.yaml:1")]
     assert apps[1].values_files == ["values-prod.yaml"] and apps[1].release_name == "r"
+    assert apps[0].source_options == {"directory": {"recurse": True}}
+    assert apps[1].source_options == {"helm": {"valueFiles": ["values-prod.yaml"], "releaseName": "r"}}
     reasons = {s.name: s.reason for s in skipped}
     assert set(reasons) == {"other", "redis", "multi", "set", "web"}
     assert "another repository" in reasons["other"] and "Helm repository" in reasons["redis"]
