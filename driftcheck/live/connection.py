@@ -101,6 +101,9 @@ class Connection:
                                    f"{cause} ({attempt} attempts)") from None
                 time.sleep(self.retry.delay(attempt))
                 continue
+            except urllib3.exceptions.HTTPError as exc:  # a malformed server URL, an unknown scheme, ...
+                raise DriftcheckError(f"cannot talk to the Kubernetes API server {self.server} "
+                                      f"(context {self.context}): {_cause(exc)}") from None
             if 200 <= status < 300:
                 return _json(data, path)
             reason, message = _status_text(status, data)
@@ -221,8 +224,11 @@ def _retry_after(value: str | None) -> float | None:
 
 def _cause(exc: Exception) -> str:
     """The useful end of a urllib3 error: `Connection refused`, `connect timed out`, ..."""
+    text = " ".join(str(exc).split())
+    errno = re.search(r"\[Errno [^\]]*\] ([^)]*)", text)
+    if errno:
+        return errno.group(1)
     if isinstance(exc, urllib3.exceptions.ConnectTimeoutError) and not isinstance(
             exc, urllib3.exceptions.NewConnectionError):
         return "connect timed out"
-    text = " ".join(str(exc).split())
-    return text.rsplit("] ", 1)[-1] if "[Errno" in text else text.split(": ", 1)[-1]
+    return text.split(">: ", 1)[-1]  # without the "<urllib3.connection... object at 0x...>" prefix

@@ -86,3 +86,16 @@ def test_default_policy_gives_up_on_an_unreachable_server_within_30_seconds() ->
     """Retries stop once the next wait would pass connect_deadline; the last try is one connect timeout."""
     policy = RetryPolicy()
     assert policy.connect_deadline + CONNECT_TIMEOUT < 30
+
+
+@pytest.mark.parametrize("server, cause", [
+    ("not a url", "Host 'not a url' contains invalid character ' '"),
+    ("https://", "No host specified."),
+    ("ftp://k8s.example.com", "Not supported URL scheme ftp"),
+])
+def test_a_malformed_server_url_is_one_clear_error(tmp_path: Path, server: str, cause: str) -> None:
+    config = Connection(str(kubeconfig(tmp_path / "k", "broken", server)), retry=RetryPolicy(attempts=1))
+    with pytest.raises(DriftcheckError) as err:
+        config.get("/version")
+    assert str(err.value).startswith("cannot talk to the Kubernetes API server ") and cause in str(err.value)
+    assert config.requests == 1
