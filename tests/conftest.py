@@ -52,8 +52,9 @@ class GitRepoBuilder:
             target.write_text(text)
         git(self.path, "add", "-A")
         name, email = author.split(" <")
-        env = {"GIT_AUTHOR_NAME": name, "GIT_AUTHOR_EMAIL": email.rstrip(">"), "GIT_AUTHOR_DATE": date,
-               "GIT_COMMITTER_NAME": name, "GIT_COMMITTER_EMAIL": email.rstrip(">"), "GIT_COMMITTER_DATE": date}
+        email = email.rstrip(">")
+        env = {"GIT_AUTHOR_NAME": name, "GIT_AUTHOR_EMAIL": email, "GIT_AUTHOR_DATE": date,
+               "GIT_COMMITTER_NAME": name, "GIT_COMMITTER_EMAIL": email, "GIT_COMMITTER_DATE": date}
         git(self.path, "commit", "-q", "--allow-empty", "-m", message, env=env)
         return git(self.path, "rev-parse", "HEAD")
 
