@@ -278,3 +278,17 @@ def test_request_count_is_discovery_plus_pages(k8s_api: KubernetesEmulator, kube
     print(f"\n2,000 objects / 10 types: {state.requests} requests = {discovery} discovery + {pages} pages")
     assert state.requests == discovery + pages == len(k8s_api.requests) == 8 + 11
     assert sum(1 for r in k8s_api.requests if r.is_discovery) == discovery
+
+
+@pytest.mark.parametrize("selector, expected", [
+    ("tier=web", 10), ("tier==db", 10), ("tier!=web", 11), ("app in (app-0,app-1)", 6),
+    ("app notin (app-0,app-1),tier=db", 7), ("tier", 20), ("!tier", 1), ("app=app-0,tier=web", 2),
+])
+def test_label_selectors_select_on_the_server(k8s_api: KubernetesEmulator, kubeconfig: Path, selector: str,
+                                              expected: int) -> None:
+    configmap = next(r for r in DEFAULT_RESOURCES if r.kind == "ConfigMap")
+    unlabelled = {"apiVersion": "v1", "kind": "ConfigMap",
+                  "metadata": {"name": "bare", "namespace": "blog-system"}}
+    k8s_api.add(*generate_objects([configmap], 20, ["blog-system"]), unlabelled)
+    state = reader(kubeconfig).read({("", "ConfigMap")}, {"blog-system"}, selector=selector)
+    assert len(state.resources) == expected
