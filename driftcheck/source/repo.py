@@ -111,7 +111,12 @@ def open_repo(spec: str, cache_dir: Path | None = None, require_fresh: bool = Fa
                 _run_git(["clone", "--bare", "--quiet", "--", url, str(partial)], dest.parent, env, timeout,
                          url)
                 (partial / "driftcheck-fetched").touch()
-                partial.rename(dest)
+                try:
+                    partial.rename(dest)
+                except OSError:
+                    if not (dest / "HEAD").exists():  # else another run cloned it meanwhile: use theirs
+                        raise DriftcheckError(f"cannot store the clone of {mask_url(url)} in {dest}"
+                                              ) from None
             finally:
                 if partial.exists():
                     _rmtree(partial)

@@ -132,3 +132,23 @@ def test_local_work_tree_is_opened_in_place(git_repo: GitRepoBuilder) -> None:
     repo = open_repo(str(git_repo.path))
     assert Path(repo.working_tree_dir or "") == git_repo.path
     assert repo.head.commit.hexsha == sha == git(git_repo.path, "rev-parse", "HEAD")
+
+
+def test_runs_cloning_the_same_remote_at_once_all_succeed(git_repo: GitRepoBuilder, tmp_path: Path) -> None:
+    sha = git_repo.commit({"a.yaml": "kind: A\n"}, "one")
+    url = git_repo.path.as_uri()
+    results: list[object] = []
+
+    def clone() -> None:
+        try:
+            results.append(open_repo(url, cache_dir=tmp_path / "cache").commit("main").hexsha)
+        except DriftcheckError as e:
+            results.append(e)
+
+    threads = [threading.Thread(target=clone) for _ in range(4)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    assert results == [sha] * 4
+    assert len([p for p in (tmp_path / "cache").iterdir() if not p.name.startswith(".")]) == 1
