@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import json
 import os
+import re
 import subprocess
 import threading
 from collections.abc import Iterator
@@ -241,3 +242,42 @@ def test_git_credentials_are_example_values_with_strict_ssh(rendered: tuple[str,
     volume = next(v for v in pod["volumes"] if v.get("secret"))
     assert volume["secret"]["secretName"] == "driftcheck-git"
     assert volume["secret"]["defaultMode"] & 0o007 == 0, "credential files are not world-readable"
+
+
+def test_alert_rules_use_the_metrics_driftcheck_exports() -> None:
+    """A renamed metric would silence an alert without anyone noticing: every series the rules name is one
+    that report/metrics.py produces."""
+    from prometheus_client import generate_latest
+
+    from driftcheck.report.metrics import registry_for
+
+    doc = {"apps": [{"name": "web", "status": "drifted"}], "errors": [],
+           "generated_at": "2026-01-02T00:00:00Z",
+           "resources": [{"app": "web", "status": "drifted", "first_seen": "2026-01-01T00:00:00Z"}],
+           "tool": {"version": "0.1.0"}, "source": {"revision": "main", "commit": "abc"}}
+    text = generate_latest(registry_for(doc, "prod", 1.0)).decode()
+    exported = set(re.findall(r"^(driftcheck_\w+)\{", text, re.MULTILINE))
+    rule = yaml.safe_load((DEPLOY / "monitoring" / "prometheusrule.yaml").read_text())
+    alerts = rule["spec"]["groups"][0]["rules"]
+    used = {name for alert in alerts for name in re.findall(r"driftcheck_\w+", alert["expr"])}
+    assert used and used <= exported, used - exported
+    labels = {label for alert in alerts for label in re.findall(r"by \(([^)]*)\)", alert["expr"])}
+    assert all(set(group.replace(" ", "").split(",")) <= {"cluster", "app"} for group in labels)
+    assert {a["alert"] for a in alerts} >= {"DriftcheckNotRun", "DriftcheckDrift", "DriftcheckIncomplete"}
+
+
+def test_report_browser_reads_the_archive_read_only_and_unprivileged() -> None:
+    kv = pytest.importorskip("kubernetes_validate")
+    pod = yaml.safe_load((DEPLOY / "tools" / "report-browser.yaml").read_text())
+    kv.validate(pod, "1.32.0", strict=True)
+    spec = pod["spec"]
+    assert pod["metadata"]["namespace"] == "driftcheck" and spec["automountServiceAccountToken"] is False
+    assert spec["securityContext"]["runAsNonRoot"] is True and spec["activeDeadlineSeconds"] > 0
+    [container] = spec["containers"]
+    assert container["securityContext"]["readOnlyRootFilesystem"] is True
+    assert container["securityContext"]["capabilities"]["drop"] == ["ALL"]
+    assert all(m["readOnly"] for m in container["volumeMounts"])
+    claim = spec["volumes"][0]["persistentVolumeClaim"]
+    assert claim["readOnly"] is True
+    assert claim["claimName"] in {d["metadata"]["name"] for d in kustomize(DEPLOY)
+                                  if d["kind"] == "PersistentVolumeClaim"}
