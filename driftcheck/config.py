@@ -2,6 +2,24 @@
 
 Nothing here touches Git or the cluster: Application documents arrive already read (with their file
 and line), so the same code serves any commit and any source of documents.
+
+driftcheck.yaml (every key optional; unknown keys are errors, so typos do not pass silently)::
+
+    repo: https://github.com/org/gitops.git   # default for --repo
+    revision: main                            # default for --revision
+    repoURLs: [git@github.com:org/gitops]     # other spellings Applications use for this repository
+    argocdApps: argocd/*.yaml                 # Application manifests to take apps from
+    historySince: 90d
+    gitopsManagers: [argocd-controller]       # field managers that mean "the GitOps tool"
+    rules: {packs: [argo-rollouts, istio], files: [rules/team.yaml]}
+    apps:
+      - name: web
+        path: apps/web
+        namespace: shop
+        recurse: false
+        ignoreDifferences: [{group: apps, kind: Deployment, jsonPointers: [/spec/replicas]}]
+        valuesFiles: [values-prod.yaml]       # Helm apps, relative to the chart
+        releaseName: web                      # Helm apps; default: the app name
 """
 
 from __future__ import annotations
