@@ -25,6 +25,7 @@ chart the files are the chart directory and its values files; its entries list f
 from __future__ import annotations
 
 import bisect
+import functools
 import hashlib
 import json
 import posixpath
@@ -94,7 +95,7 @@ class HistoryResult:
     found: bool = True  # False when the app's path never held anything the app reads
 
 
-@dataclass
+@dataclass(frozen=True)
 class _Change:
     status: str  # A, D, M, T, R
     old: str | None
@@ -103,7 +104,7 @@ class _Change:
     new_blob: str
 
 
-@dataclass
+@dataclass(frozen=True)
 class _Commit:
     sha: str
     parents: list[str]
@@ -164,7 +165,7 @@ class _Walker:
         except (git.BadName, git.BadObject, ValueError):
             raise DriftcheckError(f"--revision {revision}: no such branch, tag or commit") from None
         tip = tip_commit.hexsha
-        self.tree = _ls_tree(self.repo, tip)
+        self.tree = dict(_ls_tree(self.repo.git_dir, tip))
         root = _norm(self.app.path)
         files, watched = self._read_set(root)
         watched |= set(files)
@@ -172,7 +173,7 @@ class _Walker:
         revision_state = state
         shallow = _shallow_commits(self.repo)
         boundary: _Commit | None = None
-        for commit in _first_parent_log(self.repo, tip):
+        for commit in _first_parent_log(self.repo.git_dir, tip, frozenset(shallow)):
             if commit.sha in shallow:
                 boundary = commit
                 break
@@ -288,12 +289,11 @@ class _Walker:
 
     # -- the app's objects in one state ---------------------------------------------------------
 
-    def _parse(self, blob: str, path: str) -> _Parsed:
+    def _parse(self, blob: str, path: str, data: bytes | None = None) -> _Parsed:
         """Documents, errors and per-document digests of a blob; parsed once per blob id."""
         cached = self.parsed.get(blob)
         if cached is None:
-            data = self.blobs.read(blob)
-            docs, errs = load_manifests(data, path)
+            docs, errs = load_manifests(self.blobs.read(blob) if data is None else data, path)
             digests = tuple(_digest(body) for body, _ in docs)
             if errs:
                 digests += (f"unparseable:{blob}",)
@@ -307,6 +307,9 @@ class _Walker:
 
     def _state(self, roles: dict[str, FileRole]) -> _State:
         files = {p: self.tree[p] for p in roles if p in self.tree}
+        unread = {b: p for p, b in files.items() if roles[p].kind != "aux" and b not in self.parsed}
+        for blob, data in self.blobs.read_many(list(unread)).items():
+            self._parse(blob, unread[blob], data)
         objects: dict[ResourceKey, tuple[dict[str, Any], str]] = {}
         digests: list[str] = []
         broken: dict[str, RunError] = {}
@@ -523,7 +526,7 @@ def _same(a: Any, b: Any, segments: tuple[str, ...]) -> bool:
 
 
 class _Blobs:
-    """Blob contents through one `git cat-file --batch` process: one round trip per blob."""
+    """Blob contents through one `git cat-file --batch` process, many blobs per round trip."""
 
     def __init__(self, repo: git.Repo) -> None:
         self.proc = subprocess.Popen(["git", "cat-file", "--batch"], cwd=repo.git_dir, stdin=subprocess.PIPE,
@@ -538,15 +541,23 @@ class _Blobs:
         self.proc.wait()
 
     def read(self, sha: str) -> bytes:
+        return self.read_many([sha])[sha]
+
+    def read_many(self, shas: list[str]) -> dict[str, bytes]:
+        """Requests go out in chunks small enough for the pipe, so neither side waits on the other."""
         assert self.proc.stdin is not None and self.proc.stdout is not None
-        self.proc.stdin.write(f"{sha}\n".encode())
-        self.proc.stdin.flush()
-        header = self.proc.stdout.readline().split()
-        if len(header) != 3:
-            raise DriftcheckError(f"blob {sha} is missing from the repository")
-        data = self.proc.stdout.read(int(header[2]))
-        self.proc.stdout.read(1)  # the newline after the content
-        return data
+        out: dict[str, bytes] = {}
+        for start in range(0, len(shas), 500):
+            chunk = shas[start:start + 500]
+            self.proc.stdin.write("".join(f"{sha}\n" for sha in chunk).encode())
+            self.proc.stdin.flush()
+            for sha in chunk:
+                header = self.proc.stdout.readline().split()
+                if len(header) != 3:
+                    raise DriftcheckError(f"blob {sha} is missing from the repository")
+                out[sha] = self.proc.stdout.read(int(header[2]))
+                self.proc.stdout.read(1)  # the newline after the content
+        return out
 
 
 class _TreeView:
@@ -562,7 +573,12 @@ class _TreeView:
 
     def is_dir(self, path: str) -> bool:
         if self._dirs is None:
-            self._dirs = {""} | {p[:i] for p in self.tree for i, c in enumerate(p) if c == "/"}
+            self._dirs = {""}
+            for file in self.tree:
+                cut = file.rfind("/")
+                while cut > 0 and file[:cut] not in self._dirs:
+                    self._dirs.add(file[:cut])
+                    cut = file.rfind("/", 0, cut)
         return _norm(path) in self._dirs
 
     def read(self, path: str) -> bytes:
@@ -621,8 +637,10 @@ def histories(options: AuditOptions, since: str | None = None, until: str | None
     return found
 
 
-def _ls_tree(repo: git.Repo, commit: str) -> dict[str, str]:
-    out = subprocess.run(["git", "ls-tree", "-r", "-z", "--full-tree", commit], cwd=repo.git_dir,
+@functools.lru_cache(maxsize=4)
+def _ls_tree(git_dir: str, commit: str) -> dict[str, str]:
+    """Path -> blob id of every file at commit (cached: every app of a run starts from the same tree)."""
+    out = subprocess.run(["git", "ls-tree", "-r", "-z", "--full-tree", commit], cwd=git_dir,
                          capture_output=True, check=True).stdout
     tree = {}
     for entry in out.split(b"\0"):
@@ -634,12 +652,20 @@ def _ls_tree(repo: git.Repo, commit: str) -> dict[str, str]:
     return tree
 
 
-def _first_parent_log(repo: git.Repo, tip: str) -> Iterator[_Commit]:
-    """Every first-parent commit with its diff against its first parent (renames detected), newest first."""
+@functools.lru_cache(maxsize=4)
+def _first_parent_log(git_dir: str, tip: str, shallow: frozenset[str]) -> tuple[_Commit, ...]:
+    """Every first-parent commit with its diff against its first parent (renames detected), newest first.
+
+    Cached per tip (and shallow boundary): every app of a run walks the same chain.
+    """
+    return tuple(_parse_log(git_dir, tip))
+
+
+def _parse_log(git_dir: str, tip: str) -> Iterator[_Commit]:
     fmt = "%x01%H%x00%P%x00%an <%ae>%x00%cn <%ce>%x00%cI%x00%B%x00"
     proc = subprocess.Popen(["git", "log", "--first-parent", "--diff-merges=first-parent", "--root", "-M",
                              "--raw", "--no-abbrev", "-z",
-                             f"--format={fmt}", tip], cwd=repo.git_dir, stdout=subprocess.PIPE)
+                             f"--format={fmt}", tip], cwd=git_dir, stdout=subprocess.PIPE)
     assert proc.stdout is not None
     data = proc.stdout.read()
     proc.wait()
