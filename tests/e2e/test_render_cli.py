@@ -6,9 +6,12 @@ from __future__ import annotations
 import hashlib
 import io
 import json
+import os
+import socket
 import subprocess
 import sys
 import tarfile
+import time
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -161,3 +164,18 @@ def test_an_app_that_fails_is_reported_and_the_others_written(git_repo: GitRepoB
     assert (out / "team/ConfigMap.a.yaml").exists()
     manifest = json.loads((out / "MANIFEST.json").read_text())
     assert [e["app"] for e in manifest["errors"]] == ["bad"]
+
+
+def test_unreachable_remote_is_exit_2_within_seconds(tmp_path: Path) -> None:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        port = s.getsockname()[1]
+    started = time.monotonic()
+    url = f"https://127.0.0.1:{port}/org/gitops.git"
+    proc = subprocess.run([*DRIFTCHECK, "render", "--repo", url, "--path", "app", "--out",
+                           str(tmp_path / "o")], capture_output=True, text=True, timeout=60,
+                          env={**os.environ, "XDG_CACHE_HOME": str(tmp_path / "cache")})
+    assert time.monotonic() - started < 15
+    assert proc.returncode == 2 and "Traceback" not in proc.stderr
+    error_lines = [line for line in proc.stderr.splitlines() if line.startswith("driftcheck: error:")]
+    assert len(error_lines) == 1 and f"127.0.0.1:{port}" in error_lines[0]
