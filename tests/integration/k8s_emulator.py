@@ -18,6 +18,10 @@ Usage::
 
 Resource types come from `DEFAULT_RESOURCES` (core kinds plus the Argo Rollouts, Istio and Sealed Secrets
 CRDs); pass `resources=` to serve others, or `unserve()` one to emulate a CRD that is not installed.
+`tls=True` serves HTTPS with a fresh self-signed certificate (`ca_certificate`; `write_kubeconfig` trusts
+it); `page_delay` adds server time to every LIST page (for benchmarks); `requests` is the log, each entry
+with method, path, query, arrival time and status (0 while a stalled answer is pending); `generate_objects`
+makes many small objects; `BLOG_SYSTEM_LIVE` is a file of realistic `kubectl get -o yaml` objects.
 """
 
 from __future__ import annotations
@@ -166,6 +170,7 @@ class KubernetesEmulator:
         self.requests: list[Request] = []
         self.faults: list[Fault] = []
         self._objects: dict[tuple[str, str], dict[tuple[str, str], dict[str, Any]]] = {}
+        self._order: dict[tuple[str, str], list[tuple[str, str]]] = {}  # sorted keys, so pages stay cheap
         self._resource_version = 1000
         self._lock = threading.Lock()
         self._stopping = threading.Event()
@@ -240,6 +245,7 @@ class KubernetesEmulator:
                 if res.namespaced and not namespace:
                     raise ValueError(f"{obj['kind']} {meta.get('name')} needs metadata.namespace")
                 self._objects.setdefault((res.group, res.plural), {})[(namespace, meta["name"])] = body
+                self._order.pop((res.group, res.plural), None)
 
     def load_yaml(self, path: str | Path) -> list[dict[str, Any]]:
         """Add every object of a (multi-document) YAML file; returns them."""
@@ -406,7 +412,10 @@ class KubernetesEmulator:
             return _status(400, "BadRequest", f"unable to parse requirement: {exc}")
         with self._lock:
             store = self._objects.get((res.group, res.plural), {})
-            matching = [store[key] for key in sorted(store) if (namespace is None or key[0] == namespace)
+            order = self._order.get((res.group, res.plural))
+            if order is None:
+                order = self._order[(res.group, res.plural)] = sorted(store)
+            matching = [store[key] for key in order if (namespace is None or key[0] == namespace)
                         and selector_matches(selector, (store[key]["metadata"].get("labels") or {}))]
             list_version = str(self._resource_version)
         start, rv = 0, list_version
