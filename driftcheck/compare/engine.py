@@ -43,6 +43,7 @@ class Prepared:
     live: dict[str, Any]
     applied: Any  # normalized last-applied-configuration, or ABSENT
     entries: list[ManagedEntry] = field(default_factory=list)
+    not_compared: list[str] = field(default_factory=list)  # Secret keys whose live values were redacted
 
 
 def prepare(key: ResourceKey, desired: dict[str, Any] | None, live: dict[str, Any] | None,
@@ -54,9 +55,9 @@ def prepare(key: ResourceKey, desired: dict[str, Any] | None, live: dict[str, An
         if live is not None else None
     raw_applied = last_applied(live) if live is not None else None
     applied = normalize(raw_applied, key.group, desired_labels=labels) if raw_applied else ABSENT
-    redact(key.group, key.kind, d, lv, applied)
+    not_compared = redact(key.group, key.kind, d, lv, applied)
     return Prepared(d if d is not None else {}, lv if lv is not None else {}, applied,
-                    managed_entries(live) if live is not None else [])
+                    managed_entries(live) if live is not None else [], not_compared)
 
 
 def compare_app(app: AppSpec, desired: list[Resource], live: LiveState, rules: RuleSet,
@@ -110,8 +111,10 @@ def compare_pair(app: str, desired: Resource, live: Resource, app_rules: list[Ru
     diffs = [FieldDiff(to_pointer(d.path), d.desired, d.live,
                        None if d.live_path is None else owner(prep.entries, prep.live, d.live_path), d.note)
              for d in walker.diffs]
+    reason = f"values of {', '.join(prep.not_compared)} not compared: redacted in snapshot" \
+        if prep.not_compared else ""
     return ResourceResult(key, app, "drifted" if diffs else "in-sync", desired.api_version, diffs=diffs,
-                          ignored=walker.ignored, source=desired.origin)
+                          ignored=walker.ignored, source=desired.origin, reason=reason)
 
 
 def _apply_rules(app: str, key: ResourceKey, prep: Prepared, app_rules: list[Rule], ruleset: RuleSet,

@@ -22,15 +22,16 @@ def is_secret(group: str, kind: str) -> bool:
 
 
 def redact(group: str, kind: str, desired: dict[str, Any] | None, live: dict[str, Any] | None,
-           applied: Any = ABSENT) -> None:
+           applied: Any = ABSENT) -> list[str]:
     """Replace, in place, every secret value by a marker that says only whether desired and live agree.
 
     No value, encoding or hash of a value survives, so nothing downstream (diffs, explain, jq error
     messages) can leak one. `stringData` in Git is compared with the base64 `data` the cluster keeps.
     SealedSecret ciphertext is not a secret, but it is long and opaque: it is treated the same way.
+    Returns the keys whose values could not be compared (redacted in a snapshot).
     """
     if not is_secret(group, kind):
-        return
+        return []
     want = _values(group, desired) if desired is not None else {}
     have = _values(group, live) if live is not None else {}
     d_out: dict[str, str] = {}
@@ -52,6 +53,7 @@ def redact(group: str, kind: str, desired: dict[str, Any] | None, live: dict[str
             _store(group, body, {k: out[k] for k in sorted(out)})
     if isinstance(applied, dict):
         _store(group, applied, dict.fromkeys(sorted(_values(group, applied)), IN_GIT))
+    return sorted(k for k, v in l_out.items() if v == NOT_COMPARED)
 
 
 def _values(group: str, body: dict[str, Any]) -> dict[str, bytes]:

@@ -73,6 +73,7 @@ def test_snapshot_redacted_values_are_not_reported_as_changed() -> None:
     live["metadata"] = {"name": "db", "namespace": "blog-system"}
     [result], _, _ = run([DESIRED], [live])
     assert result.status == "in-sync"
+    assert result.reason == "values of api-key, password, same not compared: redacted in snapshot"
 
 
 def test_sealed_secret_ciphertext_is_compared_but_never_shown() -> None:
