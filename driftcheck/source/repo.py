@@ -238,12 +238,20 @@ def resolve_commit(repo: git.Repo, revision: str | None = None,
     tip = commit
     while commit.committed_date > limit:
         if not commit.parents:
-            raise DriftcheckError(
-                f"--at {moment.isoformat()}: before the first commit of {rev} "
-                f"({commit.hexsha[:12]}, {commit.committed_datetime.isoformat()})")
+            first = f"({commit.hexsha[:12]}, {commit.committed_datetime.isoformat()})"
+            if commit.hexsha in _shallow_boundary(repo):
+                raise DriftcheckError(f"--at {moment.isoformat()}: before the oldest commit of this shallow "
+                                      f"clone {first}; fetch more history (git fetch --unshallow)")
+            raise DriftcheckError(f"--at {moment.isoformat()}: before the first commit of {rev} {first}")
         commit = commit.parents[0]
     log.debug("--at %s on %s (%s) resolved to %s", moment.isoformat(), rev, tip.hexsha[:12], commit.hexsha)
     return commit
+
+
+def _shallow_boundary(repo: git.Repo) -> set[str]:
+    """Commits whose parents a shallow clone lacks (empty for a full clone)."""
+    shallow = Path(repo.git_dir) / "shallow"
+    return set(shallow.read_text().split()) if shallow.exists() else set()
 
 
 def remote_urls(repo: git.Repo) -> set[str]:

@@ -122,3 +122,13 @@ def test_bare_repository_resolves_too(history: GitRepoBuilder, tmp_path: Path) -
     repo = open_repo(str(bare))
     moment = "2026-01-21T12:00:00+09:00"
     assert resolve_commit(repo, "main", moment).hexsha == rev_list_before(history.path, moment, "main")
+
+
+def test_moment_before_a_shallow_clones_history_says_so(history: GitRepoBuilder, tmp_path: Path) -> None:
+    shallow = tmp_path / "shallow"
+    subprocess.run(["git", "clone", "-q", "--depth", "1", "--branch", "main", history.path.as_uri(),
+                    str(shallow)], check=True)
+    repo = open_repo(str(shallow))
+    with pytest.raises(DriftcheckError, match="shallow clone"):
+        resolve_commit(repo, None, "2026-01-20T00:00:00Z")
+    assert resolve_commit(repo, None, "2026-01-24").hexsha == git(shallow, "rev-parse", "HEAD")
