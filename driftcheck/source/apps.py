@@ -81,9 +81,10 @@ def discover_apps(tree: CommitTree, options: AppOptions) -> DiscoveredApps:
                                   f"{', '.join(sorted(by_name)) or 'none'})")
         found.apps = [by_name[n] for n in options.app_names]
     if not found.apps:
+        why = "; ".join(str(e) for e in found.errors[:3])  # e.g. the Application file that did not parse
         raise DriftcheckError("no apps to check: give --path, --argocd-apps GLOB, or a driftcheck.yaml "
                               "with apps:" + (f" ({len(found.skipped)} Applications skipped)" if found.skipped
-                                              else ""))
+                                              else "") + (f" ({why})" if why else ""))
     return found
 
 
