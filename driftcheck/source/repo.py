@@ -236,12 +236,13 @@ def resolve_commit(repo: git.Repo, revision: str | None = None,
     moment = at if isinstance(at, datetime) else parse_moment(at)
     limit = moment.timestamp()
     tip = commit
+    boundary = _shallow_boundary(repo)
     while commit.committed_date > limit:
+        first = f"({commit.hexsha[:12]}, {commit.committed_datetime.isoformat()})"
+        if commit.hexsha in boundary:  # its parents are named but were never fetched
+            raise DriftcheckError(f"--at {moment.isoformat()}: before the oldest commit of this shallow "
+                                  f"clone {first}; fetch more history (git fetch --unshallow)")
         if not commit.parents:
-            first = f"({commit.hexsha[:12]}, {commit.committed_datetime.isoformat()})"
-            if commit.hexsha in _shallow_boundary(repo):
-                raise DriftcheckError(f"--at {moment.isoformat()}: before the oldest commit of this shallow "
-                                      f"clone {first}; fetch more history (git fetch --unshallow)")
             raise DriftcheckError(f"--at {moment.isoformat()}: before the first commit of {rev} {first}")
         commit = commit.parents[0]
     log.debug("--at %s on %s (%s) resolved to %s", moment.isoformat(), rev, tip.hexsha[:12], commit.hexsha)
