@@ -56,7 +56,6 @@ class Rule:
     managers: tuple[str, ...] = ()
     derived_from: str = ""
     source: str = ""  # the file (or config source) the rule came from
-    index: int = 0
     app: str = ""  # only for this app, when set
     spec: dict[str, Any] = field(default_factory=dict, compare=False, hash=False)
 
@@ -168,7 +167,7 @@ def parse_rules(entries: Any, source: str, *, app: str = "",
                     json_pointers=tuple(spec.get("jsonPointers") or ()),
                     jq_paths=tuple(spec.get("jqPathExpressions") or ()),
                     managers=tuple(spec.get("managedFieldsManagers") or ()),
-                    derived_from=str(spec.get("derivedFrom") or ""), source=file or source, index=index,
+                    derived_from=str(spec.get("derivedFrom") or ""), source=file or source,
                     app=app, spec=json.loads(json.dumps(spec)))
         problem = _compile_problem(rule)
         if problem:
