@@ -4,12 +4,13 @@ refusal is a RunError that names the file."""
 
 from __future__ import annotations
 
+import json
 import os
 import subprocess
 import sys
 import time
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 import pytest
 
@@ -295,3 +296,70 @@ def test_application_with_a_nonsense_path_is_an_app_error(git_repo: GitRepoBuild
                                {"https://git.example.com/r.git"})
     out = render(git_repo, path=apps[0].path)
     assert out.resources == [] and "does not exist" in out.errors[0].message and out.errors[0].app == "web"
+
+
+# --- through the command line ------------------------------------------------------------------------------
+
+def check(repo: GitRepoBuilder, tmp_path: Path, *extra: str) -> tuple[subprocess.CompletedProcess[str], Any]:
+    live = tmp_path / "live.json"
+    live.write_text(json.dumps({"apiVersion": "v1", "kind": "List", "items": [
+        {"apiVersion": "v1", "kind": "ConfigMap", "metadata": {"name": "good", "namespace": "web"},
+         "data": {"a": "2"}}]}))
+    command = [sys.executable, "-m", "driftcheck.cli", "check", "--repo", str(repo.path), "--path", "app",
+               "-n", "web", "--live-snapshot", str(live), "--out", str(tmp_path / "out"), "-o", "none",
+               *extra]
+    proc = subprocess.run(command, capture_output=True, text=True, timeout=120)
+    assert "Traceback" not in proc.stderr
+    reports = list((tmp_path / "out").rglob("report.json"))
+    return proc, json.loads(reports[0].read_text()) if reports else {}
+
+
+def test_invalid_rules_name_file_and_index_and_the_valid_ones_still_apply(git_repo: GitRepoBuilder,
+                                                                          tmp_path: Path) -> None:
+    git_repo.commit({"app/good.yaml": GOOD}, "good")
+    rules = tmp_path / "team-rules.yaml"
+    rules.write_text("- {kind: ConfigMap, jsonPointers: [/data/a]}\n"
+                     "- {kind: ConfigMap, jqPathExpressions: ['.data[']}\n"
+                     "- {jsonPointers: [/data]}\n"
+                     "- {kind: ConfigMap, jsonPointers: [data/b]}\n")
+    proc, report = check(git_repo, tmp_path, "--rules", str(rules))
+    assert proc.returncode == 2, proc.stderr
+    messages = [f"{e['file']}: {e['message']}" for e in report["errors"]]
+    expected = ((1, "does not compile"), (2, "'kind' is a required property"), (3, "does not match"))
+    for index, what in expected:
+        assert any(str(rules) in m and f"rule #{index} is invalid" in m and what in m for m in messages), \
+            messages
+    [resource] = report["resources"]
+    assert resource["status"] == "in-sync", "rule #0 still suppresses the difference"
+    assert resource["ignored"] == [{"path": "/data/a", "rule": "file:team-rules.yaml#0"}]
+
+
+def test_a_rules_file_that_is_not_yaml_is_reported_with_its_line(git_repo: GitRepoBuilder,
+                                                                 tmp_path: Path) -> None:
+    git_repo.commit({"app/good.yaml": GOOD}, "good")
+    rules = tmp_path / "broken.yaml"
+    rules.write_text("- kind: ConfigMap\n  jsonPointers: [/data/a\n- kind: Secret\n")
+    proc, report = check(git_repo, tmp_path, "--rules", str(rules))
+    assert proc.returncode == 2
+    [error] = [e for e in report["errors"] if e["file"] == str(rules)]
+    assert error["line"] >= 2 and "YAML" in error["message"]
+
+
+def test_a_hostile_repository_is_audited_with_every_refusal_in_the_report(
+        git_repo: GitRepoBuilder, tmp_path: Path, outside_secret: Path) -> None:
+    commit_symlinks(git_repo, {"app/stolen.yaml": str(outside_secret)}, {
+        "app/good.yaml": GOOD, "app/bomb.yaml": BILLION_LAUGHS,
+        "app/deep.yaml": "a: " + "[" * 10_000 + "]" * 10_000 + "\n",
+        "app/twin.yaml": GOOD.replace("a: '1'", "a: '3'")})
+    (git_repo.path / "app/latin1.yaml").write_bytes(b"kind: ConfigMap\nmetadata: {name: \xe9}\n")
+    git_repo.commit({}, "latin-1")
+    started = time.monotonic()
+    proc, report = check(git_repo, tmp_path)
+    assert time.monotonic() - started < 60
+    assert proc.returncode == 2, proc.stderr
+    files = {e["file"] for e in report["errors"]}
+    assert files >= {"app/bomb.yaml", "app/deep.yaml", "app/latin1.yaml", "app/stolen.yaml", "app/twin.yaml"}
+    [good] = report["resources"]
+    assert (good["name"], good["status"]) == ("good", "drifted"), "the good object is still compared"
+    assert [d["path"] for d in good["differences"]] == ["/data/a"]
+    assert "OUTSIDE-SECRET" not in json.dumps(report)
