@@ -15,7 +15,7 @@ import tempfile
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from driftcheck.model import AppSpec, DriftcheckError, Origin, RunError
+from driftcheck.model import AppSpec, Origin, RunError
 from driftcheck.source.tree import CommitTree
 from driftcheck.source.yamlload import dump_yaml, load_manifests
 
@@ -71,13 +71,9 @@ def render(tree: CommitTree, app: AppSpec, path: str, out: Rendered, timeout: fl
             return
         out.files_read.append(v)
     release = app.release_name or app.name
-    with tempfile.TemporaryDirectory(prefix="driftcheck-helm-") as tmp:
-        root = Path(tmp) / "repo"
-        try:
-            out.errors.extend(tree.export(root))
-        except DriftcheckError as e:
-            out.errors.append(RunError(str(e), app=app.name, file=path))
-            return
+    with tree.exported() as (root, export_errors), \
+            tempfile.TemporaryDirectory(prefix="driftcheck-helm-") as tmp:
+        out.errors.extend(e for e in export_errors if e.file.startswith(f"{path}/"))
         try:
             extra = _argocd_values(app.source_options.get("helm") or {}, Path(tmp))
             text = _template(root, path, [root / v for v in values] + extra, release, app.namespace, timeout)

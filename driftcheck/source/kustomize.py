@@ -11,12 +11,11 @@ import posixpath
 import re
 import shutil
 import subprocess
-import tempfile
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from driftcheck.model import AppSpec, DriftcheckError, Origin, RunError
+from driftcheck.model import AppSpec, Origin, RunError
 from driftcheck.source.tree import CommitTree
 from driftcheck.source.yamlload import dump_yaml, load_manifests
 
@@ -143,14 +142,10 @@ def render(tree: CommitTree, app: AppSpec, path: str, out: Rendered, timeout: fl
         out.errors.append(RunError("Kustomize app, but neither kustomize nor kubectl is on PATH",
                                    app=app.name, file=path))
         return
-    with tempfile.TemporaryDirectory(prefix="driftcheck-kustomize-") as tmp:
-        root = Path(tmp) / "repo"
-        try:
-            out.errors.extend(tree.export(root))
-        except DriftcheckError as e:
-            out.errors.append(RunError(str(e), app=app.name, file=path))
-            return
-        options = app.source_options.get("kustomize") or {}
+    options = app.source_options.get("kustomize") or {}
+    with tree.exported(private=bool(options)) as (root, export_errors):
+        # Only the export's complaints about files this build reads concern this app.
+        out.errors.extend(e for e in export_errors if e.file in graph.files or e.file.startswith(f"{path}/"))
         if options:
             kfile = kustomization_file(tree, path) or path
             apply_argocd_options(root / kfile, options)

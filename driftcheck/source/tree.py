@@ -7,10 +7,14 @@ from __future__ import annotations
 
 import os
 import posixpath
+import shutil
 import stat
 import subprocess
+import tempfile
 import threading
+import weakref
 from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 
 import git
@@ -32,6 +36,7 @@ class CommitTree:
         self.date: str = commit.committed_datetime.isoformat()
         # directory path -> {name: entry}: each tree object is parsed once, not once per path looked up
         self._children: dict[str, dict[str, git.objects.base.IndexObject]] = {}
+        self._shared: tuple[Path, list[RunError]] | None = None
 
     def _entry(self, path: str) -> git.objects.base.IndexObject | None:
         path = _norm(path)
@@ -73,6 +78,23 @@ class CommitTree:
         items = entry.traverse() if recurse else iter(entry)
         return sorted(item.path for item in items
                       if isinstance(item, git.Blob))  # type: ignore[union-attr]
+
+    @contextmanager
+    def exported(self, private: bool = False) -> Iterator[tuple[Path, list[RunError]]]:
+        """The whole tree on disk for kustomize/helm, with the export's errors.
+
+        By default one export per CommitTree serves every app (builds only read it; it is removed when
+        the CommitTree goes away). private gives a throwaway copy for a caller that edits files.
+        """
+        if private:
+            with tempfile.TemporaryDirectory(prefix="driftcheck-export-") as tmp:
+                yield Path(tmp) / "repo", self.export(Path(tmp) / "repo")
+            return
+        if self._shared is None:
+            tmp = tempfile.mkdtemp(prefix="driftcheck-export-")
+            weakref.finalize(self, shutil.rmtree, tmp, True)
+            self._shared = (Path(tmp) / "repo", self.export(Path(tmp) / "repo"))
+        yield self._shared
 
     def export(self, dest: Path, path: str = "") -> list[RunError]:
         """Write the files under path (the whole tree by default) into dest, keeping their relative paths.
