@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import importlib.util
+import os
 import shutil
 import subprocess
 from pathlib import Path
@@ -247,3 +248,16 @@ def test_argocd_helm_values_value_object_and_parameters_layer_in_order(git_repo:
     (deploy,) = out.resources
     assert deploy.body["spec"]["replicas"] == 6
     assert deploy.body["spec"]["template"]["spec"]["containers"][0]["image"] == "web:3"
+
+
+def test_an_outside_symlink_is_reported_by_the_app_that_reads_it_only(git_repo: GitRepoBuilder) -> None:
+    git_repo.commit({**BASE, "a/kustomization.yaml": "resources: [../base]\n",
+                     "b/kustomization.yaml": "resources: [cm.yaml]\n", "b/cm.yaml": cm("b")}, "two apps")
+    os.symlink("/etc/hostname", git_repo.path / "b" / "leak.yaml")
+    git_repo.commit({}, "link")
+    r = open_repo(str(git_repo.path))
+    tree = CommitTree(r, resolve_commit(r))
+    a = render_app(tree, AppSpec("a", "a", "team"))
+    b = render_app(tree, AppSpec("b", "b", "team"))
+    assert a.errors == [] and names(a) == ["settings"]
+    assert [e.file for e in b.errors] == ["b/leak.yaml"] and names(b) == ["b"]
