@@ -79,7 +79,9 @@ class Walker:
         elif isinstance(d, list) and isinstance(lv, list):  # `[]` in Git empties an atomic list on apply
             self._lists(d, lv, la, owned, path, live_path, names, forced)
         elif is_empty(d):
-            null_note = NULL_IN_GIT if d is None else ""
+            # ArgoCD round-trips built-in kinds through their Go types, which drop nulls (and the server
+            # re-defaults what a null removes); a custom resource keeps them, and apply removes the field.
+            null_note = NULL_IN_GIT if d is None and self.group not in BUILTIN_GROUPS else ""
             self._live_only(lv, la, owned, path, live_path, names, null_note or forced)
         elif isinstance(d, dict | list) or isinstance(lv, dict | list) or not scalars_equal(d, lv, names):
             self._add(path, live_path, d, lv)

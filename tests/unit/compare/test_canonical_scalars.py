@@ -42,8 +42,12 @@ def test_null_empty_and_quantities_in_a_workload_are_in_sync() -> None:
     assert one(DEPLOY, live).status == "in-sync"
 
 
-def test_explicit_null_in_git_means_absent_so_a_live_value_is_drift() -> None:
-    desired = {**DEPLOY, "spec": {"paused": None}}
-    live = {**DEPLOY, "spec": {"paused": True}}
-    result = one(desired, live)
+def test_null_in_git_removes_a_custom_resource_field_but_not_a_built_in_one() -> None:
+    rollout = {"apiVersion": "argoproj.io/v1alpha1", "kind": "Rollout", "metadata": META,
+               "spec": {"paused": None}}
+    result = one(rollout, {**rollout, "spec": {"paused": True}})
     assert paths(result) == ["/spec/paused"] and "null in Git" in result.diffs[0].note
+    # a Helm chart rendering `strategy: null` must not flag the strategy the API server defaults
+    deployment = {**DEPLOY, "spec": {"strategy": None}}
+    defaulted = {"rollingUpdate": {"maxSurge": "25%", "maxUnavailable": "25%"}, "type": "RollingUpdate"}
+    assert one(deployment, {**DEPLOY, "spec": {"strategy": defaulted}}).status == "in-sync"
