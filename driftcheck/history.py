@@ -308,7 +308,7 @@ class _Walker:
     def _state(self, roles: dict[str, FileRole]) -> _State:
         files = {p: self.tree[p] for p in roles if p in self.tree}
         unread = {b: p for p, b in files.items() if roles[p].kind != "aux" and b not in self.parsed}
-        for blob, data in self.blobs.read_many(list(unread)).items():
+        for blob, data in self.blobs.read_many(list(unread)).items():  # one round trip for all
             self._parse(blob, unread[blob], data)
         objects: dict[ResourceKey, tuple[dict[str, Any], str]] = {}
         digests: list[str] = []
