@@ -4,10 +4,12 @@ How an app's files are found. The app is its path at `revision`. At each commit 
 are what its layout says there: the kustomization graph (resources, bases, components, patches,
 generator inputs, ... also outside the app path) when the path holds a kustomization, the chart
 directory for Helm, else the manifests of the directory (recursively with `recurse`). Walking back,
-every file the app reads is also followed through renames (as `git log --follow` does), and when the
+a file the app reads at a newer commit stays one of its files at older commits, followed through
+renames as `git log --follow` does, even where that older layout did not read it; and when the
 app's path itself does not exist in the parent commit, the rename that created it gives the old
 path. So a workload keeps its history through moves such as `blog-system/web-deployment.yaml` →
-`services/blog-system/web/web-rollout.yaml`, even at commits where the layout was half-migrated.
+`services/blog-system/web/web-rollout.yaml`, even at commits where the layout was half-migrated
+(the corpus had web/ subdirectories for hours before their kustomization.yaml existed).
 
 How it stays fast. One `git log --raw -M` over the first-parent chain gives every commit's changed
 blobs; the tree is kept in memory and rewound commit by commit; only commits touching the app's
