@@ -51,6 +51,8 @@ def normalize(body: dict[str, Any], group: str, *, compare_status: bool = False,
         if isinstance(annotations, dict):
             for name in BOOKKEEPING_ANNOTATIONS & annotations.keys():
                 del annotations[name]
+            if not annotations:
+                del meta["annotations"]
         labels = meta.get("labels")
         if desired_labels is not None and isinstance(labels, dict) and TRACKING_LABEL not in desired_labels:
             labels.pop(TRACKING_LABEL, None)
