@@ -57,7 +57,7 @@ def field_drifts(kind: str) -> list[Callable[[Body], None]]:
         "Ingress": [_edit("/spec/rules/0/host", "hijacked.example.com")],
         "DestinationRule": [_edit("/spec/trafficPolicy/loadBalancer/simple", "LEAST_REQUEST")],
         "VirtualService": [_edit("/spec/http/0/timeout", "60s")],
-        "CronJob": [_edit("/spec/suspend", True)],
+        "CronJob": [_edit("/spec/schedule", "*/5 * * * *")],
     }.get(kind, [])
     return drifts
 
