@@ -48,6 +48,11 @@ class Walker:
     def run(self, desired: Any, live: Any, applied: Any, owned: Owned) -> None:
         self.walk(desired, live, applied, owned, (), (), (), "")
 
+    def _dropped_zero(self, d: Any) -> bool:
+        """"", 0 and false in Git: not stored for built-in kinds' omitempty fields (hostNetwork: false)."""
+        zero = d == "" or (not isinstance(d, dict | list) and d in (0, False))
+        return self.group in BUILTIN_GROUPS and zero
+
     def _rule_below(self, live_path: Path | None) -> bool:
         """Whether an ignore rule names something inside this live node (then it is walked key by key)."""
         if live_path is None:
@@ -67,8 +72,8 @@ class Walker:
                 where = live_path if lv is not ABSENT and live_path is not None else path
                 self.ignored.append(IgnoredField(to_pointer(where), rule))
             return
-        if is_empty(lv):
-            if not is_empty(d):
+        if is_empty(lv) and not (isinstance(d, dict) and isinstance(lv, dict)):
+            if not is_empty(d) and not (lv is ABSENT and self._dropped_zero(d)):
                 self._add(path, live_path, d, None if lv is ABSENT else lv, NOT_LIVE)
             return
         if isinstance(d, dict) and isinstance(lv, dict):

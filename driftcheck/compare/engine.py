@@ -49,12 +49,14 @@ class Prepared:
 def prepare(key: ResourceKey, desired: dict[str, Any] | None, live: dict[str, Any] | None,
             options: CompareOptions) -> Prepared:
     """Normalize and redact a desired/live pair; used by the comparison and by --explain alike."""
-    d = normalize(desired, key.group, compare_status=options.compare_status) if desired is not None else None
+    tracking = {"tracking_label": options.tracking_label, "tracking_annotation": options.tracking_annotation}
+    status = options.compare_status
+    d = normalize(desired, key.group, compare_status=status, **tracking) if desired is not None else None
     labels = ((d or {}).get("metadata") or {}).get("labels") or {}
-    lv = normalize(live, key.group, compare_status=options.compare_status, desired_labels=labels) \
+    lv = normalize(live, key.group, compare_status=status, desired_labels=labels, **tracking) \
         if live is not None else None
     raw_applied = last_applied(live) if live is not None else None
-    applied = normalize(raw_applied, key.group, desired_labels=labels) if raw_applied else ABSENT
+    applied = normalize(raw_applied, key.group, desired_labels=labels, **tracking) if raw_applied else ABSENT
     not_compared = redact(key.group, key.kind, d, lv, applied)
     return Prepared(d if d is not None else {}, lv if lv is not None else {}, applied,
                     managed_entries(live) if live is not None else [], not_compared)

@@ -32,7 +32,8 @@ BUILTIN_GROUPS = frozenset({
 
 
 def normalize(body: dict[str, Any], group: str, *, compare_status: bool = False,
-              desired_labels: dict[str, Any] | None = None) -> dict[str, Any]:
+              desired_labels: dict[str, Any] | None = None, tracking_label: str = TRACKING_LABEL,
+              tracking_annotation: str = TRACKING_ID) -> dict[str, Any]:
     """A deep copy of `body` without server-populated fields and bookkeeping annotations.
 
     `desired_labels`, given for the live side, keeps the tracking label when Git sets it itself:
@@ -49,13 +50,13 @@ def normalize(body: dict[str, Any], group: str, *, compare_status: bool = False,
             meta.pop(name, None)
         annotations = meta.get("annotations")
         if isinstance(annotations, dict):
-            for name in BOOKKEEPING_ANNOTATIONS & annotations.keys():
+            for name in (BOOKKEEPING_ANNOTATIONS | {tracking_annotation}) & annotations.keys():
                 del annotations[name]
             if not annotations:
                 del meta["annotations"]
         labels = meta.get("labels")
-        if desired_labels is not None and isinstance(labels, dict) and TRACKING_LABEL not in desired_labels:
-            labels.pop(TRACKING_LABEL, None)
+        if desired_labels is not None and isinstance(labels, dict) and tracking_label not in desired_labels:
+            labels.pop(tracking_label, None)
     return out
 
 

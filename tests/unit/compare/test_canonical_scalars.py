@@ -51,3 +51,15 @@ def test_null_in_git_removes_a_custom_resource_field_but_not_a_built_in_one() ->
     deployment = {**DEPLOY, "spec": {"strategy": None}}
     defaulted = {"rollingUpdate": {"maxSurge": "25%", "maxUnavailable": "25%"}, "type": "RollingUpdate"}
     assert one(deployment, {**DEPLOY, "spec": {"strategy": defaulted}}).status == "in-sync"
+
+
+def test_zero_values_the_api_does_not_store_are_not_missing() -> None:
+    mount = {"name": "d", "mountPath": "/d", "readOnly": False, "subPath": ""}
+    container = {"name": "mysql", "image": "mysql:8.0", "volumeMounts": [mount]}
+    pod_spec = {"hostNetwork": False, "containers": [container]}
+    desired = {**DEPLOY, "spec": {"template": {"spec": pod_spec}}}
+    live = {**DEPLOY, "spec": {"template": {"spec": {"containers": [
+        {"name": "mysql", "image": "mysql:8.0", "volumeMounts": [{"name": "d", "mountPath": "/d"}]}]}}}}
+    assert one(desired, live).status == "in-sync"
+    custom = {"apiVersion": "example.com/v1", "kind": "Widget", "metadata": META, "spec": {"enabled": False}}
+    assert paths(one(custom, {**custom, "spec": {}})) == ["/spec/enabled"]  # a CRD stores what it is given
