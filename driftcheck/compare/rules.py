@@ -56,6 +56,7 @@ class Rule:
     managers: tuple[str, ...] = ()
     derived_from: str = ""
     source: str = ""  # the file (or config source) the rule came from
+    index: int = 0  # position in that source, as error messages and the id give it
     app: str = ""  # only for this app, when set
     spec: dict[str, Any] = field(default_factory=dict, compare=False, hash=False)
 
@@ -167,7 +168,7 @@ def parse_rules(entries: Any, source: str, *, app: str = "",
                     json_pointers=tuple(spec.get("jsonPointers") or ()),
                     jq_paths=tuple(spec.get("jqPathExpressions") or ()),
                     managers=tuple(spec.get("managedFieldsManagers") or ()),
-                    derived_from=str(spec.get("derivedFrom") or ""), source=file or source,
+                    derived_from=str(spec.get("derivedFrom") or ""), source=file or source, index=index,
                     app=app, spec=json.loads(json.dumps(spec)))
         problem = _compile_problem(rule)
         if problem:
