@@ -121,9 +121,18 @@ def _add_file(tree: CommitTree, app: AppSpec, file: str, out: Rendered) -> None:
 
 
 def add_object(out: Rendered, body: dict[str, Any], origin: Origin) -> None:
-    """Key one rendered body into out; bodies without apiVersion/kind are counted, duplicates reported."""
+    """Key one rendered body into out. Bodies without apiVersion/kind (not Kubernetes objects) and
+    generateName objects are counted as skipped; nameless objects and duplicates are errors."""
     if not body.get("apiVersion") or not body.get("kind"):
         out.skipped_documents += 1
+        return
+    meta = body.get("metadata") if isinstance(body.get("metadata"), dict) else {}
+    if not meta.get("name"):
+        if meta.get("generateName"):  # a new object each sync (hooks, Jobs): no identity to compare
+            out.skipped_documents += 1
+        else:
+            out.errors.append(RunError(f"{body['kind']} without metadata.name", app=out.app.name,
+                                       file=origin.file, line=origin.line))
         return
     key = key_of(body, out.app.namespace)
     other = out._index.get(key)

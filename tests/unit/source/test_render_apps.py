@@ -261,3 +261,12 @@ def test_an_outside_symlink_is_reported_by_the_app_that_reads_it_only(git_repo: 
     b = render_app(tree, AppSpec("b", "b", "team"))
     assert a.errors == [] and names(a) == ["settings"]
     assert [e.file for e in b.errors] == ["b/leak.yaml"] and names(b) == ["b"]
+
+
+def test_nameless_objects_are_errors_and_generate_name_objects_are_skipped(git_repo: GitRepoBuilder) -> None:
+    git_repo.commit({"app/a.yaml": cm("a") + "---\napiVersion: v1\nkind: ConfigMap\nmetadata: {}\n---\n"
+                     "apiVersion: batch/v1\nkind: Job\nmetadata: {generateName: migrate-}\n"}, "odd")
+    out = render(git_repo)
+    assert names(out) == ["a"] and out.skipped_documents == 1
+    assert [(e.file, e.line, e.message) for e in out.errors] == [
+        ("app/a.yaml", 8, "ConfigMap without metadata.name")]
