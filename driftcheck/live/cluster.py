@@ -125,6 +125,8 @@ class ClusterReader:
                     continue
                 raise
             items.extend(page.get("items") or ())
-            token = (page.get("metadata") or {}).get("continue") or ""
+            previous, token = token, (page.get("metadata") or {}).get("continue") or ""
             if not token:
                 return items
+            if token == previous:  # a server that hands back the same token would keep us here forever
+                raise ApiError(0, "BadResponse", f"GET {path} returned the same continue token twice")
