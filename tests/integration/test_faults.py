@@ -8,6 +8,7 @@ from __future__ import annotations
 import fcntl
 import json
 import os
+import re
 import shutil
 import signal
 import socket
@@ -62,7 +63,9 @@ def archive_state(out: Path) -> dict[str, bytes]:
 
 
 def run_dirs(out: Path) -> list[Path]:
-    return sorted(p.parent for p in out.rglob("report.json"))
+    """Published runs (`<cluster>/<UTC stamp>`); a killed run's hidden staging directory is not one."""
+    return sorted(p.parent for p in out.rglob("report.json")
+                  if re.fullmatch(r"\d{8}T\d{6}Z(-\d+)?", p.parent.name))
 
 
 def assert_archive_clean(out: Path) -> None:
@@ -328,7 +331,7 @@ def test_sigterm_at_any_moment_of_writing_never_publishes_a_partial_report(git_r
     assert timing.wait(timeout=120) == 1
     write_phase = time.monotonic() - read_done  # comparing, history and writing
     published = len(run_dirs(out))
-    for fraction in (0.3, 0.6, 0.8, 0.9, 0.97):
+    for fraction in (0.5, 0.8, 0.95):
         proc = start_driftcheck(*common)
         lines = stderr_lines(proc)
         wait_for(lambda lines=lines: any(line.startswith("live state") for line in lines), timeout=120)
