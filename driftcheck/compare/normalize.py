@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import copy
 import json
 from typing import Any
 
@@ -39,15 +38,12 @@ def normalize(body: dict[str, Any], group: str, *, compare_status: bool = False,
     `desired_labels`, given for the live side, keeps the tracking label when Git sets it itself:
     otherwise it is the GitOps tool's bookkeeping, present in last-applied but not in Git.
     """
-    out = copy.deepcopy(body)
-    out.pop("apiVersion", None)
-    out.pop("kind", None)
-    if not (compare_status and group not in BUILTIN_GROUPS):
-        out.pop("status", None)
-    meta = out.get("metadata")
+    keep_status = compare_status and group not in BUILTIN_GROUPS
+    out = {k: _copy(v) for k, v in body.items()
+           if k not in ("apiVersion", "kind", "metadata") and (k != "status" or keep_status)}
+    meta = body.get("metadata")
     if isinstance(meta, dict):
-        for name in SERVER_METADATA:
-            meta.pop(name, None)
+        meta = out["metadata"] = {k: _copy(v) for k, v in meta.items() if k not in SERVER_METADATA}
         annotations = meta.get("annotations")
         if isinstance(annotations, dict):
             for name in (BOOKKEEPING_ANNOTATIONS | {tracking_annotation}) & annotations.keys():
@@ -58,6 +54,15 @@ def normalize(body: dict[str, Any], group: str, *, compare_status: bool = False,
         if desired_labels is not None and isinstance(labels, dict) and tracking_label not in desired_labels:
             labels.pop(tracking_label, None)
     return out
+
+
+def _copy(value: Any) -> Any:
+    """A copy of plain JSON data (several times faster than copy.deepcopy, which keeps a memo)."""
+    if isinstance(value, dict):
+        return {k: _copy(v) for k, v in value.items()}
+    if isinstance(value, list):
+        return [_copy(v) for v in value]
+    return value
 
 
 def last_applied(body: dict[str, Any]) -> dict[str, Any] | None:
