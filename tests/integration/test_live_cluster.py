@@ -190,6 +190,14 @@ def test_wrong_bearer_token_is_one_clear_error(blog_api: KubernetesEmulator, tmp
     assert "stolen-or-stale" not in message
 
 
+def test_credentials_rejected_in_the_middle_of_a_run_end_it(blog_api: KubernetesEmulator,
+                                                           kubeconfig: Path) -> None:
+    blog_api.fail("rollouts", times=None, status=401)  # type: ignore[arg-type]  # e.g. a token revoked
+    with pytest.raises(DriftcheckError, match=r"rejected the credentials of context emulator \(401"):
+        reader(kubeconfig).read(BLOG_KINDS, {"blog-system"})
+    assert len(lists(blog_api, "rollouts")) == 1, "a 401 is not retried"
+
+
 def test_kubeconfig_context_and_kubeconfig_variable(blog_api: KubernetesEmulator, tmp_path: Path,
                                                    monkeypatch: pytest.MonkeyPatch) -> None:
     good = yaml.safe_load(blog_api.write_kubeconfig(tmp_path / "good", context="staging").read_text())
