@@ -49,6 +49,8 @@ class AuditOptions:
     formats: list[str] = field(default_factory=lambda: ["html", "json"])
     history_since: str = "90d"
     explain_target: str | None = None
+    compare_status: bool = False
+    compare_aggregated_rules: bool = False
 
     @classmethod
     def from_cli(cls, kwargs: dict[str, Any]) -> AuditOptions:
@@ -90,7 +92,9 @@ def run_audit(options: AuditOptions, progress: Progress = lambda _m: None) -> tu
         progress(f"  app {app.name}: {len(rendered.resources)} objects from {app.path}")
 
     live = read_live(options, apps, desired_by_app, progress)
-    compare_options = CompareOptions(gitops_managers=discovered.gitops_managers)
+    compare_options = CompareOptions(gitops_managers=discovered.gitops_managers,
+                                     compare_status=options.compare_status,
+                                     compare_aggregated_rules=options.compare_aggregated_rules)
     results: list[ResourceResult] = []
     for app in apps:
         desired = rekey_cluster_scoped(desired_by_app[app.name], live)

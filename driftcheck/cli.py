@@ -97,6 +97,9 @@ def source_options(func):  # type: ignore[no-untyped-def]
 @click.option("--history-since", default="90d", show_default=True,
               help="How far back the report's deploy history goes (e.g. 90d, or a date).")
 @click.option("--explain", "explain_target", default=None, help="Print the full comparison of KIND/NAME.")
+@click.option("--compare-status", is_flag=True, help="Also compare the status of custom resources.")
+@click.option("--compare-aggregated-rules", is_flag=True,
+              help="Compare the rules of aggregated ClusterRoles (normally their controller's).")
 @click.option("-o", "--output", type=click.Choice(["table", "json", "none"]), default="table",
               help="What to print on stdout.")
 def check(**kwargs: object) -> None:
