@@ -65,6 +65,9 @@ if TYPE_CHECKING:
     from driftcheck.audit import AuditOptions
 
 _SUBMODULE = "160000"
+# Kustomization fields whose effect history computes; a change to any other one is render-only.
+APPLIED_KUSTOMIZE_FIELDS = frozenset({"apiVersion", "kind", "metadata", "resources", "bases", "components",
+                                      "namespace", "images", "replicas"})
 REVERT_RE = re.compile(r"This reverts commit ([0-9a-fA-F]{7,40})")
 
 
@@ -203,7 +206,8 @@ class _Walker:
                 parent_state = self._state(parent_files)
                 layout = any(c.status not in ("M", "T") for c in relevant)
                 if layout or parent_state.digest != state.digest:
-                    result.events.append(self._event(commit, relevant, parent_state, state))
+                    roles = {**parent_files, **files}
+                    result.events.append(self._event(commit, relevant, parent_state, state, roles))
                     result.timeline.append(Snapshot(commit.sha, commit.date, _bodies(state), state.digest))
                 state = parent_state
             files = parent_files
@@ -353,7 +357,8 @@ class _Walker:
 
     # -- one entry ------------------------------------------------------------------------------
 
-    def _event(self, commit: _Commit, relevant: list[_Change], before: _State, after: _State) -> DeployEvent:
+    def _event(self, commit: _Commit, relevant: list[_Change], before: _State, after: _State,
+               roles: dict[str, FileRole]) -> DeployEvent:
         event = DeployEvent(commit=commit.sha, date=commit.date, author=commit.author,
                             message=commit.message.split("\n", 1)[0], committer=commit.committer,
                             app=self.app.name)
@@ -369,14 +374,32 @@ class _Walker:
                 self.errors.append(RunError(f"unparseable at commit {commit.sha[:12]}: {err.message}",
                                             app=self.app.name, file=str(change.new), line=err.line,
                                             stage="history"))
-        if broken:
-            event.note = f"unparseable at this commit: {', '.join(broken)}"
+        notes = [f"unparseable at this commit: {', '.join(broken)}"] if broken else []
+        unseen = sorted({path for c in relevant for path in (c.old, c.new)
+                         if path and self._render_only(path, roles.get(path), before, after)})
+        if unseen:
+            notes.append(f"changes only a render shows (patches, generators, charts; objects not compared): "
+                         f"{', '.join(unseen)}")
+        event.note = "; ".join(notes)
         match = REVERT_RE.search(commit.message)
         if match:
             event.revert_of = self._full_sha(match.group(1))
         if len(commit.parents) > 1:
             event.merged = self._merged(commit, relevant)
         return event
+
+    def _render_only(self, path: str, role: FileRole | None, before: _State, after: _State) -> bool:
+        """A changed input whose effect on objects history does not compute (it applies no patches)."""
+        if role is None or role.kind == "resource":
+            return False
+        if role.kind == "aux":
+            return True
+        return self._unapplied(before, path) != self._unapplied(after, path)
+
+    def _unapplied(self, state: _State, path: str) -> dict[str, Any]:
+        """The fields of a kustomization whose effect history does not compute."""
+        docs = self._parse(state.files[path], path)[0] if path in state.files else []
+        return {k: v for k, v in docs[0][0].items() if k not in APPLIED_KUSTOMIZE_FIELDS} if docs else {}
 
     def _full_sha(self, short: str) -> str:
         try:

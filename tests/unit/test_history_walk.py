@@ -271,3 +271,21 @@ def test_image_overrides_apply_only_within_their_kustomization(git_repo: Any, tm
         got = sorted((i["resource"], i["from"], i["to"]) for i in event.images if i["container"] == "nginx")
         assert got == expected
     assert [i["resource"] for i in result.events[1].images] == ["Deployment.apps/shop/web"]
+
+
+def test_patch_changes_are_flagged_as_render_only(git_repo: Any) -> None:
+    patch = "apiVersion: apps/v1\nkind: Deployment\nmetadata: {name: web}\nspec: {replicas: %d}\n"
+    git_repo.commit({"apps/web/web.yaml": deployment("shop/web:v1"), "apps/web/patch.yaml": patch % 3,
+                     "apps/web/kustomization.yaml": "resources: [web.yaml]\npatches: [{path: patch.yaml}]\n"},
+                    "layout")
+    git_repo.commit({"apps/web/patch.yaml": patch % 4}, "patch replicas")
+    git_repo.commit({"apps/web/kustomization.yaml": "resources: [web.yaml]\npatches: [{path: patch.yaml}]\n"
+                     "commonLabels: {team: shop}\n"}, "label everything")
+    git_repo.commit({"apps/web/web.yaml": deployment("shop/web:v2")}, "bump")
+
+    bump, labels, patched, _ = history(git_repo).events
+
+    assert patched.files == ["apps/web/patch.yaml"] and patched.resources == []
+    assert patched.note.endswith("objects not compared): apps/web/patch.yaml")
+    assert labels.note.endswith("objects not compared): apps/web/kustomization.yaml")
+    assert bump.note == "" and bump.images
