@@ -18,7 +18,7 @@ def glob_regex(pattern: str) -> re.Pattern[str]:
     """A repository-relative glob as a regex: `*` and `?` stay within a directory, `**/` spans any."""
     out = ""
     i = 0
-    pattern = pattern.strip().lstrip("./") if pattern.startswith("./") else pattern.strip().lstrip("/")
+    pattern = pattern.strip().removeprefix("./").lstrip("/")
     while i < len(pattern):
         if pattern.startswith("**/", i):
             out += "(?:.*/)?"

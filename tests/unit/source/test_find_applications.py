@@ -25,6 +25,7 @@ APP = "apiVersion: argoproj.io/v1alpha1\nkind: Application\nmetadata: {{name: {}
     ("./argocd/web.yaml", "argocd/web.yaml", True),
     ("argocd/?eb.yaml", "argocd/web.yaml", True),
     ("argocd/web.yaml", "argocd/webxyaml", False),
+    ("./.argocd/*.yaml", ".argocd/web.yaml", True),
 ])
 def test_glob_semantics(pattern: str, path: str, matches: bool) -> None:
     assert bool(glob_regex(pattern).match(path)) is matches
