@@ -105,7 +105,8 @@ class Walker:
                 la_item = la[found] if found is not None else ABSENT
             child_owned = [(m, n.item(item, li) if n and li is not None else None) for m, n in owned]
             seg = di if di is not None else li
-            child_forced = forced or (CUSTOM_LIST if self.group not in BUILTIN_GROUPS else "")
+            strict = self.group not in BUILTIN_GROUPS and names[:1] != ("metadata",)  # finalizers merge
+            child_forced = forced or (CUSTOM_LIST if strict else "")
             if matching.atomic and di is None:
                 child_forced = NOT_IN_GIT_LIST
             self.walk(dv, item, la_item, child_owned, (*path, seg),

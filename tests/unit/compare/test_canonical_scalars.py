@@ -63,3 +63,12 @@ def test_zero_values_the_api_does_not_store_are_not_missing() -> None:
     assert one(desired, live).status == "in-sync"
     custom = {"apiVersion": "example.com/v1", "kind": "Widget", "metadata": META, "spec": {"enabled": False}}
     assert paths(one(custom, {**custom, "spec": {}})) == ["/spec/enabled"]  # a CRD stores what it is given
+
+
+def test_custom_resource_lists_are_atomic_but_its_finalizers_are_a_set() -> None:
+    meta = {**META, "finalizers": ["example.com/cleanup"]}
+    widget = {"apiVersion": "example.com/v1", "kind": "Widget", "metadata": meta,
+              "spec": {"subsets": [{"name": "a"}]}}
+    live = {**widget, "metadata": {**meta, "finalizers": ["example.com/cleanup", "other.io/protect"]},
+            "spec": {"subsets": [{"name": "a", "extra": 1}]}}
+    assert paths(one(widget, live)) == ["/spec/subsets/0/extra"]
