@@ -24,8 +24,8 @@ POD_SPEC_PATHS: dict[str, tuple[str, ...]] = {
     "CronJob": ("spec", "jobTemplate", "spec", "template", "spec"),
 }
 CONTAINER_LISTS = ("initContainers", "containers")
-# Kinds Kustomize's `replicas:` transformer touches.
-REPLICATED_KINDS = frozenset({"Deployment", "ReplicaSet", "ReplicationController", "StatefulSet", "Rollout"})
+# Kinds Kustomize's `replicas:` transformer touches (kustomize 5 refuses it for others, Rollouts included).
+REPLICATED_KINDS = frozenset({"Deployment", "ReplicaSet", "ReplicationController", "StatefulSet"})
 
 
 def pod_spec(body: dict[str, Any]) -> dict[str, Any] | None:
