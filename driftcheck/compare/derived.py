@@ -9,6 +9,8 @@ from driftcheck.model import Resource, ResourceKey, split_api_version
 HPA_SCALE_TARGET = "hpa-scale-target"
 ROLLOUT_VIRTUALSERVICE = "rollout-virtualservice"
 RELATIONS = (HPA_SCALE_TARGET, ROLLOUT_VIRTUALSERVICE)
+# Objects whose scaleTargetRef hands a workload's replica count to an autoscaler (KEDA makes an HPA).
+SCALERS = frozenset({("autoscaling", "HorizontalPodAutoscaler"), ("keda.sh", "ScaledObject")})
 
 Relations = dict[str, dict[ResourceKey, dict[str, Any]]]
 
@@ -25,11 +27,13 @@ def derive(desired: list[Resource]) -> Relations:
         if not isinstance(spec, dict):
             continue
         ns = res.key.namespace
-        if res.key.group_kind == ("autoscaling", "HorizontalPodAutoscaler"):
+        if res.key.group_kind in SCALERS:
             ref = spec.get("scaleTargetRef") or {}
-            if isinstance(ref, dict) and ref.get("kind") and ref.get("name"):
-                group, _ = split_api_version(str(ref.get("apiVersion", "")))
-                out[HPA_SCALE_TARGET][ResourceKey(group, str(ref["kind"]), ns, str(ref["name"]))] = {}
+            if isinstance(ref, dict) and ref.get("name"):
+                # a KEDA ScaledObject may omit apiVersion and kind: it then scales a Deployment
+                group, _ = split_api_version(str(ref.get("apiVersion") or "apps/v1"))
+                kind = str(ref.get("kind") or "Deployment")
+                out[HPA_SCALE_TARGET][ResourceKey(group, kind, ns, str(ref["name"]))] = {}
         elif res.key.group_kind == ("argoproj.io", "Rollout"):
             for name, routes in _istio_virtual_services(spec):
                 key = ResourceKey("networking.istio.io", "VirtualService", ns, name)

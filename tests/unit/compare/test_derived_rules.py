@@ -79,3 +79,13 @@ def test_rule_files_read_from_git_get_file_ids_and_same_names_stay_distinct(tmp_
                                [("rules/team.yaml", b"- kind: Service\n  jsonPointers: [/spec/b]\n")])
     assert errors == []
     assert [r.id for r in rules.rules] == ["file:team.yaml#0", "file:rules/team.yaml#0"]
+
+
+def test_keda_scaled_object_without_kind_targets_a_deployment() -> None:
+    scaled_object = {"apiVersion": "keda.sh/v1alpha1", "kind": "ScaledObject",
+                     "metadata": {"name": "api", "namespace": NS},
+                     "spec": {"scaleTargetRef": {"name": "api"}}}
+    deployment = {"apiVersion": "apps/v1", "kind": "Deployment", "metadata": {"name": "api", "namespace": NS},
+                  "spec": {"replicas": 1}}
+    results, _, _ = run([scaled_object, deployment], [scaled_object, scaled(deployment, 7)], packs=["hpa"])
+    assert {r.key.kind: r.status for r in results} == {"ScaledObject": "in-sync", "Deployment": "in-sync"}
