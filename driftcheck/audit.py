@@ -88,7 +88,7 @@ def run_audit(options: AuditOptions, progress: Progress = lambda _m: None) -> tu
     for app in apps:
         rendered = render_app(tree, app)
         errors += rendered.errors
-        desired_by_app[app.name] = rendered.resources
+        desired_by_app[app.name] = selected(options.selector, rendered.resources)
         progress(f"  app {app.name}: {len(rendered.resources)} objects from {app.path}")
 
     live = read_live(options, apps, desired_by_app, progress)
@@ -138,12 +138,22 @@ def read_live(options: AuditOptions, apps: list[AppSpec], desired_by_app: dict[s
         from driftcheck.live.snapshot import read_snapshot
 
         progress(f"live state: snapshot {options.live_snapshot}")
-        return read_snapshot(options.live_snapshot, kinds, namespaces)
+        return read_snapshot(options.live_snapshot, kinds, namespaces, options.selector)
     from driftcheck.live.cluster import ClusterReader
 
     reader = ClusterReader(str(options.kubeconfig) if options.kubeconfig else None, options.context)
     progress(f"live state: {reader.info.get('server')} ({len(kinds)} kinds)")
     return reader.read(kinds, namespaces, options.selector)
+
+
+def selected(selector: str | None, resources: list[Resource]) -> list[Resource]:
+    """With -l, only the objects the selector chooses: Git is narrowed exactly as the live LISTs are."""
+    if not selector:
+        return resources
+    from driftcheck.live.selector import parse_selector, selects
+
+    requirements = parse_selector(selector)
+    return [r for r in resources if selects(requirements, r.body)]
 
 
 def live_scope(options: AuditOptions, apps: list[AppSpec],
@@ -167,7 +177,7 @@ def snapshot_scope(options: AuditOptions,
     repo = open_repo(options.repo, require_fresh=options.require_fresh, token_file=options.git_token_file)
     tree = CommitTree(repo, resolve_commit(repo, options.revision, options.at))
     apps = discover_apps(tree, options).apps
-    desired_by_app = {app.name: render_app(tree, app).resources for app in apps}
+    desired_by_app = {app.name: selected(options.selector, render_app(tree, app).resources) for app in apps}
     progress(f"desired state at {tree.sha[:12]}: {len(apps)} apps, "
              f"{sum(len(rs) for rs in desired_by_app.values())} objects")
     return live_scope(options, apps, desired_by_app)

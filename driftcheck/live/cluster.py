@@ -12,6 +12,7 @@ from typing import Any
 
 from driftcheck.live.connection import DEFAULT_RETRY, ApiError, Connection, RetryPolicy
 from driftcheck.live.discovery import ApiType, discover, served_types
+from driftcheck.live.selector import parse_selector
 from driftcheck.model import DriftcheckError, LiveState, Origin, Resource, ResourceKey
 
 PAGE_SIZE = 500
@@ -47,6 +48,7 @@ class ClusterReader:
     def read(self, kinds: set[tuple[str, str]], namespaces: set[str] | None,
              selector: str | None = None) -> LiveState:
         """Objects of `kinds` (group, kind) in `namespaces` (None = all), optionally label-selected."""
+        parse_selector(selector or "")  # a typo is one clear line, not a 400 on every list
         state = LiveState(info={**self.info, "time": datetime.now(UTC).strftime("%Y-%m-%dT%H:%M:%SZ"),
                                 "scope": {"kinds": set(kinds), "selector": selector,
                                           "namespaces": set(namespaces) if namespaces is not None else None}})

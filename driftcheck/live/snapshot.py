@@ -22,6 +22,7 @@ from typing import Any
 
 import yaml
 
+from driftcheck.live.selector import parse_selector, selects
 from driftcheck.model import DriftcheckError, LiveState, Origin, Resource, ResourceKey
 
 HEADER_KIND = "DriftcheckSnapshot"
@@ -47,12 +48,13 @@ BUILTIN_CLUSTER_SCOPED: frozenset[tuple[str, str]] = frozenset({
 
 
 def read_snapshot(path: str | os.PathLike[str], kinds: set[tuple[str, str]] | None = None,
-                  namespaces: set[str] | None = None) -> LiveState:
+                  namespaces: set[str] | None = None, selector: str | None = None) -> LiveState:
     """Read a snapshot file or a directory of them (recursively, in name order).
 
-    With `kinds` (and `namespaces`), only those objects are kept and every requested (kind, namespace)
-    the snapshot did not capture becomes `unreadable` — a type never read is never "no objects".
+    With `kinds` (and `namespaces`, `selector`), only those objects are kept and every requested
+    (kind, namespace) the snapshot did not capture becomes `unreadable` — never read is never "no objects".
     """
+    requirements = parse_selector(selector or "")
     root = Path(path)
     if not root.exists():
         raise DriftcheckError(f"live snapshot {root} does not exist")
@@ -80,6 +82,13 @@ def read_snapshot(path: str | os.PathLike[str], kinds: set[tuple[str, str]] | No
     scope = _apply_headers(state, headers, root)
     if kinds is not None:
         _restrict(state, scope, kinds, namespaces, seen_kinds)
+    if requirements:
+        state.resources = [r for r in state.resources if selects(requirements, r.body)]
+    taken_with = scope.get("selector") if scope else None
+    if kinds is not None and taken_with and taken_with != selector:
+        for group, kind in sorted(kinds - state.not_served):
+            state.unreadable.setdefault((group, kind, ""), f"snapshot {root} holds only objects selected by "
+                                        f"{taken_with!r}")
     return state
 
 

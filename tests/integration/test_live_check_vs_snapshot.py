@@ -179,3 +179,22 @@ def test_snapshot_of_common_kinds_gives_the_same_results(cluster: KubernetesEmul
     assert reasons["ConfigMap"] == f"not captured in snapshot {tmp_path / 'deployments.yaml'}"
     assert set(reasons) == {"SealedSecret", "ConfigMap", "Secret", "Service", "ServiceAccount",
                             "DestinationRule"}, "only the Deployment was captured, so only it is compared"
+
+
+def test_a_selector_narrows_git_as_it_narrows_the_cluster(cluster: KubernetesEmulator, kubeconfig: Path,
+                                                          blog_repo: Path, tmp_path: Path) -> None:
+    _, from_api = check(tmp_path / "api", blog_repo, "--kubeconfig", str(kubeconfig), "-l", "app=web")
+    assert sorted((r["kind"], r["name"]) for r in from_api) == [("DestinationRule", "web-dest-rule"),
+                                                                ("Service", "web-service")]
+    assert all(r["status"] != "missing" for r in from_api), "an object the selector leaves out is not missing"
+    code, err = run("snapshot", "--out", str(tmp_path / "snap.yaml"), "--kubeconfig", str(kubeconfig),
+                    "--repo", str(blog_repo), "--path", "apps/blog", "-n", "blog-system", "-l", "app=web")
+    assert code == 0, err
+    _, offline = check(tmp_path / "offline", blog_repo, "--live-snapshot", str(tmp_path / "snap.yaml"),
+                       "-l", "app=web")
+    assert offline == from_api
+    _, unselected = check(tmp_path / "all", blog_repo, "--live-snapshot", str(tmp_path / "snap.yaml"))
+    assert {r["status"] for r in unselected} == {"unknown"}, "a selected snapshot cannot vouch for the rest"
+    reasons = {r["kind"]: r["reason"] for r in unselected}
+    assert reasons["Service"] == f"snapshot {tmp_path / 'snap.yaml'} holds only objects selected by 'app=web'"
+    assert reasons["Deployment"] == f"not captured in snapshot {tmp_path / 'snap.yaml'}"
