@@ -7,11 +7,13 @@ under `charts/` is an app error that names it.
 
 from __future__ import annotations
 
+import multiprocessing
 import posixpath
 import re
 import shutil
 import subprocess
 import tempfile
+from collections.abc import Callable
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -151,7 +153,18 @@ def _template(root: Path, path: str, values: list[Path], release: str, namespace
             detail = " ".join(proc.stderr.replace(f"{root}/", "").split())
             raise _HelmError(f"helm template failed: {detail}")
         return proc.stdout
-    return _template_with_sdk(chart, values, release, namespace)
+    return _in_child(_template_with_sdk, (chart, values, release, namespace), timeout)
+
+
+def _in_child(render: Callable[..., str], args: tuple[Any, ...], timeout: float) -> str:
+    """Run the in-process Helm SDK in a spawned child, so a chart that loops is stopped at the timeout like
+    `helm template` is (a thread cannot be stopped, and a process holding the Go runtime must not fork)."""
+    with multiprocessing.get_context("spawn").Pool(1) as pool:  # leaving the block terminates the child
+        pending = pool.apply_async(render, args)
+        try:
+            return pending.get(timeout)
+        except multiprocessing.TimeoutError:
+            raise _HelmError(f"helm render did not finish within {timeout:g} s") from None
 
 
 def _template_with_sdk(chart: Path, values: list[Path], release: str, namespace: str) -> str:
