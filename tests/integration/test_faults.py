@@ -366,6 +366,25 @@ def test_hanging_render_times_out_as_an_app_error(git_repo: GitRepoBuilder,
     assert error.app == "kapp" and "did not finish within 2 s" in error.message
 
 
+def test_helm_chart_that_loops_times_out_as_an_app_error(git_repo: GitRepoBuilder) -> None:
+    """Rendered in-process by the Helm SDK (no helm binary in the image): a template looping 400 million
+    times is stopped at the render timeout, and the next app still renders."""
+    pytest.importorskip("helm_python", reason="needs the [helm] extra (helm-python-sdk)")
+    git_repo.commit({"chart/Chart.yaml": "apiVersion: v2\nname: loop\nversion: 0.1.0\n",
+                     "chart/templates/cm.yaml": "{{- range until 20000 }}{{- range until 20000 }}{{- end }}"
+                                                "{{- end }}\n" + manifests(config_maps(1)),
+                     "plain/cm.yaml": manifests(config_maps(1))}, "a chart that never finishes")
+    repo = open_repo(str(git_repo.path))
+    tree = CommitTree(repo, resolve_commit(repo))
+    started = time.monotonic()
+    out = render_app(tree, AppSpec(name="loop", path="chart", namespace="web"), timeout=3)
+    assert time.monotonic() - started < 20
+    assert out.resources == []
+    [error] = out.errors
+    assert error.app == "loop" and "did not finish within 3 s" in error.message
+    assert render_app(tree, AppSpec(name="plain", path="plain", namespace="web"), timeout=3).resources
+
+
 # --- two runs at once ----
 
 def test_two_runs_on_one_archive_both_publish_whole_reports(small_repo: GitRepoBuilder, live_snapshot: Path,
