@@ -12,6 +12,7 @@ from driftcheck.compare.normalize import TRACKING_ID, TRACKING_LABEL, last_appli
 from driftcheck.compare.pointer import ABSENT, Path, get_at, to_pointer
 from driftcheck.compare.rules import Rule, RuleError, RuleSet
 from driftcheck.compare.secrets import redact
+from driftcheck.compare.versions import to_live_version
 from driftcheck.model import AppSpec, FieldDiff, LiveState, Resource, ResourceKey, ResourceResult
 
 DEFAULT_GITOPS_MANAGERS = ("argocd-controller", "argocd-application-controller", "kubectl-client-side-apply",
@@ -50,6 +51,8 @@ def prepare(key: ResourceKey, desired: dict[str, Any] | None, live: dict[str, An
             options: CompareOptions) -> Prepared:
     """Normalize and redact a desired/live pair; used by the comparison and by --explain alike."""
     tracking = {"tracking_label": options.tracking_label, "tracking_annotation": options.tracking_annotation}
+    if desired is not None and live is not None:
+        desired = to_live_version(desired, str(live.get("apiVersion", "")))
     status = options.compare_status
     d = normalize(desired, key.group, compare_status=status, **tracking) if desired is not None else None
     labels = ((d or {}).get("metadata") or {}).get("labels") or {}

@@ -72,3 +72,17 @@ def test_custom_resource_lists_are_atomic_but_its_finalizers_are_a_set() -> None
     live = {**widget, "metadata": {**meta, "finalizers": ["example.com/cleanup", "other.io/protect"]},
             "spec": {"subsets": [{"name": "a", "extra": 1}]}}
     assert paths(one(widget, live)) == ["/spec/subsets/0/extra"]
+
+
+def test_autoscaling_v1_in_git_compares_with_the_v2_object_the_cluster_serves() -> None:
+    v1 = {"apiVersion": "autoscaling/v1", "kind": "HorizontalPodAutoscaler", "metadata": META,
+          "spec": {"maxReplicas": 5, "targetCPUUtilizationPercentage": 60,
+                   "scaleTargetRef": {"apiVersion": "apps/v1", "kind": "Deployment", "name": "mysql"}}}
+    metric = {"type": "Resource", "resource": {"name": "cpu", "target": {"type": "Utilization",
+                                                                          "averageUtilization": 60}}}
+    v2 = {**v1, "apiVersion": "autoscaling/v2", "spec": {**{k: v for k, v in v1["spec"].items()
+                                                          if k != "targetCPUUtilizationPercentage"},
+                                                       "metrics": [metric]}}
+    assert one(v1, v2).status == "in-sync"
+    v2["spec"]["metrics"][0]["resource"]["target"]["averageUtilization"] = 90
+    assert paths(one(v1, v2)) == ["/spec/metrics/0/resource/target/averageUtilization"]
