@@ -181,7 +181,8 @@ def render(**kwargs: object) -> None:
 @main.command()
 @click.option("--out", required=True, type=click.Path(dir_okay=False, path_type=Path),
               help="Snapshot file to write (YAML; `check --live-snapshot` reads it).")
-@click.option("--kubeconfig", type=click.Path(path_type=Path), default=None)
+@click.option("--kubeconfig", type=click.Path(path_type=Path), default=None,
+              help="Kubeconfig (default: KUBECONFIG, else the Pod's service account, else ~/.kube/config).")
 @click.option("--context", default=None, help="Kubeconfig context.")
 @click.option("-n", "--namespace", "namespaces", multiple=True,
               help="Namespace to capture (repeatable; default: the apps' namespaces, else all).")
@@ -202,6 +203,10 @@ def render(**kwargs: object) -> None:
 @click.option("--config", "config_file", type=click.Path(dir_okay=False, path_type=Path), default=None,
               help="driftcheck.yaml (default: driftcheck.yaml in the repo at the commit).")
 @click.option("--argocd-apps", default=None, help="Glob of ArgoCD Application manifests in the repo.")
+@click.option("--repo-url", "repo_urls", multiple=True,
+              help="URL(s) the Applications use for this repository (repeatable).")
+@click.option("--git-token-file", type=click.Path(dir_okay=False, path_type=Path), default=None,
+              help="File holding an HTTPS token for the remote (or set DRIFTCHECK_GIT_TOKEN).")
 def snapshot(**kwargs: object) -> None:
     """Capture live objects to a file, for the archive or an offline `check --live-snapshot`.
 
