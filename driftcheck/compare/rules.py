@@ -100,6 +100,7 @@ class RuleSet:
     app: str = ""  # set on the view for_app() returns: only global rules and this app's apply
     _errors: list[RunError] = field(default_factory=list)
     _error_keys: set[tuple[str, str, str]] = field(default_factory=set)
+    _apps_loaded: set[str] = field(default_factory=set)  # apps whose own rules are in `rules`
 
     def for_app(self, app: AppSpec) -> RuleSet:
         """A view for one app: global rules plus its own `ignore_differences` (loaded on first use).
@@ -107,12 +108,14 @@ class RuleSet:
         The view shares rules, usage and errors with the run's RuleSet, so `unused()` and
         `errors()` stay whole-run answers.
         """
-        if app.ignore_differences and not any(r.app == app.name for r in self.rules):
+        if app.ignore_differences and app.name not in self._apps_loaded:
             rules, errors = parse_rules(app.ignore_differences, APP_PREFIX + app.name, app=app.name,
                                         file=app.origin)
             self.rules.extend(rules)
             self._errors.extend(errors)
-        return RuleSet(self.rules, self.packs, self.used, app.name, self._errors, self._error_keys)
+        self._apps_loaded.add(app.name)
+        return RuleSet(self.rules, self.packs, self.used, app.name, self._errors, self._error_keys,
+                       self._apps_loaded)
 
     def applicable(self) -> list[Rule]:
         return [r for r in self.rules if not r.app or r.app == self.app]
@@ -256,6 +259,8 @@ def load_rules(packs: list[str], files: list[FsPath], extra: Extra) -> tuple[Rul
         else:
             app = source[len(APP_PREFIX):] if source.startswith(APP_PREFIX) else ""
             add(content, None, source, "", app)
+            if app:
+                ruleset._apps_loaded.add(app)
     return ruleset, errors
 
 

@@ -2,10 +2,11 @@
 
 from __future__ import annotations
 
+from dataclasses import replace
 from pathlib import Path
 
 import pytest
-from compare_helpers import run
+from compare_helpers import APP, run
 
 from driftcheck.compare import available_packs, load_rules
 from driftcheck.model import DriftcheckError
@@ -71,7 +72,6 @@ def test_app_rules_apply_to_that_app_only() -> None:
     [mine], _, _ = run([DR], [live], app_rules=rule)
     assert mine.status == "in-sync" and [i.rule for i in mine.ignored] == ["app:blog-system#0"]
     rules, _ = load_rules([], [], [("app:other-app", rule)])
-    from compare_helpers import APP
     assert rules.for_app(APP).applicable() == []
 
 
@@ -112,3 +112,13 @@ def test_managed_fields_managers_rule_ignores_what_that_manager_owns() -> None:
     assert errors == []
     assert [d.path for d in result.diffs] == ["/data/b"]
     assert [(i.path, i.rule) for i in result.ignored] == [("/data/a", "app:blog-system#0")]
+
+
+def test_an_apps_invalid_rules_are_reported_once_however_often_it_is_compared() -> None:
+    app = replace(APP, ignore_differences=[{"kind": "Service", "jsonPointer": ["/x"]}],
+                  origin="argocd/app.yaml")
+    rules, _ = load_rules([], [], [])
+    rules.for_app(app).for_app(app)
+    rules.for_app(app)
+    [err] = rules.errors()
+    assert err.file == "argocd/app.yaml" and err.message.startswith("rule #0 is invalid")
