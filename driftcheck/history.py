@@ -371,9 +371,6 @@ class _Walker:
             err = after.broken.get(change.new or "")
             if err is not None and change.new_blob == after.files.get(change.new or ""):
                 broken.append(f"{change.new}:{err.line}")
-                self.errors.append(RunError(f"unparseable at commit {commit.sha[:12]}: {err.message}",
-                                            app=self.app.name, file=str(change.new), line=err.line,
-                                            stage="history"))
         notes = [f"unparseable at this commit: {', '.join(broken)}"] if broken else []
         unseen = sorted({path for c in relevant for path in (c.old, c.new)
                          if path and self._render_only(path, roles.get(path), before, after)})

@@ -149,7 +149,7 @@ def test_unparseable_file_is_noted_and_history_goes_on(git_repo: Any) -> None:
     broken = result.events[1]
     assert broken.note.startswith("unparseable at this commit: apps/web/web.yaml:")
     assert int(broken.note.rsplit(":", 1)[1]) >= 3
-    assert any(err.file == "apps/web/web.yaml" and err.stage == "history" for err in result.errors)
+    assert not result.errors  # said once, on its entry: a past commit's typo is not an error of today's run
     assert result.events[2].images  # the commit before the broken one is still read
 
 
