@@ -20,6 +20,10 @@ def explain(result: ResourceResult, desired: Resource | None, live: Resource | N
     lines = [f"{result.key}  (app {result.app}): {result.status}"]
     if result.reason:
         lines.append(f"  {result.reason}")
+    versions = [f"{v} ({side})" for v, side in ((desired and desired.api_version, "Git"),
+                                               (live and live.api_version, "live")) if v]
+    if versions:
+        lines.append("  apiVersion: " + ", ".join(versions))
     if result.source and result.source.file:
         lines.append(f"  source: {result.source.file}:{result.source.line}"
                      + (f" @ {result.source.commit[:12]}" if result.source.commit else ""))
