@@ -249,6 +249,13 @@ def _documents(file: Path) -> Iterator[dict[str, Any]]:
             raise DriftcheckError(f"live snapshot {file}: a document is not a Kubernetes object or List")
 
 
+class _Loader(yaml.CSafeLoader):
+    """YAML as the API server means it: a timestamp stays a string (JSON, and so Kubernetes, has no dates)."""
+
+
+_Loader.add_constructor("tag:yaml.org,2002:timestamp", yaml.constructor.SafeConstructor.construct_yaml_str)
+
+
 def _yaml_documents(text: str) -> list[Any]:
     """A YAML stream's documents; those written as JSON (ours) are parsed as JSON, which is far faster."""
     docs: list[Any] = []
@@ -259,7 +266,7 @@ def _yaml_documents(text: str) -> list[Any]:
                 continue
             except ValueError:
                 pass  # YAML flow style that is not JSON: the YAML loader takes it
-        docs.extend(yaml.load_all(chunk, Loader=yaml.CSafeLoader))
+        docs.extend(yaml.load_all(chunk, Loader=_Loader))
     return docs
 
 

@@ -136,3 +136,14 @@ def test_missing_path_and_empty_directory_are_errors(tmp_path: Path) -> None:
     with pytest.raises(DriftcheckError, match=r"no \.yaml"):
         read_snapshot(tmp_path)
 
+
+
+def test_unquoted_timestamps_in_hand_written_yaml_stay_strings(tmp_path: Path) -> None:
+    (tmp_path / "cm.yaml").write_text("apiVersion: v1\nkind: ConfigMap\nmetadata:\n  name: c\n"
+                                      "  namespace: n\n  creationTimestamp: 2026-01-12T03:10:41Z\n"
+                                      "data:\n  day: 2026-01-19\n")
+    [config] = read_snapshot(tmp_path / "cm.yaml").resources
+    assert config.body["metadata"]["creationTimestamp"] == "2026-01-12T03:10:41Z"
+    assert config.body["data"] == {"day": "2026-01-19"}
+    write_snapshot(LiveState(resources=[config]), tmp_path / "out.yaml")
+    assert read_snapshot(tmp_path / "out.yaml").resources[0].body == config.body
