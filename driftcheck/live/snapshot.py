@@ -212,7 +212,7 @@ def _restrict(state: LiveState, scope: dict[str, Any] | None, kinds: set[tuple[s
     """Keep the requested objects; mark every requested type or namespace the snapshot lacks unreadable."""
     state.resources = [r for r in state.resources if r.key.group_kind in kinds
                        and (namespaces is None or not r.key.namespace or r.key.namespace in namespaces)]
-    captured = scope["kinds"] if scope is not None else seen_kinds
+    captured = (scope["kinds"] if scope is not None else set()) | seen_kinds  # plain kubectl files count too
     served = state.info.get("served")  # every kind the cluster served, when the snapshot recorded it
     for group, kind in sorted(kinds - captured - state.not_served):
         if served is not None and (group, kind) not in served:

@@ -147,3 +147,17 @@ def test_unquoted_timestamps_in_hand_written_yaml_stay_strings(tmp_path: Path) -
     assert config.body["data"] == {"day": "2026-01-19"}
     write_snapshot(LiveState(resources=[config]), tmp_path / "out.yaml")
     assert read_snapshot(tmp_path / "out.yaml").resources[0].body == config.body
+
+
+def test_a_directory_may_mix_our_snapshot_and_kubectl_output(tmp_path: Path) -> None:
+    by_kind = {o["kind"]: o for o in fixture_objects()}
+    deployment = Resource(ResourceKey.of(by_kind["Deployment"]), "apps/v1", by_kind["Deployment"],
+                          Origin("cluster"))
+    state = LiveState(resources=[deployment],
+                      info={"scope": {"kinds": {("apps", "Deployment")}, "namespaces": None}})
+    write_snapshot(state, tmp_path / "a-snapshot.yaml")
+    (tmp_path / "b-kubectl.yaml").write_text(yaml.safe_dump(by_kind["ConfigMap"]))
+    wanted = {("apps", "Deployment"), ("", "ConfigMap"), ("", "Service")}
+    back = read_snapshot(tmp_path, wanted, {"blog-system"})
+    assert keys(back) == ["ConfigMap/blog-system/was-config", "Deployment.apps/blog-system/mysql"]
+    assert set(back.unreadable) == {("", "Service", "")}
