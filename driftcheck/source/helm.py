@@ -78,7 +78,9 @@ def render(tree: CommitTree, app: AppSpec, path: str, out: Rendered, timeout: fl
         out.errors.extend(e for e in export_errors if e.file.startswith(f"{path}/"))
         try:
             extra = _argocd_values(app.source_options.get("helm") or {}, Path(tmp))
-            text = _template(root, path, [root / v for v in values] + extra, release, app.namespace, timeout)
+            crds = not (app.source_options.get("helm") or {}).get("skipCrds")  # ArgoCD's default
+            text = _template(root, path, [root / v for v in values] + extra, release, app.namespace, timeout,
+                             crds)
         except _HelmError as e:
             out.errors.append(RunError(str(e), app=app.name, file=chart_file))
             return
@@ -138,10 +140,12 @@ def _nested(path: list[str], value: Any) -> dict[str, Any]:
 
 
 def _template(root: Path, path: str, values: list[Path], release: str, namespace: str,
-              timeout: float) -> str:
+              timeout: float, crds: bool = True) -> str:
     chart = root / path
     if shutil.which("helm"):
         cmd = ["helm", "template", release, str(chart), "--namespace", namespace or "default"]
+        if crds:
+            cmd.append("--include-crds")
         for v in values:
             cmd += ["--values", str(v)]
         try:
@@ -153,7 +157,7 @@ def _template(root: Path, path: str, values: list[Path], release: str, namespace
             detail = " ".join(proc.stderr.replace(f"{root}/", "").split())
             raise _HelmError(f"helm template failed: {detail}")
         return proc.stdout
-    return _in_child(_template_with_sdk, (chart, values, release, namespace), timeout)
+    return _in_child(_template_with_sdk, (chart, values, release, namespace, crds), timeout)
 
 
 def _in_child(render: Callable[..., str], args: tuple[Any, ...], timeout: float) -> str:
@@ -167,7 +171,7 @@ def _in_child(render: Callable[..., str], args: tuple[Any, ...], timeout: float)
             raise _HelmError(f"helm render did not finish within {timeout:g} s") from None
 
 
-def _template_with_sdk(chart: Path, values: list[Path], release: str, namespace: str) -> str:
+def _template_with_sdk(chart: Path, values: list[Path], release: str, namespace: str, crds: bool) -> str:
     try:
         import helm_python  # type: ignore[import-not-found]
     except ImportError:
@@ -182,11 +186,14 @@ def _template_with_sdk(chart: Path, values: list[Path], release: str, namespace:
             _merge(merged, body)
     try:
         with helm_python.Chart.load(str(chart)) as loaded:
-            rendered = loaded.render(merged, name=release, namespace=namespace or "default")
+            templates = loaded.render(merged, name=release, namespace=namespace or "default")
+            rendered = dict(sorted(templates.items()))
+            if crds:  # crds/ files are not templates; `helm template --include-crds` puts them first
+                rendered = {**{c["filename"]: c["data"] for c in loaded.crds}, **rendered}
     except helm_python.errors.HelmError as e:
         raise _HelmError(f"helm render failed: {e}") from None
     # template path -> manifest text; NOTES.txt is for humans, as in `helm template`
-    return "\n---\n".join(f"# Source: {name}\n{text}" for name, text in sorted(rendered.items())
+    return "\n---\n".join(f"# Source: {name}\n{text}" for name, text in rendered.items()
                           if text.strip() and not name.endswith("NOTES.txt"))
 
 

@@ -270,3 +270,17 @@ def test_nameless_objects_are_errors_and_generate_name_objects_are_skipped(git_r
     assert names(out) == ["a"] and out.skipped_documents == 1
     assert [(e.file, e.line, e.message) for e in out.errors] == [
         ("app/a.yaml", 8, "ConfigMap without metadata.name")]
+
+
+@pytest.mark.skipif(not HELM_AVAILABLE, reason="needs helm on PATH or `pip install 'driftcheck[helm]'`")
+def test_helm_crds_are_included_unless_argocd_skips_them(git_repo: GitRepoBuilder) -> None:
+    crd = ("apiVersion: apiextensions.k8s.io/v1\nkind: CustomResourceDefinition\n"
+           "metadata: {name: widgets.example.com}\nspec: {group: example.com}\n")
+    git_repo.commit({**CHART, "chart/crds/widgets.yaml": crd}, "chart with a CRD")
+    with_crds = render(git_repo, "chart")
+    assert with_crds.errors == []
+    assert sorted(r.key.kind for r in with_crds.resources) == ["CustomResourceDefinition", "Deployment"]
+    crd_res = next(r for r in with_crds.resources if r.key.kind == "CustomResourceDefinition")
+    assert crd_res.key.namespace == "" and crd_res.origin.file == "chart/crds/widgets.yaml"
+    skipped = render(git_repo, "chart", source_options={"helm": {"skipCrds": True}})
+    assert [r.key.kind for r in skipped.resources] == ["Deployment"]
