@@ -62,6 +62,8 @@ class ApiType:
 
 @dataclass
 class Discovered:
+    """What discovery learned: the type for each kind found, and for the others why not."""
+
     types: dict[tuple[str, str], ApiType] = field(default_factory=dict)
     not_served: set[tuple[str, str]] = field(default_factory=set)
     failed: dict[tuple[str, str], str] = field(default_factory=dict)  # kind -> why discovery could not tell
