@@ -140,3 +140,11 @@ def test_desired_side_is_the_corpus_object(path: Path, corpus_objects: dict[str,
     desired = {f"{d['kind']}/{d['metadata']['name']}": d for d in case["desired"]}
     for name in case["fromCorpus"]:
         assert desired[name] == corpus_objects[name], name
+
+
+def test_app_rules_said_to_come_from_an_application_are_its_ignore_differences(corpus_repo: Path) -> None:
+    sourced = [run for p in CASES for run in load(p)["runs"] if run.get("appRulesFrom")]
+    assert sourced, "the seed scenario compares with the corpus Application's own rules"
+    for run in sourced:
+        application = yaml.safe_load((corpus_repo / run["appRulesFrom"]).read_text())
+        assert run["appRules"] == application["spec"]["ignoreDifferences"]
