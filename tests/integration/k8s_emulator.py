@@ -22,11 +22,14 @@ CRDs); pass `resources=` to serve others, or `unserve()` one to emulate a CRD th
 it); `page_delay` adds server time to every LIST page (for benchmarks); `requests` is the log, each entry
 with method, path, query, arrival time and status (0 while a stalled answer is pending); `generate_objects`
 makes many small objects; `BLOG_SYSTEM_LIVE` is a file of realistic `kubectl get -o yaml` objects.
+As a process of its own: `python tests/integration/k8s_emulator.py --kubeconfig kc.yaml --generate 100`.
 """
 
 from __future__ import annotations
 
+import argparse
 import base64
+import contextlib
 import copy
 import json
 import re
@@ -159,10 +162,12 @@ class KubernetesEmulator:
     """A threaded HTTP server on 127.0.0.1 that serves a Kubernetes API subset; see the module docstring."""
 
     def __init__(self, token: str = "emulator-token", resources: Iterable[ApiResource] = DEFAULT_RESOURCES,
-                 git_version: str = "v1.30.2", page_delay: float = 0.0, tls: bool = False) -> None:
+                 git_version: str = "v1.30.2", page_delay: float = 0.0, tls: bool = False,
+                 port: int = 0) -> None:
         """`tls`: serve HTTPS with a fresh self-signed certificate for 127.0.0.1 (see `ca_certificate`)."""
         self.token = token
         self.tls = tls
+        self._port = port
         self.ca_certificate: bytes = b""  # PEM; with tls, the certificate clients must trust
         self.git_version = git_version
         self.page_delay = page_delay
@@ -179,7 +184,7 @@ class KubernetesEmulator:
 
     # -- lifecycle ---------------------------------------------------------------------------------
     def start(self) -> KubernetesEmulator:
-        self._server = _QuietServer(("127.0.0.1", 0), _handler_for(self))
+        self._server = _QuietServer(("127.0.0.1", self._port), _handler_for(self))
         if self.tls:
             self._server.socket = self._tls_context().wrap_socket(
                 self._server.socket, server_side=True, do_handshake_on_connect=False)  # handshake in handler
@@ -582,3 +587,28 @@ def generate_objects(resources: Iterable[ApiResource], per_type: int,
             objects.append({"apiVersion": api_version, "kind": res.kind, "metadata": meta,
                             "spec": {"index": i}})
     return objects
+
+
+def main(argv: list[str] | None = None) -> None:
+    """Serve until interrupted, in a process of its own: for benchmarks, or to try `driftcheck snapshot`."""
+    parser = argparse.ArgumentParser(description=main.__doc__)
+    parser.add_argument("--kubeconfig", required=True, type=Path, help="kubeconfig to write")
+    parser.add_argument("--port", type=int, default=0)
+    parser.add_argument("--tls", action="store_true")
+    parser.add_argument("--load", action="append", default=[], type=Path, help="YAML objects to serve")
+    parser.add_argument("--generate", type=int, default=0, help="objects per namespaced default type")
+    parser.add_argument("--namespaces", default="default", help="comma-separated, for --generate")
+    args = parser.parse_args(argv)
+    with KubernetesEmulator(tls=args.tls, port=args.port) as api:
+        for path in args.load or [BLOG_SYSTEM_LIVE]:
+            api.load_yaml(path)
+        api.add(*generate_objects([r for r in api.resources if r.namespaced], args.generate,
+                                  args.namespaces.split(",")))
+        api.write_kubeconfig(args.kubeconfig)
+        print(f"serving {api.url}, kubeconfig {args.kubeconfig}; Ctrl-C stops", flush=True)
+        with contextlib.suppress(KeyboardInterrupt):
+            threading.Event().wait()
+
+
+if __name__ == "__main__":
+    main()
