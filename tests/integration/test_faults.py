@@ -5,6 +5,7 @@ already in the archive is lost or half-written."""
 
 from __future__ import annotations
 
+import contextlib
 import fcntl
 import json
 import os
@@ -239,15 +240,18 @@ def test_disk_full_while_writing_leaves_no_partial_report_and_the_previous_intac
 # --- signals ----
 
 @pytest.fixture
-def hanging_kustomize(tmp_path: Path) -> dict[str, Any]:
-    """A `kustomize` earlier on PATH that announces itself, then hangs (a stuck plugin, a dead NFS)."""
+def hanging_kustomize(tmp_path: Path) -> Iterator[dict[str, Any]]:
+    """A `kustomize` earlier on PATH that announces its pid, then hangs (a stuck plugin, a dead NFS)."""
     bin_dir = tmp_path / "bin"
     bin_dir.mkdir()
     marker = tmp_path / "kustomize-started"
     script = bin_dir / "kustomize"
     script.write_text(f"#!/bin/sh\necho $$ > {marker}\nexec sleep 300\n")
     script.chmod(0o755)
-    return {"env": {"PATH": f"{bin_dir}:{os.environ['PATH']}"}, "marker": marker}
+    yield {"env": {"PATH": f"{bin_dir}:{os.environ['PATH']}"}, "marker": marker}
+    if marker.exists():  # a killed driftcheck leaves its render child behind; end the one this test started
+        with contextlib.suppress(ProcessLookupError, ValueError):
+            os.kill(int(marker.read_text()), signal.SIGKILL)
 
 
 def wait_for(predicate: Any, timeout: float = 30) -> None:
