@@ -96,7 +96,6 @@ def write_snapshot(state: LiveState, path: str | os.PathLike[str],
                    include_secret_values: bool = False) -> None:
     """Write `state` as our YAML format; atomic (temp file + rename), so a reader never sees half a file."""
     target = Path(path)
-    target.parent.mkdir(parents=True, exist_ok=True)
     info = state.info
     header = _header(state, include_secret_values)
     comment = (f"# driftcheck snapshot of {info.get('server') or 'an unknown server'} "
@@ -106,8 +105,10 @@ def write_snapshot(state: LiveState, path: str | os.PathLike[str],
                "Audit it offline with: driftcheck check --live-snapshot FILE\n")
     bodies = (r.body if include_secret_values else redact_secret(r.body)
               for r in sorted(state.resources, key=lambda r: r.key))
-    fd, tmp = tempfile.mkstemp(prefix=f".{target.name}.", suffix=".tmp", dir=target.parent)
+    tmp = None
     try:
+        target.parent.mkdir(parents=True, exist_ok=True)
+        fd, tmp = tempfile.mkstemp(prefix=f".{target.name}.", suffix=".tmp", dir=target.parent)
         with os.fdopen(fd, "w", encoding="utf-8") as out:
             out.write(comment)
             yaml.dump(header, out, Dumper=yaml.CSafeDumper, sort_keys=False, default_flow_style=False,
@@ -116,10 +117,14 @@ def write_snapshot(state: LiveState, path: str | os.PathLike[str],
                 out.write("---\n")
                 out.write(json.dumps(body, ensure_ascii=False))
                 out.write("\n")
+            out.flush()
+            os.fsync(out.fileno())  # on disk before it takes the name: an archive survives a crash
         os.replace(tmp, target)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
+    except OSError as exc:
+        raise DriftcheckError(f"cannot write snapshot {target}: {exc.strerror or exc}") from None
+    finally:
+        if tmp is not None:
+            Path(tmp).unlink(missing_ok=True)
 
 
 def redact_secret(body: dict[str, Any]) -> dict[str, Any]:

@@ -161,3 +161,10 @@ def test_a_directory_may_mix_our_snapshot_and_kubectl_output(tmp_path: Path) -> 
     back = read_snapshot(tmp_path, wanted, {"blog-system"})
     assert keys(back) == ["ConfigMap/blog-system/was-config", "Deployment.apps/blog-system/mysql"]
     assert set(back.unreadable) == {("", "Service", "")}
+
+
+def test_an_unwritable_destination_is_one_clear_error(tmp_path: Path) -> None:
+    (tmp_path / "file").write_text("")
+    with pytest.raises(DriftcheckError, match=r"cannot write snapshot .*file/s\.yaml: "):
+        write_snapshot(LiveState(), tmp_path / "file" / "s.yaml")
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["file"]
