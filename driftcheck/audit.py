@@ -67,7 +67,7 @@ def run_audit(options: AuditOptions, progress: Progress = lambda _m: None) -> tu
     from driftcheck.compare import CompareOptions, available_packs, compare_app, coverage, explain, load_rules
     from driftcheck.source.apps import discover_apps
     from driftcheck.source.render import render_app
-    from driftcheck.source.repo import mask_url, open_repo, resolve_commit
+    from driftcheck.source.repo import mask_url, open_repo, parse_moment, resolve_commit
     from driftcheck.source.tree import CommitTree
 
     errors: list[RunError] = []
@@ -79,6 +79,8 @@ def run_audit(options: AuditOptions, progress: Progress = lambda _m: None) -> tu
     discovered = discover_apps(tree, options)
     apps = discovered.apps
     errors += discovered.errors
+    for note in discovered.notes:
+        progress(f"note: {note}")
     packs = options.rule_packs or discovered.rule_packs or available_packs()
     rules, rule_errors = load_rules(packs, options.rule_files, discovered.rule_sources)
     errors += rule_errors
@@ -115,7 +117,8 @@ def run_audit(options: AuditOptions, progress: Progress = lambda _m: None) -> tu
         generated_at=datetime.now(UTC).isoformat(timespec="seconds"),
         tool_version=__version__,
         source={"repo": mask_url(options.repo), "revision": options.revision or "HEAD",
-                "commit": tree.sha, "commit_date": tree.date, "at": options.at},
+                "commit": tree.sha, "commit_date": tree.date,
+                "at": parse_moment(options.at).isoformat() if options.at else None},
         cluster={"context": live.info.get("context"), "server": live.info.get("server"),
                  "snapshot": str(options.live_snapshot) if options.live_snapshot else None},
         rules={"packs": rules.packs, "digest": rules.digest, "unused": rules.unused()},

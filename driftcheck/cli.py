@@ -51,7 +51,8 @@ def source_options(func):  # type: ignore[no-untyped-def]
         click.option("--repo", default=".", show_default=True, help="Git repository: a local path or a URL."),
         click.option("--revision", default=None, help="Branch, tag or commit (default: HEAD)."),
         click.option("--at", "at", default=None,
-                     help="A moment (ISO-8601 or a date): the last commit on --revision at or before it."),
+                     help="A moment (ISO-8601; a bare date means the end of that day, UTC): "
+                          "the last commit on --revision at or before it."),
         click.option("--path", "paths", multiple=True, help="An app path in the repo (repeatable)."),
         click.option("-n", "--namespace", default="", help="Destination namespace for --path apps."),
         click.option("--recurse", is_flag=True, help="Read --path directories recursively."),
