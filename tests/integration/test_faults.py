@@ -273,7 +273,8 @@ def test_sigterm_during_a_run_leaves_no_report_and_releases_the_lock(
     git_repo.commit({"kapp/kustomization.yaml": "resources: [cm.yaml]\n",
                      "kapp/cm.yaml": manifests(config_maps(1))}, "a kustomize app")
     proc = start_driftcheck("--repo", git_repo.path, "--path", "kapp", "-n", "web", "--live-snapshot",
-                            live_snapshot, "--out", out, "-o", "none", env=hanging_kustomize["env"])
+                            live_snapshot, "--out", out, "-o", "none",
+                            env={**hanging_kustomize["env"], "TMPDIR": str(tmp_path)})  # litter stays here
     wait_for(hanging_kustomize["marker"].exists)
     started = time.monotonic()
     proc.send_signal(signal.SIGTERM)
