@@ -5,6 +5,7 @@ from __future__ import annotations
 from typing import Any
 
 from driftcheck.compare.engine import CompareOptions, controller_made, tracked_by
+from driftcheck.compare.pointer import dig
 from driftcheck.model import AppSpec, LiveState, Resource, ResourceKey, ResourceResult
 
 # Objects Kubernetes and common meshes create in every namespace on their own, without ownerReferences.
@@ -53,7 +54,7 @@ def _automatic(res: Resource, services: set[ResourceKey]) -> bool:
     key = res.key
     if (key.group, key.kind, key.name) in AUTOMATIC or key.group_kind in AUTOMATIC_KINDS:
         return True
-    if (res.body.get("metadata") or {}).get("ownerReferences"):
+    if dig(res.body, "metadata", "ownerReferences"):
         return True
     if key.group_kind == ("", "Secret") and res.body.get("type") == "kubernetes.io/service-account-token":
         return True

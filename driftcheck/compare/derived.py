@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
+from driftcheck.compare.pointer import mapping
 from driftcheck.model import Resource, ResourceKey, split_api_version
 
 HPA_SCALE_TARGET = "hpa-scale-target"
@@ -44,14 +45,13 @@ def derive(desired: list[Resource]) -> Relations:
 
 def _istio_virtual_services(spec: dict[str, Any]) -> list[tuple[str, list[str]]]:
     """(VirtualService name, route names) that a canary Rollout's Istio traffic routing moves weights in."""
-    canary = (spec.get("strategy") or {}).get("canary") or {}
-    istio = (canary.get("trafficRouting") or {}).get("istio") or {}
-    if not isinstance(istio, dict):
-        return []
-    services = [istio.get("virtualService"), *(istio.get("virtualServices") or [])]
+    istio = mapping(spec, "strategy", "canary", "trafficRouting", "istio")
+    many = istio.get("virtualServices")
+    services = [istio.get("virtualService"), *(many if isinstance(many, list) else [])]
     out = []
     for vs in services:
         if isinstance(vs, dict) and vs.get("name"):
             name = str(vs["name"]).split(".")[0]  # "name.namespace" is allowed
-            out.append((name, [str(r) for r in vs.get("routes") or []]))
+            routes = vs.get("routes")
+            out.append((name, [str(r) for r in routes] if isinstance(routes, list) else []))
     return out

@@ -9,7 +9,7 @@ from driftcheck.compare.derived import Relations, derive
 from driftcheck.compare.diff import Walker
 from driftcheck.compare.managedfields import ManagedEntry, managed_entries, owned_leaves, owner
 from driftcheck.compare.normalize import TRACKING_ID, TRACKING_LABEL, last_applied, normalize
-from driftcheck.compare.pointer import ABSENT, Path, get_at, to_pointer
+from driftcheck.compare.pointer import ABSENT, Path, dig, get_at, mapping, to_pointer
 from driftcheck.compare.rules import Rule, RuleError, RuleSet
 from driftcheck.compare.secrets import redact
 from driftcheck.compare.versions import to_live_version
@@ -55,7 +55,7 @@ def prepare(key: ResourceKey, desired: dict[str, Any] | None, live: dict[str, An
         desired = to_live_version(desired, str(live.get("apiVersion", "")))
     status = options.compare_status
     d = normalize(desired, key.group, compare_status=status, **tracking) if desired is not None else None
-    labels = ((d or {}).get("metadata") or {}).get("labels") or {}
+    labels = mapping(d, "metadata", "labels")
     lv = normalize(live, key.group, compare_status=status, desired_labels=labels, **tracking) \
         if live is not None else None
     raw_applied = last_applied(live) if live is not None else None
@@ -165,16 +165,15 @@ def _unreadable(key: ResourceKey, live: LiveState) -> str:
 
 def tracked_by(body: dict[str, Any], app: str, options: CompareOptions) -> bool:
     """Whether a live object carries the app's tracking label or tracking-id annotation."""
-    meta = body.get("metadata") or {}
-    labels = meta.get("labels") or {}
-    annotations = meta.get("annotations") or {}
-    tracking = str(annotations.get(options.tracking_annotation) or "")
-    return labels.get(options.tracking_label) == app or tracking.startswith(app + ":")
+    tracking = str(mapping(body, "metadata", "annotations").get(options.tracking_annotation) or "")
+    label = mapping(body, "metadata", "labels").get(options.tracking_label)
+    return label == app or tracking.startswith(app + ":")
 
 
 def controller_made(res: Resource, live_services: set[ResourceKey]) -> bool:
     """Objects a controller creates (ownerReferences, a Service's Endpoints) are never `extra`/unmanaged."""
-    refs = (res.body.get("metadata") or {}).get("ownerReferences") or []
+    refs = dig(res.body, "metadata", "ownerReferences")
+    refs = refs if isinstance(refs, list) else []
     if any(isinstance(r, dict) and (r.get("controller") or r.get("kind") == "Rollout") for r in refs):
         return True
     return res.key.group_kind == ("", "Endpoints") and ResourceKey("", "Service", res.key.namespace,

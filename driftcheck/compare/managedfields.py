@@ -87,8 +87,10 @@ class ManagedEntry:
 
 def managed_entries(body: dict[str, Any]) -> list[ManagedEntry]:
     """The managedFields entries of a live object, parsed; tolerant of missing parts."""
+    meta = body.get("metadata")
+    raws = meta.get("managedFields") if isinstance(meta, dict) else None
     out = []
-    for raw in (body.get("metadata") or {}).get("managedFields") or []:
+    for raw in raws if isinstance(raws, list) else []:
         if not isinstance(raw, dict) or raw.get("fieldsType", "FieldsV1") != "FieldsV1":
             continue
         out.append(ManagedEntry(str(raw.get("manager", "")), str(raw.get("operation", "")),

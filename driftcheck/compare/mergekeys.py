@@ -7,6 +7,8 @@ from collections.abc import Callable, Hashable
 from dataclasses import dataclass
 from typing import Any
 
+from driftcheck.compare.pointer import dig
+
 KeyFn = Callable[[Any], Hashable]
 
 
@@ -36,8 +38,7 @@ FIXED: dict[str, KeyFn] = {
     "tolerations": _fields(("key", None), ("effect", None)),
     "topologySpreadConstraints": _fields(("topologyKey", None), ("whenUnsatisfiable", None)),
     "finalizers": lambda item: item if isinstance(item, str) else None,
-    "volumeClaimTemplates": lambda item: ((item.get("metadata") or {}).get("name")
-                                          if isinstance(item, dict) else None),
+    "volumeClaimTemplates": lambda item: dig(item, "metadata", "name"),
 }
 
 

@@ -5,6 +5,8 @@ from __future__ import annotations
 import json
 from typing import Any
 
+from driftcheck.compare.pointer import mapping
+
 LAST_APPLIED = "kubectl.kubernetes.io/last-applied-configuration"
 TRACKING_ID = "argocd.argoproj.io/tracking-id"
 TRACKING_LABEL = "app.kubernetes.io/instance"
@@ -67,7 +69,7 @@ def _copy(value: Any) -> Any:
 
 def last_applied(body: dict[str, Any]) -> dict[str, Any] | None:
     """The configuration `kubectl apply` (and ArgoCD's client-side sync) recorded, or None."""
-    text = ((body.get("metadata") or {}).get("annotations") or {}).get(LAST_APPLIED)
+    text = mapping(body, "metadata", "annotations").get(LAST_APPLIED)
     if not isinstance(text, str):
         return None
     try:

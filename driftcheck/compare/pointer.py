@@ -41,6 +41,19 @@ def parse_pointer(pointer: str) -> tuple[str, ...]:
     return tuple(seg.replace("~1", "/").replace("~0", "~") for seg in pointer[1:].split("/"))
 
 
+def dig(node: Any, *keys: str) -> Any:
+    """node[k1][k2]... through maps only; None where a step is missing or not a map (hostile input)."""
+    for key in keys:
+        node = node.get(key) if isinstance(node, dict) else None
+    return node
+
+
+def mapping(node: Any, *keys: str) -> dict[str, Any]:
+    """dig(), but {} unless the result is a map."""
+    found = dig(node, *keys)
+    return found if isinstance(found, dict) else {}
+
+
 def get_at(body: Any, path: Path) -> Any:
     """The value at a concrete path (list segments are ints), or ABSENT."""
     node = body

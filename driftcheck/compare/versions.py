@@ -19,7 +19,7 @@ def to_live_version(desired: dict[str, Any], live_api_version: str) -> dict[str,
 
 
 def _hpa_v1_to_v2(desired: dict[str, Any]) -> dict[str, Any]:
-    spec = dict(desired.get("spec") or {})
+    spec = dict(desired["spec"]) if isinstance(desired.get("spec"), dict) else {}
     target = spec.pop("targetCPUUtilizationPercentage", None)
     if target is not None:
         spec["metrics"] = [{"type": "Resource", "resource": {
