@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import fnmatch
 import hashlib
+import itertools
 import json
 from dataclasses import dataclass, field
 from functools import cache
@@ -20,6 +21,7 @@ from driftcheck.compare.pointer import Path, PointerError, parse_pointer, resolv
 from driftcheck.model import AppSpec, DriftcheckError, ResourceKey, RunError
 
 APP_PREFIX = "app:"
+MAX_JQ_PATHS = 10_000  # no object has more fields; beyond this a jq expression is looping
 
 
 def packs_dir() -> FsPath:
@@ -78,9 +80,12 @@ class Rule:
                 out.append(path)
         for expr in self.jq_paths:
             try:
-                results = _program(expr, json.dumps(variables, sort_keys=True)).input_value(body).all()
+                found = iter(_program(expr, json.dumps(variables, sort_keys=True)).input_value(body))
+                results = list(itertools.islice(found, MAX_JQ_PATHS + 1))
             except ValueError as exc:
                 raise RuleError(f"jqPathExpression {expr!r}: {str(exc).splitlines()[0][:200]}") from None
+            if len(results) > MAX_JQ_PATHS:
+                raise RuleError(f"jqPathExpression {expr!r}: more than {MAX_JQ_PATHS} paths (a loop?)")
             out.extend(tuple(p) for p in results if isinstance(p, list))
         return out
 

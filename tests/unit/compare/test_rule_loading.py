@@ -122,3 +122,9 @@ def test_an_apps_invalid_rules_are_reported_once_however_often_it_is_compared() 
     rules.for_app(app)
     [err] = rules.errors()
     assert err.file == "argocd/app.yaml" and err.message.startswith("rule #0 is invalid")
+
+
+def test_a_runaway_jq_expression_is_an_error_not_a_hang() -> None:
+    _, errors, _ = run([DR], [DR], app_rules=[{**ISTIO, "jqPathExpressions": ["repeat(.spec.host)"]}])
+    [err] = errors
+    assert "more than 10000 paths" in err.message
