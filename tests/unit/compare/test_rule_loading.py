@@ -2,13 +2,17 @@
 
 from __future__ import annotations
 
+import json
 from dataclasses import replace
 from pathlib import Path
 
+import jsonschema
 import pytest
 from compare_helpers import APP, run
+from ruamel.yaml import YAML
 
 from driftcheck.compare import available_packs, load_rules
+from driftcheck.compare.rules import packs_dir
 from driftcheck.model import DriftcheckError
 
 ISTIO = {"group": "networking.istio.io", "kind": "DestinationRule"}
@@ -128,3 +132,12 @@ def test_a_runaway_jq_expression_is_an_error_not_a_hang() -> None:
     _, errors, _ = run([DR], [DR], app_rules=[{**ISTIO, "jqPathExpressions": ["repeat(.spec.host)"]}])
     [err] = errors
     assert "more than 10000 paths" in err.message
+
+
+def test_the_shipped_schema_is_valid_and_every_pack_conforms_to_it() -> None:
+    schema = json.loads((Path(__file__).parents[3] / "driftcheck/compare/rules.schema.json").read_text())
+    jsonschema.Draft202012Validator.check_schema(schema)
+    for pack in available_packs():
+        jsonschema.validate(YAML(typ="safe").load(packs_dir() / f"{pack}.yaml"), schema)
+    with pytest.raises(jsonschema.ValidationError):
+        jsonschema.validate([{"kind": "Service"}], schema)  # a rule that ignores nothing
