@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import weakref
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -75,7 +76,8 @@ def compare_app(app: AppSpec, desired: list[Resource], live: LiveState, rules: R
     scoped = rules.for_app(app)
     app_rules = scoped.applicable()
     relations = derive(desired)
-    by_key = {r.key: r for r in live.resources}
+    index = live_index(live, options)
+    by_key = index.by_key
     results = []
     for res in desired:
         reason = _unreadable(res.key, live)
@@ -89,10 +91,8 @@ def compare_app(app: AppSpec, desired: list[Resource], live: LiveState, rules: R
             pair = compare_pair(app.name, res, by_key[res.key], app_rules, scoped, relations, options)
             results.append(pair)
     wanted = {r.key for r in desired}
-    live_services = {r.key for r in live.resources if r.key.group_kind == ("", "Service")}
-    for res in live.resources:
-        if res.key not in wanted and tracked_by(res.body, app.name, options) \
-                and not controller_made(res, live_services):
+    for res in index.tracking(app.name, options):
+        if res.key not in wanted and not controller_made(res, index.services):
             results.append(ResourceResult(res.key, app.name, "extra", res.api_version,
                                           reason=f"tracked as part of app {app.name} but no longer in Git"))
     return results
@@ -103,7 +103,11 @@ def compare_pair(app: str, desired: Resource, live: Resource, app_rules: list[Ru
     """The verdict for one object present on both sides."""
     key = desired.key
     prep = prepare(key, desired.body, live.body, options)
-    walker = Walker(key.group, key.kind)
+    def writer(path: Path) -> str | None:
+        who = owner(prep.entries, prep.live, path)
+        return who.manager if who else None
+
+    walker = Walker(key.group, key.kind, writer=writer, gitops=frozenset(options.gitops_managers))
     _apply_rules(app, key, prep, app_rules, ruleset, relations, walker)
     aggregated = "aggregationRule" in prep.desired or "aggregationRule" in prep.live
     if key.group_kind == ("rbac.authorization.k8s.io", "ClusterRole") and aggregated \
@@ -161,6 +165,44 @@ def _unreadable(key: ResourceKey, live: LiveState) -> str:
         return NOT_SERVED
     return live.unreadable.get((key.group, key.kind, key.namespace)) or live.unreadable.get(
         (key.group, key.kind, ""), "")
+
+
+@dataclass
+class LiveIndex:
+    """Lookups over one LiveState, built once and shared by every app's comparison (not once per app)."""
+
+    resources: list[Resource]
+    by_key: dict[ResourceKey, Resource]
+    services: set[ResourceKey]
+    by_tracking: dict[str, list[int]]  # tracking label value / tracking-id app part -> positions
+
+    def tracking(self, app: str, options: CompareOptions) -> list[Resource]:
+        """Live objects whose tracking label or annotation names `app`, in live order."""
+        positions = set(self.by_tracking.get(app, ())) | set(self.by_tracking.get(app.split(":")[0], ()))
+        return [self.resources[i] for i in sorted(positions)
+                if tracked_by(self.resources[i].body, app, options)]
+
+
+_INDEX: list[tuple[weakref.ref[LiveState], tuple[str, str, int], LiveIndex]] = []
+
+
+def live_index(live: LiveState, options: CompareOptions) -> LiveIndex:
+    """The index of `live`, reused while the same LiveState (same size, same tracking keys) is compared."""
+    stamp = (options.tracking_label, options.tracking_annotation, len(live.resources))
+    if _INDEX:
+        ref, cached_stamp, cached = _INDEX[0]
+        if ref() is live and cached_stamp == stamp and cached.resources is live.resources:
+            return cached
+    by_tracking: dict[str, list[int]] = {}
+    for i, res in enumerate(live.resources):
+        label = mapping(res.body, "metadata", "labels").get(options.tracking_label)
+        tracking = mapping(res.body, "metadata", "annotations").get(options.tracking_annotation)
+        for name in {str(label) if label else "", str(tracking).split(":")[0] if tracking else ""} - {""}:
+            by_tracking.setdefault(name, []).append(i)
+    index = LiveIndex(live.resources, {r.key: r for r in live.resources},
+                      {r.key for r in live.resources if r.key.group_kind == ("", "Service")}, by_tracking)
+    _INDEX[:] = [(weakref.ref(live), stamp, index)]
+    return index
 
 
 def tracked_by(body: dict[str, Any], app: str, options: CompareOptions) -> bool:
