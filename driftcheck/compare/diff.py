@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -42,6 +43,9 @@ class Walker:
     kind: str
     ignore_desired: dict[Path, str] = field(default_factory=dict)  # desired-side path -> rule id
     ignore_live: dict[Path, str] = field(default_factory=dict)  # live-side path -> rule id
+    # who last wrote a live path (managedFields), and which of them are the GitOps tool
+    writer: Callable[[Path], str | None] = lambda _path: None
+    gitops: frozenset[str] = frozenset()
     diffs: list[Difference] = field(default_factory=list)
     ignored: list[IgnoredField] = field(default_factory=list)
 
@@ -66,7 +70,7 @@ class Walker:
         rule = (self.ignore_desired.get(path) if d is not ABSENT else None) or (
             self.ignore_live.get(live_path) if lv is not ABSENT and live_path is not None else None)
         if rule:
-            probe = Walker(self.group, self.kind)
+            probe = Walker(self.group, self.kind, writer=self.writer, gitops=self.gitops)
             probe.walk(d, lv, la, owned, path, live_path, names, forced)
             if probe.diffs:
                 where = live_path if lv is not ABSENT and live_path is not None else path
@@ -95,6 +99,7 @@ class Walker:
                names: tuple[str, ...], forced: str) -> None:
         """Items by merge key or position; inside a custom resource's list items nothing is a default."""
         matching = match(names, self.group, self.kind, d, lv)
+        strict = self._strict_list(names, live_path)
         for di, li in matching.pairs:
             dv = d[di] if di is not None else ABSENT
             item = lv[li] if li is not None else ABSENT
@@ -105,12 +110,19 @@ class Walker:
                 la_item = la[found] if found is not None else ABSENT
             child_owned = [(m, n.item(item, li) if n and li is not None else None) for m, n in owned]
             seg = di if di is not None else li
-            strict = self.group not in BUILTIN_GROUPS and names[:1] != ("metadata",)  # finalizers merge
             child_forced = forced or (CUSTOM_LIST if strict else "")
             if matching.atomic and di is None:
                 child_forced = NOT_IN_GIT_LIST
             self.walk(dv, item, la_item, child_owned, (*path, seg),
                       _extend(live_path, li) if li is not None else None, names, child_forced)
+
+    def _strict_list(self, names: tuple[str, ...], live_path: Path | None) -> bool:
+        """Whether live-only content in this list's items is drift: a custom resource's spec lists are
+        replaced whole on apply, so extra content came later — unless the GitOps tool itself wrote the
+        list last, in which case it is what the CRD's schema defaulted on apply (Gateway API, ...)."""
+        if self.group in BUILTIN_GROUPS or names[:1] == ("metadata",):  # finalizers merge as a set
+            return False
+        return live_path is None or self.writer(live_path) not in self.gitops
 
     def _live_only(self, lv: Any, la: Any, owned: Owned, path: Path, live_path: Path | None,
                    names: tuple[str, ...], forced: str) -> None:

@@ -86,3 +86,17 @@ def test_autoscaling_v1_in_git_compares_with_the_v2_object_the_cluster_serves() 
     assert one(v1, v2).status == "in-sync"
     v2["spec"]["metrics"][0]["resource"]["target"]["averageUtilization"] = 90
     assert paths(one(v1, v2)) == ["/spec/metrics/0/resource/target/averageUtilization"]
+
+
+def test_extra_content_in_a_custom_list_is_a_default_when_the_gitops_tool_wrote_the_list_last() -> None:
+    widget = {"apiVersion": "example.com/v1", "kind": "Widget", "metadata": META,
+              "spec": {"backends": [{"name": "a"}]}}
+    defaulted = {"backends": [{"name": "a", "weight": 1}]}
+
+    def live(manager: str) -> dict:
+        entry = {"manager": manager, "operation": "Update", "time": "2026-11-25T10:00:00Z",
+                 "fieldsType": "FieldsV1", "fieldsV1": {"f:spec": {"f:backends": {}}}}
+        return {**widget, "metadata": {**META, "managedFields": [entry]}, "spec": defaulted}
+
+    assert one(widget, live("argocd-controller")).status == "in-sync"
+    assert paths(one(widget, live("kubectl-edit"))) == ["/spec/backends/0/weight"]
