@@ -232,7 +232,7 @@ def explain_target(target: str, results: list[ResourceResult], desired_by_app: d
     parts = target.split("/")
     kind, name = parts[0].lower(), parts[-1]
     namespace = parts[1] if len(parts) == 3 else None
-    desired = {r.key: r for rs in desired_by_app.values() for r in rs}
+    desired = {r.key: r for rs in desired_by_app.values() for r in rekey_cluster_scoped(rs, live)}
     live_by_key = {r.key: r for r in live.resources}
     chosen = [r for r in results if r.key.kind.lower() == kind and r.key.name == name
               and (namespace is None or r.key.namespace == namespace)]
