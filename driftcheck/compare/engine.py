@@ -12,7 +12,7 @@ from driftcheck.compare.managedfields import ManagedEntry, managed_entries, owne
 from driftcheck.compare.normalize import TRACKING_ID, TRACKING_LABEL, last_applied, normalize
 from driftcheck.compare.pointer import ABSENT, Path, dig, get_at, mapping, to_pointer
 from driftcheck.compare.rules import Rule, RuleError, RuleSet
-from driftcheck.compare.secrets import redact
+from driftcheck.compare.secrets import CHANGED, CHANGED_NOTE, redact
 from driftcheck.compare.versions import to_live_version
 from driftcheck.model import AppSpec, FieldDiff, LiveState, Resource, ResourceKey, ResourceResult
 
@@ -118,7 +118,8 @@ def compare_pair(app: str, desired: Resource, live: Resource, app_rules: list[Ru
               if e.manager in options.gitops_managers and e.operation == "Apply" and not e.subresource]
     walker.run(prep.desired, prep.live, prep.applied, list(gitops))
     diffs = [FieldDiff(to_pointer(d.path), d.desired, d.live,
-                       None if d.live_path is None else owner(prep.entries, prep.live, d.live_path), d.note)
+                       None if d.live_path is None else owner(prep.entries, prep.live, d.live_path),
+                       CHANGED_NOTE if d.live == CHANGED else d.note)
              for d in walker.diffs]
     reason = f"values of {', '.join(prep.not_compared)} not compared: redacted in snapshot" \
         if prep.not_compared else ""

@@ -15,6 +15,7 @@ UNCHANGED = "<secret: unchanged>"
 CHANGED = "<secret: changed>"
 NOT_IN_GIT = "<secret: not in Git>"
 NOT_COMPARED = "<secret: not compared, redacted in snapshot>"
+CHANGED_NOTE = "secret value differs from Git (values are never shown)"
 
 
 def is_secret(group: str, kind: str) -> bool:

@@ -51,6 +51,8 @@ def test_per_key_markers_say_changed_added_removed_and_unchanged() -> None:
     [result], _, _ = run([DESIRED], [LIVE_BODY])
     assert result.status == "drifted"
     by_path = {d.path: (d.desired, d.live) for d in result.diffs}
+    assert [d.note for d in result.diffs if d.path == "/data/password"] == [
+        "secret value differs from Git (values are never shown)"]
     assert by_path == {
         "/data/password": ("<secret>", "<secret: changed>"),  # stringData compared with base64 data
         "/data/api-key": ("<secret>", None),  # in Git, not live
