@@ -13,6 +13,7 @@ from __future__ import annotations
 import argparse
 import http.client
 import json
+import re
 import sys
 from pathlib import Path
 from urllib.parse import urlsplit
@@ -21,6 +22,7 @@ import git
 import yaml
 
 MANIFEST_SUFFIXES = (".yaml", ".yml", ".json")
+DOCUMENT_START = re.compile(r"^---[ \t]*(?:\n|$)", re.MULTILINE)
 
 
 def read_git(repo_path: Path) -> int:
@@ -35,9 +37,13 @@ def read_git(repo_path: Path) -> int:
 
 
 def read_snapshot(path: Path) -> int:
-    with path.open("rb") as stream:
-        return sum(1 for doc in yaml.load_all(stream, Loader=yaml.CSafeLoader)
-                   if doc and doc.get("kind") != "DriftcheckSnapshot")
+    """Documents written as JSON (as write_snapshot does) parse as JSON, the others with libyaml."""
+    count = 0
+    for chunk in DOCUMENT_START.split(path.read_text(encoding="utf-8")):
+        is_json = chunk.lstrip()[:1] == "{"
+        docs = [json.loads(chunk)] if is_json else yaml.load_all(chunk, Loader=yaml.CSafeLoader)
+        count += sum(1 for doc in docs if doc and doc.get("kind") != "DriftcheckSnapshot")
+    return count
 
 
 def read_api(url: str, token: str, requests: list[str]) -> int:
