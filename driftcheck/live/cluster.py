@@ -36,11 +36,12 @@ class ClusterReader:
         """context, server (credentials stripped), kubernetes_version; the first use contacts the server."""
         if self._version is None:
             try:
-                self._version = str(self._connection.get("/version").get("gitVersion", ""))
+                version = self._connection.get("/version", budget=self._connection.retry.first_contact)
+                self._version = str(version.get("gitVersion", ""))
             except ApiError as exc:
                 if exc.status not in (403, 404):  # a server that hides its version can still be read
-                    raise DriftcheckError(f"the Kubernetes API server {self._connection.server} fails: "
-                                          f"GET /version: {exc}") from None
+                    raise DriftcheckError(f"the Kubernetes API server {self._connection.server} (context "
+                                          f"{self._connection.context}) fails: GET /version: {exc}") from None
                 self._version = "unknown"
         return {"context": self._connection.context, "server": self._connection.server,
                 "kubernetes_version": self._version}

@@ -41,6 +41,7 @@ class RetryPolicy:
     max_backoff: float = 8.0
     max_retry_after: float = 30.0
     connect_deadline: float = 20.0  # stop retrying an unreachable server after this long (exit within 30 s)
+    first_contact: float = 25.0  # GET /version gives up after this long: a hung server too ends within 30 s
 
     def delay(self, attempt: int, retry_after: float | None = None) -> float:
         if retry_after is not None:
@@ -76,27 +77,34 @@ class Connection:
     def close(self) -> None:
         self._client.close()
 
-    def get(self, path: str, query: list[tuple[str, str | int]] | None = None) -> dict[str, Any]:
-        """GET a JSON document; raises ApiError once retries are spent, DriftcheckError if unreachable."""
+    def get(self, path: str, query: list[tuple[str, str | int]] | None = None,
+            budget: float | None = None) -> dict[str, Any]:
+        """GET a JSON document; ApiError once retries (or `budget` seconds) are spent, DriftcheckError if
+        the server cannot be reached at all."""
         started = time.monotonic()
-        for attempt in range(1, self.retry.attempts + 1):
-            last = attempt == self.retry.attempts
+        attempt = 0
+        while True:
+            attempt += 1
+            timeout = self.timeout
+            if budget is not None:
+                left = max(0.1, budget - (time.monotonic() - started))
+                timeout = (min(timeout[0], left), min(timeout[1], left))
             with self._count:
                 self.requests += 1
             try:
-                status, data, retry_after = self._once(path, query or [])
+                status, data, retry_after = self._once(path, query or [], timeout)
             except (urllib3.exceptions.NewConnectionError, urllib3.exceptions.ConnectTimeoutError,
                     urllib3.exceptions.NameResolutionError) as exc:
-                waited = time.monotonic() - started
-                if last or waited + self.retry.delay(attempt) > self.retry.connect_deadline:
+                deadline = min(self.retry.connect_deadline, budget or self.retry.connect_deadline)
+                if self._spent(attempt, started, self.retry.delay(attempt), deadline):
                     raise DriftcheckError(f"cannot reach the Kubernetes API server {self.server} "
                                           f"(context {self.context}): {_cause(exc)}") from None
                 time.sleep(self.retry.delay(attempt))
                 continue
             except (urllib3.exceptions.ReadTimeoutError, urllib3.exceptions.ProtocolError) as exc:
-                if last:
+                if self._spent(attempt, started, self.retry.delay(attempt), budget):
                     timed_out = isinstance(exc, urllib3.exceptions.ReadTimeoutError)
-                    cause = f"no answer within {self.timeout[1]:g}s" if timed_out else _cause(exc)
+                    cause = f"no answer within {timeout[1]:g}s" if timed_out else _cause(exc)
                     raise ApiError(0, "Timeout" if timed_out else "ConnectionLost",
                                    f"{cause} ({attempt} attempts)") from None
                 time.sleep(self.retry.delay(attempt))
@@ -110,20 +118,26 @@ class Connection:
             if status == 401:
                 raise DriftcheckError(f"the Kubernetes API server {self.server} rejected the credentials of "
                                       f"context {self.context} (401 Unauthorized)")
-            if status in RETRYABLE and not last:
-                time.sleep(self.retry.delay(attempt, retry_after))
-                continue
             if status in RETRYABLE:
+                delay = self.retry.delay(attempt, retry_after)
+                if not self._spent(attempt, started, delay, budget):
+                    time.sleep(delay)
+                    continue
                 message = f"{message} (after {attempt} attempts)"
             raise ApiError(status, reason, message)
-        raise AssertionError("unreachable: the loop returns or raises")  # pragma: no cover
 
-    def _once(self, path: str, query: list[tuple[str, str | int]]) -> tuple[int, bytes, float | None]:
+    def _spent(self, attempt: int, started: float, delay: float, budget: float | None) -> bool:
+        """No retry left: attempts used up, or waiting `delay` more would pass the time budget."""
+        return attempt >= self.retry.attempts or (
+            budget is not None and time.monotonic() - started + delay >= budget)
+
+    def _once(self, path: str, query: list[tuple[str, str | int]],
+              timeout: tuple[float, float]) -> tuple[int, bytes, float | None]:
         method, url, headers, _, _ = self._client.param_serialize(
             "GET", path, query_params=query, header_params={"Accept": "application/json"},
             auth_settings=["BearerToken"])
         try:
-            response = self._client.call_api(method, url, headers, _request_timeout=self.timeout)
+            response = self._client.call_api(method, url, headers, _request_timeout=timeout)
         except ApiException as exc:  # the client reports TLS failures this way
             reason = re.sub(r"\s*\(_ssl\.c:\d+\)", "", " ".join(str(exc.reason).split()))
             raise DriftcheckError(f"cannot talk to the Kubernetes API server {self.server}: {reason}") \

@@ -141,17 +141,18 @@ class Fault:
     """
 
     status: int
-    resource: str | None = None
+    resource: str | None = None  # with `path` set, the fault is for that exact path (e.g. /version) instead
     group: str | None = None
     namespace: str | None = None
     times: int | None = 1
     retry_after: int | None = None
     stall: float = 0.0
     on_continue: bool = False
+    path: str | None = None
     hits: int = 0
 
     def matches(self, res: ApiResource, namespace: str | None, has_continue: bool) -> bool:
-        return ((self.resource is None or self.resource == res.plural)
+        return (self.path is None and (self.resource is None or self.resource == res.plural)
                 and (self.group is None or self.group == res.group)
                 and (self.namespace is None or self.namespace == namespace)
                 and (not self.on_continue or has_continue)
@@ -288,9 +289,12 @@ class KubernetesEmulator:
         """410 Gone (reason Expired) for the next `times` requests that carry a continue token."""
         return self._fault(Fault(410, resource, times=times, on_continue=True))
 
-    def stall(self, resource: str, seconds: float, times: int = 1, on_continue: bool = True) -> Fault:
-        """Hold the answer for `seconds` (by default in the middle of a paginated list), then answer."""
-        return self._fault(Fault(0, resource, times=times, stall=seconds, on_continue=on_continue))
+    def stall(self, resource: str | None, seconds: float, times: int | None = 1, on_continue: bool = True,
+              path: str | None = None) -> Fault:
+        """Hold the answer for `seconds` (by default in the middle of a paginated list), then answer.
+
+        With `path` (e.g. "/version"), that request is held instead: a server that accepts and hangs."""
+        return self._fault(Fault(0, resource, times=times, stall=seconds, on_continue=on_continue, path=path))
 
     def _fault(self, fault: Fault) -> Fault:
         with self._lock:
@@ -331,6 +335,7 @@ class KubernetesEmulator:
         elif not _bearer_is(headers.get("Authorization") or "", self.token):
             answer = _status(401, "Unauthorized", "Unauthorized")
         else:
+            self._hold(path)
             answer = self._route(path, query)
         with self._lock:
             for i in range(len(self.requests) - 1, -1, -1):
@@ -374,6 +379,15 @@ class KubernetesEmulator:
         if len(rest) == 2:
             return self._get(res, api_version, namespace or "", rest[1])
         return self._list(res, api_version, namespace, query)
+
+    def _hold(self, path: str) -> None:
+        with self._lock:
+            fault = next((f for f in self.faults if f.path == path and (f.times is None or f.hits < f.times)),
+                         None)
+            if fault is not None:
+                fault.hits += 1
+        if fault is not None:
+            self._stopping.wait(fault.stall)
 
     def _take_fault(self, res: ApiResource, namespace: str | None,
                     has_continue: bool) -> Answer | None:

@@ -268,6 +268,20 @@ def test_unreachable_server_fails_fast_with_one_line(tmp_path: Path) -> None:
     assert "Connection refused" in str(err.value) and "\n" not in str(err.value)
 
 
+def test_a_server_that_accepts_and_hangs_is_reported_within_the_first_contact_budget(
+        blog_api: KubernetesEmulator, kubeconfig: Path) -> None:
+    """Production budget is 25 s (then exit 2 within 30 s); 1.5 s here keeps the test fast."""
+    blog_api.stall(None, seconds=60, times=None, path="/version")
+    hung = ClusterReader(str(kubeconfig), retry=RetryPolicy(first_contact=1.5))
+    started = time.monotonic()
+    with pytest.raises(DriftcheckError) as err:
+        hung.read({("apps", "Deployment")}, None)
+    assert time.monotonic() - started < 10
+    assert str(err.value).startswith(f"the Kubernetes API server {blog_api.url} (context emulator) fails: "
+                                     "GET /version: Timeout: no answer within ")
+    assert RetryPolicy().first_contact + 1 < 30
+
+
 def test_request_count_is_discovery_plus_pages(k8s_api: KubernetesEmulator, kubeconfig: Path) -> None:
     """2,000 objects across 10 types: requests = discovery documents + the pages of each type, no more."""
     kinds = ["ConfigMap", "Secret", "Service", "Deployment", "StatefulSet", "CronJob", "Ingress",
