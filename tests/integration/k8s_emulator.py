@@ -277,8 +277,8 @@ class KubernetesEmulator:
         """403 for every LIST/GET of `resource` (in `namespace`, or everywhere)."""
         return self._fault(Fault(403, resource, group, namespace, times=None))
 
-    def fail(self, resource: str | None, times: int = 1, status: int = 500, **kw: Any) -> Fault:
-        """`times` answers with `status` (500, 503, ...), then normal service."""
+    def fail(self, resource: str | None, times: int | None = 1, status: int = 500, **kw: Any) -> Fault:
+        """`times` answers with `status` (500, 503, 401, ...; None = forever), then normal service."""
         return self._fault(Fault(status, resource, times=times, **kw))
 
     def throttle(self, resource: str | None, retry_after: int = 1, times: int = 1) -> Fault:
@@ -413,8 +413,9 @@ class KubernetesEmulator:
             return _status(429, "TooManyRequests", "Too many requests, please try again later.",
                            headers={"Retry-After": str(fault.retry_after or 1)},
                            details={"retryAfterSeconds": fault.retry_after or 1})
-        return _status(fault.status, "InternalError" if fault.status == 500 else "ServiceUnavailable",
-                       f"Internal error occurred: injected failure {fault.hits}")
+        reasons = {401: "Unauthorized", 500: "InternalError", 504: "Timeout"}
+        reason = reasons.get(fault.status, "ServiceUnavailable")
+        return _status(fault.status, reason, f"injected failure {fault.hits}")
 
     def _get(self, res: ApiResource, api_version: str, namespace: str,
              name: str) -> Answer:

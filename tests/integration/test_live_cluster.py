@@ -21,8 +21,8 @@ BLOG_KINDS = {("apps", "Deployment"), ("argoproj.io", "Rollout"), ("networking.i
               ("", "Secret"), ("", "Service"), ("", "ConfigMap")}
 
 
-def reader(kubeconfig: Path, **kw: object) -> ClusterReader:
-    return ClusterReader(str(kubeconfig), **{"retry": FAST_RETRY, **kw})  # type: ignore[arg-type]
+def reader(kubeconfig: Path, timeout: float = 30.0) -> ClusterReader:
+    return ClusterReader(str(kubeconfig), timeout=timeout, retry=FAST_RETRY)
 
 
 def lists(api: KubernetesEmulator, plural: str) -> list:
@@ -95,7 +95,7 @@ def test_server_errors_are_retried_until_success(blog_api: KubernetesEmulator, k
 
 def test_persistent_server_errors_make_the_type_unreadable_not_missing(blog_api: KubernetesEmulator,
                                                                       kubeconfig: Path) -> None:
-    blog_api.fail("deployments", times=None, status=503)  # type: ignore[arg-type]
+    blog_api.fail("deployments", times=None, status=503)
     state = reader(kubeconfig).read({("apps", "Deployment"), ("", "Service")}, {"blog-system"})
     assert len(lists(blog_api, "deployments")) == FAST_RETRY.attempts
     reason = state.unreadable[("apps", "Deployment", "blog-system")]
@@ -192,7 +192,7 @@ def test_wrong_bearer_token_is_one_clear_error(blog_api: KubernetesEmulator, tmp
 
 def test_credentials_rejected_in_the_middle_of_a_run_end_it(blog_api: KubernetesEmulator,
                                                            kubeconfig: Path) -> None:
-    blog_api.fail("rollouts", times=None, status=401)  # type: ignore[arg-type]  # e.g. a token revoked
+    blog_api.fail("rollouts", times=None, status=401)  # e.g. a token revoked mid-run
     with pytest.raises(DriftcheckError, match=r"rejected the credentials of context emulator \(401"):
         reader(kubeconfig).read(BLOG_KINDS, {"blog-system"})
     assert len(lists(blog_api, "rollouts")) == 1, "a 401 is not retried"
