@@ -62,42 +62,58 @@ class AuditOptions:
         return cls(**values)
 
 
-def run_audit(options: AuditOptions, progress: Progress = lambda _m: None) -> tuple[AuditReport, str | None]:
-    """The whole run. Returns the report and, when --explain was asked, the explanation text."""
-    from driftcheck.compare import CompareOptions, available_packs, compare_app, coverage, explain, load_rules
+@dataclass
+class DesiredState:
+    """The Git side of a run: the commit, the apps found there and what each renders."""
+
+    repo: Any
+    tree: Any
+    discovered: Any  # source.apps.DiscoveredApps
+    desired_by_app: dict[str, list[Resource]]
+    errors: list[RunError]
+
+
+def desired_state(options: AuditOptions, progress: Progress = lambda _m: None) -> DesiredState:
+    """Open the repo, resolve the commit, find the apps and render each (narrowed by -l)."""
     from driftcheck.source.apps import discover_apps
     from driftcheck.source.render import render_app
-    from driftcheck.source.repo import mask_url, open_repo, parse_moment, resolve_commit
+    from driftcheck.source.repo import mask_url, open_repo, resolve_commit
     from driftcheck.source.tree import CommitTree
 
-    errors: list[RunError] = []
     repo = open_repo(options.repo, require_fresh=options.require_fresh, token_file=options.git_token_file)
-    commit = resolve_commit(repo, options.revision, options.at)
-    tree = CommitTree(repo, commit)
+    tree = CommitTree(repo, resolve_commit(repo, options.revision, options.at))
     progress(f"desired state: {mask_url(options.repo)} at {tree.sha[:12]} ({tree.date})")
-
     discovered = discover_apps(tree, options)
-    apps = discovered.apps
-    errors += discovered.errors
     for note in discovered.notes:
         progress(f"note: {note}")
-    packs = options.rule_packs or discovered.rule_packs or available_packs()
-    rules, rule_errors = load_rules(packs, options.rule_files, discovered.rule_sources)
-    errors += rule_errors
-
+    errors = list(discovered.errors)
     desired_by_app: dict[str, list[Resource]] = {}
-    app_rows: list[dict[str, Any]] = []
-    for app in apps:
+    for app in discovered.apps:
         rendered = render_app(tree, app)
         errors += rendered.errors
         desired_by_app[app.name] = selected(options.selector, rendered.resources)
         progress(f"  app {app.name}: {len(rendered.resources)} objects from {app.path}")
+    return DesiredState(repo, tree, discovered, desired_by_app, errors)
+
+
+def run_audit(options: AuditOptions, progress: Progress = lambda _m: None) -> tuple[AuditReport, str | None]:
+    """The whole run. Returns the report and, when --explain was asked, the explanation text."""
+    from driftcheck.compare import CompareOptions, available_packs, compare_app, coverage, explain, load_rules
+    from driftcheck.source.repo import mask_url, parse_moment
+
+    git_side = desired_state(options, progress)
+    tree, discovered, desired_by_app = git_side.tree, git_side.discovered, git_side.desired_by_app
+    apps, errors = discovered.apps, git_side.errors
+    packs = options.rule_packs or discovered.rule_packs or available_packs()
+    rules, rule_errors = load_rules(packs, options.rule_files, discovered.rule_sources)
+    errors += rule_errors
 
     live = read_live(options, apps, desired_by_app, progress)
     compare_options = CompareOptions(gitops_managers=discovered.gitops_managers,
                                      compare_status=options.compare_status,
                                      compare_aggregated_rules=options.compare_aggregated_rules)
     results: list[ResourceResult] = []
+    app_rows: list[dict[str, Any]] = []
     for app in apps:
         desired = rekey_cluster_scoped(desired_by_app[app.name], live)
         app_results = compare_app(app, desired, live, rules.for_app(app), compare_options)
@@ -106,7 +122,7 @@ def run_audit(options: AuditOptions, progress: Progress = lambda _m: None) -> tu
     errors += rules.errors()
     cov, unmanaged = coverage(apps, results, live)
 
-    history, history_errors = app_histories(repo, tree, apps, results, live, options)
+    history, history_errors = app_histories(git_side.repo, tree, apps, results, live, options)
     errors += history_errors
 
     explained = None
@@ -172,18 +188,8 @@ def live_scope(options: AuditOptions, apps: list[AppSpec],
 def snapshot_scope(options: AuditOptions,
                    progress: Progress = lambda _m: None) -> tuple[set[tuple[str, str]], set[str] | None]:
     """What `check` with these options would read live: for `driftcheck snapshot` to capture exactly that."""
-    from driftcheck.source.apps import discover_apps
-    from driftcheck.source.render import render_app
-    from driftcheck.source.repo import open_repo, resolve_commit
-    from driftcheck.source.tree import CommitTree
-
-    repo = open_repo(options.repo, require_fresh=options.require_fresh, token_file=options.git_token_file)
-    tree = CommitTree(repo, resolve_commit(repo, options.revision, options.at))
-    apps = discover_apps(tree, options).apps
-    desired_by_app = {app.name: selected(options.selector, render_app(tree, app).resources) for app in apps}
-    progress(f"desired state at {tree.sha[:12]}: {len(apps)} apps, "
-             f"{sum(len(rs) for rs in desired_by_app.values())} objects")
-    return live_scope(options, apps, desired_by_app)
+    git_side = desired_state(options, progress)
+    return live_scope(options, git_side.discovered.apps, git_side.desired_by_app)
 
 
 def rekey_cluster_scoped(desired: list[Resource], live: LiveState) -> list[Resource]:
