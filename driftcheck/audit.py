@@ -54,11 +54,20 @@ class AuditOptions:
 
     @classmethod
     def from_cli(cls, kwargs: dict[str, Any]) -> AuditOptions:
+        """Flags as given; --repo, --revision and --history-since left out fall back to --config's keys."""
         known = {f for f in cls.__dataclass_fields__}
-        values = {k: v for k, v in kwargs.items() if k in known}
+        values = {k: v for k, v in kwargs.items() if k in known and v is not None}
         for name in ("paths", "app_names", "repo_urls", "rule_files", "rule_packs"):
             values[name] = list(values.get(name) or [])
         values["formats"] = [f.strip() for f in str(kwargs.get("formats") or "").split(",") if f.strip()]
+        if values.get("config_file"):
+            from driftcheck.config import load_config
+
+            config = load_config(values["config_file"])
+            for name, default in (("repo", config.repo), ("revision", config.revision),
+                                  ("history_since", config.history_since)):
+                if default and name not in values:
+                    values[name] = default
         return cls(**values)
 
 

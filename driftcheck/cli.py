@@ -48,7 +48,8 @@ def main() -> None:
 def source_options(func):  # type: ignore[no-untyped-def]
     """The flags that choose the desired state: repository, moment, apps."""
     options = [
-        click.option("--repo", default=".", show_default=True, help="Git repository: a local path or a URL."),
+        click.option("--repo", default=None,
+                     help="Git repository: a local path or a URL (default: --config's repo, else '.')."),
         click.option("--revision", default=None, help="Branch, tag or commit (default: HEAD)."),
         click.option("--at", "at", default=None,
                      help="A moment (ISO-8601; a bare date means the end of that day, UTC): "
@@ -95,8 +96,9 @@ def source_options(func):  # type: ignore[no-untyped-def]
 @click.option("--metrics-file", type=click.Path(dir_okay=False, path_type=Path), default=None,
               help="Write Prometheus metrics here (node-exporter textfile collector), atomically.")
 @click.option("--pushgateway", default=None, help="Push the metrics to this Prometheus Pushgateway URL.")
-@click.option("--history-since", default="90d", show_default=True,
-              help="How far back the report's deploy history goes (e.g. 90d, or a date).")
+@click.option("--history-since", default=None,
+              help="How far back the report's deploy history goes (e.g. 90d, or a date; default: "
+                   "--config's historySince, else 90d).")
 @click.option("--explain", "explain_target", default=None, help="Print the full comparison of KIND/NAME.")
 @click.option("--compare-status", is_flag=True, help="Also compare the status of custom resources.")
 @click.option("--compare-aggregated-rules", is_flag=True,
@@ -228,8 +230,7 @@ def snapshot(**kwargs: object) -> None:
     if any(kwargs[k] for k in ("repo", "paths", "app_names", "config_file", "argocd_apps")):
         if kwargs["paths"] and len(namespaces) > 1:
             raise DriftcheckError("with --path, give one -n: the apps' destination namespace")
-        options = AuditOptions.from_cli({**kwargs, "repo": kwargs["repo"] or ".",
-                                         "namespace": next(iter(namespaces), "")})
+        options = AuditOptions.from_cli({**kwargs, "namespace": next(iter(namespaces), "")})
         git_kinds, git_namespaces = snapshot_scope(options, progress)
         kinds |= git_kinds
         namespaces |= git_namespaces or set()

@@ -27,6 +27,7 @@ from __future__ import annotations
 import re
 from collections import Counter
 from dataclasses import dataclass, field
+from datetime import date
 from pathlib import Path
 from typing import Any
 from urllib.parse import urlsplit
@@ -110,9 +111,11 @@ def parse_config(text: str, file: str) -> Config:
     for key, attr in (("argocdApps", "argocd_apps"), ("repo", "repo"), ("revision", "revision"),
                       ("historySince", "history_since")):
         value = doc.get(key)
-        if value is not None and not isinstance(value, (str, int)):
+        if value is not None and not isinstance(value, (str, int, date)):
             raise DriftcheckError(f"{_where(doc, key, file)}: {key} must be a string")
-        setattr(cfg, attr, "" if value is None else str(value))
+        # YAML reads `historySince: 2026-01-01` as a date: take it as the ISO text the user wrote
+        text = value.isoformat() if isinstance(value, date) else str(value)
+        setattr(cfg, attr, "" if value is None else text)
     return cfg
 
 
