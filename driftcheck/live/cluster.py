@@ -16,6 +16,9 @@ from driftcheck.live.selector import parse_selector
 from driftcheck.model import DriftcheckError, LiveState, Origin, Resource, ResourceKey
 
 PAGE_SIZE = 500
+# Up to this many namespaces, one LIST per type and namespace; above, one cluster-wide LIST per type,
+# filtered here: discovery + Σ ceil(objects of a type / page) requests however many apps' namespaces.
+NAMESPACE_LISTS_MAX = 2
 WORKERS = 8  # LISTs in flight at once: wall time on a remote API server, mild for API Priority and Fairness
 
 
@@ -58,15 +61,32 @@ class ClusterReader:
         state.cluster_scoped = found.cluster_scoped
         for (group, kind), reason in found.failed.items():
             state.unreadable[(group, kind, "")] = reason
+        wide = namespaces is not None and len(namespaces) > NAMESPACE_LISTS_MAX
         jobs = [(found.types[gk], namespace) for gk in sorted(found.types)
                 for namespace in (sorted(namespaces) if found.types[gk].namespaced and namespaces is not None
-                                  else [None])]
-        with ThreadPoolExecutor(max_workers=min(self._workers, len(jobs) or 1)) as pool:
-            lists = list(pool.map(lambda job: self._list_or_error(*job, selector), jobs))
+                                  and not wide else [None])]
+        lists = self._list_all(jobs, selector)
+        refused = {api_type.group_kind for (api_type, _), listed in zip(jobs, lists, strict=True)
+                   if wide and api_type.namespaced and isinstance(listed, ApiError) and listed.status == 403}
         for (api_type, namespace), listed in zip(jobs, lists, strict=True):  # merged in a stable order
+            if api_type.group_kind in refused:
+                continue
+            if wide and api_type.namespaced and not isinstance(listed, ApiError):
+                listed = [item for item in listed
+                          if (item.get("metadata") or {}).get("namespace") in (namespaces or ())]
+            self._record(state, api_type, namespace, listed)
+        # RBAC that grants some namespaces only refuses the cluster-wide list: read those one by one
+        narrow = [(api_type, namespace) for api_type, _ in jobs if api_type.group_kind in refused
+                  for namespace in sorted(namespaces or ())]
+        for (api_type, namespace), listed in zip(narrow, self._list_all(narrow, selector), strict=True):
             self._record(state, api_type, namespace, listed)
         state.requests = self._connection.requests
         return state
+
+    def _list_all(self, jobs: list[tuple[ApiType, str | None]],
+                  selector: str | None) -> list[list[dict[str, Any]] | ApiError]:
+        with ThreadPoolExecutor(max_workers=min(self._workers, len(jobs) or 1)) as pool:
+            return list(pool.map(lambda job: self._list_or_error(*job, selector), jobs))
 
     def served_types(self) -> list[ApiType]:
         """Every listable type the cluster serves (preferred versions), e.g. to choose what to snapshot."""
