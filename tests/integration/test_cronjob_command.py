@@ -35,6 +35,36 @@ spec:
   destination: {namespace: web}
 """
 CM = "apiVersion: v1\nkind: ConfigMap\nmetadata: {name: web-settings}\ndata: {mode: fast}\n"
+# Kinds across API groups, so the RBAC check below sees the requests a real repository causes.
+OTHERS = """apiVersion: apps/v1
+kind: Deployment
+metadata: {name: web}
+spec:
+  selector: {matchLabels: {app: web}}
+  template:
+    metadata: {labels: {app: web}}
+    spec: {containers: [{name: web, image: "nginx:1.27"}]}
+---
+apiVersion: v1
+kind: Service
+metadata: {name: web}
+spec: {ports: [{port: 80}]}
+---
+apiVersion: networking.istio.io/v1beta1
+kind: VirtualService
+metadata: {name: web}
+spec: {hosts: [web]}
+---
+apiVersion: argoproj.io/v1alpha1
+kind: Rollout
+metadata: {name: canary}
+spec: {replicas: 1}
+---
+apiVersion: policy/v1
+kind: PodDisruptionBudget
+metadata: {name: web}
+spec: {maxUnavailable: 1}
+"""
 
 
 def free_port() -> int:
@@ -48,7 +78,8 @@ def served_repo(git_repo: GitRepoBuilder, tmp_path: Path) -> Iterator[str]:
     """The GitOps repository behind `git daemon` on loopback; its Application points at that URL."""
     port = free_port()
     url = f"git://127.0.0.1:{port}/k8s-manifests.git"
-    git_repo.commit({"argocd/web.yaml": APP % url, "apps/web/cm.yaml": CM}, "web app")
+    git_repo.commit({"argocd/web.yaml": APP % url, "apps/web/cm.yaml": CM, "apps/web/others.yaml": OTHERS},
+                    "web app")
     base = tmp_path / "served"
     base.mkdir()
     subprocess.run(["git", "clone", "-q", "--bare", str(git_repo.path), str(base / "k8s-manifests.git")],
@@ -117,8 +148,9 @@ def test_the_cronjob_command_line_audits_and_archives(served_repo: str, k8s_api:
     out = Path(next(a for a in args if a.startswith("--out=")).split("=", 1)[1])
     [report_file] = out.rglob("report.json")
     report = json.loads(report_file.read_text())
-    [resource] = report["resources"]
-    assert (resource["app"], resource["name"], resource["status"]) == ("web", "web-settings", "drifted")
+    statuses = {(r["kind"], r["name"]): r["status"] for r in report["resources"]}
+    assert statuses[("ConfigMap", "web-settings")] == "drifted"
+    assert set(statuses.values()) <= {"drifted", "missing"}, "everything was readable: nothing unknown"
     assert report["source"]["repo"] == served_repo
     cache = Path(env["XDG_CACHE_HOME"])
     assert any(cache.rglob("HEAD")), "the clone is cached on the archive volume for the next night"
@@ -129,3 +161,27 @@ def test_the_cronjob_command_line_audits_and_archives(served_repo: str, k8s_api:
                 f"nothing written to the read-only mount {path}"
     assert {p for p in written if str(p).startswith(str(root / "tmp"))} == set(), "no litter left in /tmp"
     assert {m.method for m in k8s_api.requests} == {"GET"}
+    assert_rbac_allows(k8s_api.requests)
+
+
+def assert_rbac_allows(requests: list[Any]) -> None:
+    """Every resource request driftcheck made is one the rendered ClusterRole grants (discovery is granted
+    to every authenticated user by the cluster's own system:discovery role)."""
+    docs = [d for d in yaml.safe_load_all(subprocess.run(["kubectl", "kustomize", str(DEPLOY)], check=True,
+                                                         capture_output=True, text=True).stdout) if d]
+    rules = next(d for d in docs if d["kind"] == "ClusterRole")["rules"]
+    granted = {(group, resource, verb) for rule in rules for group in rule["apiGroups"]
+               for resource in rule["resources"] for verb in rule["verbs"]}
+    pattern = re.compile(r"^/(?:api/v1|apis/(?P<group>[^/]+)/[^/]+)(?:/namespaces/[^/]+)?/(?P<resource>[^/]+)"
+                         r"(?P<name>/[^/]+)?$")
+    asked = set()
+    for request in requests:
+        match = pattern.match(request.path)
+        if request.is_discovery:
+            continue
+        assert match, f"a request neither discovery nor a resource read: {request.path}"
+        verb = "get" if match.group("name") else "list"
+        asked.add((match.group("group") or "", match.group("resource"), verb))
+    assert {("", "configmaps", "list"), ("apps", "deployments", "list"),
+            ("networking.istio.io", "virtualservices", "list"), ("argoproj.io", "rollouts", "list")} <= asked
+    assert asked <= granted, f"driftcheck asks for what the ClusterRole does not grant: {asked - granted}"
