@@ -6,6 +6,7 @@ import importlib.util
 import os
 import shutil
 import subprocess
+import sys
 from pathlib import Path
 from typing import TYPE_CHECKING
 
@@ -170,12 +171,21 @@ def test_vendored_dependency_is_accepted(git_repo: GitRepoBuilder) -> None:
     assert not any("not vendored" in e.message for e in out.errors)
 
 
-@pytest.mark.skipif(HELM_AVAILABLE, reason="a Helm renderer is installed")
-def test_helm_without_a_renderer_says_how_to_enable_it(git_repo: GitRepoBuilder) -> None:
+def test_helm_without_a_renderer_says_how_to_enable_it(git_repo: GitRepoBuilder, tmp_path: Path) -> None:
+    """The real CLI on a machine without Helm: no `helm` on PATH and the SDK not importable."""
     git_repo.commit(CHART, "chart")
-    out = render(git_repo, "chart")
-    assert out.renderer == "helm" and out.resources == []
-    assert "pip install 'driftcheck[helm]'" in str(out.errors[0]) and "helm" in str(out.errors[0])
+    shadow = tmp_path / "no-helm-sdk" / "helm_python"
+    shadow.mkdir(parents=True)
+    (shadow / "__init__.py").write_text("raise ImportError('helm-python-sdk is not installed')\n")
+    path = os.pathsep.join(d for d in os.environ["PATH"].split(os.pathsep)
+                           if not (Path(d) / "helm").exists())
+    env = {**os.environ, "PATH": path, "PYTHONPATH": str(shadow.parent)}
+    proc = subprocess.run([sys.executable, "-m", "driftcheck.cli", "render", "--repo", str(git_repo.path),
+                           "--path", "chart", "-n", "team", "--out", str(tmp_path / "out")],
+                          capture_output=True, text=True, env=env, timeout=120)
+    assert proc.returncode == 2, proc.stderr
+    assert "pip install 'driftcheck[helm]'" in proc.stderr and "install helm on PATH" in proc.stderr
+    assert "Traceback" not in proc.stderr
 
 
 @pytest.mark.skipif(not HELM_AVAILABLE, reason="needs helm on PATH or `pip install 'driftcheck[helm]'`")
