@@ -126,17 +126,16 @@ def run_audit(options: AuditOptions, progress: Progress = lambda _m: None) -> tu
                                      compare_status=options.compare_status,
                                      compare_aggregated_rules=options.compare_aggregated_rules)
     results: list[ResourceResult] = []
-    app_rows: list[dict[str, Any]] = []
     for app in apps:
         desired = rekey_cluster_scoped(desired_by_app[app.name], live)
-        app_results = compare_app(app, desired, live, rules.for_app(app), compare_options)
-        results += app_results
-        app_rows.append(app_row(app, app_results, [e for e in errors if e.app == app.name]))
+        results += compare_app(app, desired, live, rules.for_app(app), compare_options)
     errors += rules.errors()
     cov, unmanaged = coverage(apps, results, live)
 
     history, history_errors = app_histories(git_side.repo, tree, apps, results, live, options)
     errors += history_errors
+    app_rows = [app_row(app, [r for r in results if r.app == app.name],
+                        [e for e in errors if e.app == app.name]) for app in apps]
 
     explained = None
     if options.explain_target:
