@@ -16,7 +16,7 @@ Usage::
         ...
         assert {r.method for r in api.requests} == {"GET"}
 
-Resource types come from `DEFAULT_RESOURCES` (core kinds plus the Argo Rollouts, Istio and Sealed Secrets
+Resource types come from `DEFAULT_RESOURCES` (core kinds plus the Argo Rollouts, Istio, Sealed Secrets, VPA and Cilium
 CRDs); pass `resources=` to serve others, or `unserve()` one to emulate a CRD that is not installed.
 `tls=True` serves HTTPS with a fresh self-signed certificate (`ca_certificate`; `write_kubeconfig` trusts
 it); `page_delay` adds server time to every LIST page (for benchmarks); `requests` is the log, each entry
@@ -87,6 +87,9 @@ DEFAULT_RESOURCES: tuple[ApiResource, ...] = (
     _r("", "v1", "ServiceAccount", "serviceaccounts", True, "sa"),
     _r("", "v1", "Pod", "pods", True, "po"),
     _r("", "v1", "PersistentVolumeClaim", "persistentvolumeclaims", True, "pvc"),
+    _r("", "v1", "Endpoints", "endpoints", True, "ep"),
+    _r("", "v1", "LimitRange", "limitranges", True, "limits"),
+    _r("", "v1", "ResourceQuota", "resourcequotas", True, "quota"),
     _r("apps", "v1", "Deployment", "deployments", True, "deploy"),
     _r("apps", "v1", "StatefulSet", "statefulsets", True, "sts"),
     _r("apps", "v1", "DaemonSet", "daemonsets", True, "ds"),
@@ -111,6 +114,8 @@ DEFAULT_RESOURCES: tuple[ApiResource, ...] = (
     _r("security.istio.io", "v1,v1beta1", "AuthorizationPolicy", "authorizationpolicies"),
     _r("security.istio.io", "v1,v1beta1", "PeerAuthentication", "peerauthentications", True, "pa"),
     _r("bitnami.com", "v1alpha1", "SealedSecret", "sealedsecrets"),
+    _r("autoscaling.k8s.io", "v1", "VerticalPodAutoscaler", "verticalpodautoscalers", True, "vpa"),
+    _r("cilium.io", "v2", "CiliumNetworkPolicy", "ciliumnetworkpolicies", True, "cnp"),
 )
 
 
