@@ -3,6 +3,11 @@
 Bulk loading uses ruamel's C (libyaml) parser. Hostile input never crashes a run: alias bombs, absurd
 nesting, undecodable bytes and oversized files become a `RunError` naming the file, and the other
 documents of the file are still loaded where the parser can resynchronise at the next `---`.
+
+Ordinary manifests (no anchors, directives, unusual tags, non-string or duplicate keys) take a fast path
+first: PyYAML's libyaml composer and a direct node-to-dict walk, 3-4x faster than ruamel's constructor
+plus a copy. Anything the fast path does not handle goes to the ruamel path, which has the
+last word on every error.
 """
 
 from __future__ import annotations
@@ -15,6 +20,7 @@ import threading
 from datetime import date, datetime
 from typing import Any
 
+import yaml as pyyaml
 from ruamel.yaml import YAML
 from ruamel.yaml.constructor import SafeConstructor
 from ruamel.yaml.error import MarkedYAMLError, YAMLError
@@ -47,7 +53,7 @@ class _KubeResolver(VersionedResolver):
         return self.yaml_implicit_resolvers
 
 
-for _tag, _regexp, _first in (
+_IMPLICIT = tuple((f"tag:yaml.org,2002:{tag}", re.compile(regexp), list(first)) for tag, regexp, first in (
     ("bool", r"^(?:y|Y|yes|Yes|YES|n|N|no|No|NO|true|True|TRUE|false|False|FALSE|on|On|ON|off|Off|OFF)$",
      "yYnNtTfFoO"),
     ("int", r"^(?:[-+]?0b[0-1_]+|[-+]?0o[0-7_]+|[-+]?0[0-7_]+|[-+]?(?:0|[1-9][0-9_]*)|[-+]?0x[0-9a-fA-F_]+)$",
@@ -56,8 +62,9 @@ for _tag, _regexp, _first in (
               r"|[-+]?\.(?:inf|Inf|INF)|\.(?:nan|NaN|NAN))$", "-+0123456789."),
     ("merge", r"^(?:<<)$", "<"),
     ("null", r"^(?:~|null|Null|NULL|)$", ["~", "n", "N", ""]),
-):
-    _KubeResolver.add_implicit_resolver_base(f"tag:yaml.org,2002:{_tag}", re.compile(_regexp), list(_first))
+))
+for _tag, _regexp, _first in _IMPLICIT:
+    _KubeResolver.add_implicit_resolver_base(_tag, _regexp, _first)
 
 
 class _DumpResolver(_KubeResolver):
@@ -76,11 +83,16 @@ class _PlainConstructor(SafeConstructor):
     """Plain JSON-able values: timestamps stay strings; integers parse as Go's ParseInt(s, 0) does."""
 
     def construct_yaml_int(self, node: Any) -> int:
-        text = str(self.construct_scalar(node)).replace("_", "")
-        sign, digits = (-1, text[1:]) if text[0] == "-" else (1, text.lstrip("+"))
-        if digits[:2] in ("0x", "0o", "0b"):
-            return sign * int(digits, 0)
-        return sign * int(digits, 8 if len(digits) > 1 and digits[0] == "0" else 10)
+        return _go_int(str(self.construct_scalar(node)))
+
+
+def _go_int(text: str) -> int:
+    """An integer scalar as Go's strconv.ParseInt(s, 0, 64) reads it (0755 is octal)."""
+    text = text.replace("_", "")
+    sign, digits = (-1, text[1:]) if text[0] == "-" else (1, text.lstrip("+"))
+    if digits[:2] in ("0x", "0o", "0b"):
+        return sign * int(digits, 0)
+    return sign * int(digits, 8 if len(digits) > 1 and digits[0] == "0" else 10)
 
 
 _PlainConstructor.add_constructor("tag:yaml.org,2002:timestamp", SafeConstructor.construct_yaml_str)
@@ -106,6 +118,10 @@ def load_manifests(data: bytes, file: str) -> tuple[list[Manifest], list[RunErro
     seen = _PARSED.get(digest)
     if seen is not None:
         return [(body, line) for body, line in json.loads(seen)], []
+    fast = _load_fast(data)
+    if fast is not None:
+        _remember(digest, fast)
+        return fast, []
     manifests: list[Manifest] = []
     errors: list[RunError] = []
     offset = 0  # lines before the current chunk
@@ -156,6 +172,109 @@ def _load_json(data: bytes, file: str) -> tuple[list[Manifest], list[RunError]]:
     if doc.get("kind") == "List" and isinstance(doc.get("items"), list):
         return [(item, line) for item in doc["items"] if isinstance(item, dict)], []
     return [(doc, line)], []
+
+
+# The fast path: whole files only, and only what it can type exactly as the ruamel path does.
+_FAST_MAX_BYTES = MAX_NODES // 2  # fewer bytes than this cannot make MAX_NODES nodes without aliases
+_FAST_MAX_DEPTH = 100  # far below MAX_DEPTH and the recursion limit; deeper files take the full path
+_NOT_FAST = re.compile(rb"&|^%")  # anchors (so aliases) and directives
+_FAST_RESOLVERS: dict[str, list[tuple[str, re.Pattern[str]]]] = {}
+for _tag, _regexp, _first in _IMPLICIT:
+    for _ch in _first:
+        _FAST_RESOLVERS.setdefault(_ch, []).append((_tag, _regexp))
+_STR, _INT, _FLOAT, _BOOL, _NULL = (f"tag:yaml.org,2002:{t}" for t in ("str", "int", "float", "bool", "null"))
+_MAP, _SEQ = "tag:yaml.org,2002:map", "tag:yaml.org,2002:seq"
+_DEFAULT_TAGS = {pyyaml.ScalarNode: _STR, pyyaml.SequenceNode: _SEQ, pyyaml.MappingNode: _MAP}
+_BOOLS = {"yes": True, "no": False, "y": True, "n": False, "true": True, "false": False, "on": True,
+          "off": False}
+
+
+class _FastComposer(pyyaml.cyaml.CParser):
+    """PyYAML's libyaml composer with plain scalars typed by the same rules as _KubeResolver."""
+
+    def resolve(self, kind: type, value: str | None, implicit: tuple[bool, bool]) -> str:
+        if kind is pyyaml.ScalarNode and implicit[0] and value is not None:
+            for tag, regexp in _FAST_RESOLVERS.get(value[:1], ()):
+                if regexp.match(value):
+                    return tag
+        return _DEFAULT_TAGS[kind]
+
+    def descend_resolver(self, parent: Any, index: Any) -> None:
+        """No path-based resolvers: nothing to track while descending."""
+
+    def ascend_resolver(self) -> None:
+        """No path-based resolvers: nothing to track while ascending."""
+
+
+class _NotFast(Exception):
+    """Something the fast path leaves to the ruamel path."""
+
+
+def _load_fast(data: bytes) -> list[Manifest] | None:
+    """The file's objects if it holds only what the fast path types exactly as the ruamel path; else None."""
+    if len(data) > _FAST_MAX_BYTES or _NOT_FAST.search(data) or _nesting_bound(data) > _C_SAFE_DEPTH_BOUND:
+        return None
+    out: list[Manifest] = []
+    try:
+        composer = _FastComposer(data)
+        while composer.check_node():
+            node = composer.get_node()
+            if type(node) is not pyyaml.MappingNode:
+                _value(node, 0)  # a scalar or list document is dropped, but must still be valid
+                continue
+            body = _value(node, 0)
+            line = node.start_mark.line + 1
+            if body.get("kind") == "List" and isinstance(body.get("items"), list):
+                lines = _item_lines(node, 0)
+                out.extend((item, lines[i] if i < len(lines) else line)
+                           for i, item in enumerate(body["items"]) if isinstance(item, dict))
+            else:
+                out.append((body, line))
+    except Exception:  # whatever it is, the ruamel path reports it as it always has
+        return None
+    return out
+
+
+def _value(node: Any, depth: int) -> Any:
+    """A node as a fresh plain value, typed as _PlainConstructor does; _NotFast for anything else."""
+    if depth > _FAST_MAX_DEPTH:
+        raise _NotFast
+    kind, tag = type(node), node.tag
+    if kind is pyyaml.ScalarNode:
+        text = node.value
+        if tag == _STR:
+            return text
+        if tag == _INT:
+            return _go_int(text)
+        if tag == _BOOL:
+            return _BOOLS[text.lower()]
+        if tag == _NULL:
+            return None
+        if tag == _FLOAT and ":" not in text:
+            return _float(text)
+    elif kind is pyyaml.MappingNode and tag == _MAP:
+        out: dict[str, Any] = {}
+        for key, value in node.value:
+            if type(key) is not pyyaml.ScalarNode or key.tag != _STR or key.value in out:
+                raise _NotFast  # non-string, merge or duplicate keys
+            out[key.value] = _value(value, depth + 1)
+        return out
+    elif kind is pyyaml.SequenceNode and tag == _SEQ:
+        return [_value(item, depth + 1) for item in node.value]
+    raise _NotFast
+
+
+def _float(text: str) -> float:
+    """As ruamel's SafeConstructor.construct_yaml_float reads a float without a colon."""
+    value = text.replace("_", "").lower()
+    sign = -1 if value[0] == "-" else 1
+    if value[0] in "+-":
+        value = value[1:]
+    if value == ".inf":
+        return sign * float("inf")
+    if value == ".nan":
+        return float("nan")
+    return sign * float(value)
 
 
 _local = threading.local()
@@ -257,12 +376,12 @@ def _check_depth_by_events(chunk: bytes) -> None:
             depth -= 1
 
 
-def _item_lines(node: Node, offset: int) -> list[int]:
-    """1-based lines of the entries of a `kind: List` document's `items`."""
-    if not isinstance(node, MappingNode):
+def _item_lines(node: Node | pyyaml.Node, offset: int) -> list[int]:
+    """1-based lines of the entries of a `kind: List` document's `items` (ruamel or PyYAML nodes)."""
+    if not isinstance(node, (MappingNode, pyyaml.MappingNode)):
         return []
     for key, value in node.value:
-        if getattr(key, "value", None) == "items" and isinstance(value, SequenceNode):
+        if getattr(key, "value", None) == "items" and isinstance(value, (SequenceNode, pyyaml.SequenceNode)):
             return [offset + item.start_mark.line + 1 for item in value.value]
     return []
 

@@ -5,11 +5,13 @@ from __future__ import annotations
 
 import json
 from typing import Any
+from unittest.mock import patch
 
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from driftcheck.model import RunError
+from driftcheck.source import yamlload
 from driftcheck.source.yamlload import dump_yaml, load_manifests
 
 FUZZ = settings(max_examples=150, deadline=None, suppress_health_check=[HealthCheck.too_slow])
@@ -68,3 +70,23 @@ def test_written_documents_load_back_equal_at_their_lines(docs: list[dict[str, A
         starts.append(line + 1)
         line += 1 + text.count("\n")
     assert [m[1] for m in manifests] == starts
+
+
+# Scalars whose typing differs between YAML dialects, and explicit tags.
+SCALARS = [b"a: ", b"yes", b"0755", b"1e3", b"-.inf", b"1:30", b"~", b"!!int ", b"!!str ", b"! ", b"on: ",
+           b", ", b"'", b'"', b"\n", b"- "]
+
+
+@FUZZ
+@given(st.lists(st.sampled_from(FRAGMENTS + SCALARS) | st.binary(max_size=4), max_size=40))
+def test_fast_path_loads_what_the_full_path_loads(parts: list[bytes]) -> None:
+    """Whatever the PyYAML fast path accepts, it types and places exactly as the ruamel path does."""
+    data = b"".join(parts)
+    fast = yamlload._load_fast(data)
+    if fast is None:
+        return
+    yamlload._PARSED.clear()
+    with patch.object(yamlload, "_load_fast", lambda _: None):
+        manifests, errors = load_manifests(data, "noise.yaml")
+    assert errors == []
+    assert json.dumps(manifests) == json.dumps(fast)
