@@ -2,9 +2,13 @@
 
 from __future__ import annotations
 
+import gc
+import weakref
+
 from compare_helpers import APP, res, run
 
-from driftcheck.compare import coverage, explain
+from driftcheck.compare import CompareOptions, coverage, explain
+from driftcheck.compare.engine import live_index
 from driftcheck.model import LiveState
 
 
@@ -45,3 +49,15 @@ def test_explain_shows_both_sides_differences_with_attribution_and_ignored_rules
     assert "/spec/paused  ignored by rule app:blog-system#0" in text
     live_part = text.split("--- live")[1].split("--- differences")[0]
     assert "replicas: 5" in live_part and "uid" not in live_part and "status" not in live_part
+
+
+def test_live_objects_are_not_kept_alive_by_the_index_once_their_live_state_is_gone() -> None:
+    """The index shared by every app's comparison is dropped with its LiveState (memory while reports
+    are written)."""
+    live = LiveState([res(obj("ConfigMap", "web-config"), "cluster")])
+    index = live_index(live, CompareOptions())
+    assert live_index(live, CompareOptions()) is index, "built once per LiveState"
+    key = weakref.ref(live.resources[0].key)
+    del live, index
+    gc.collect()
+    assert key() is None
