@@ -8,7 +8,7 @@ or not at all, and index and metrics file are replaced atomically.
 from __future__ import annotations
 
 import sys
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -60,7 +60,8 @@ def write_reports(report: AuditReport, out: Path, formats: list[str], keep: int 
             run_dir = archive.new_run_path(out, cluster, report.generated_at)
             with staged_directory(run_dir) as stage:
                 for fmt in [*chosen, *([] if "json" in chosen else ["json"])]:
-                    (stage / FILE_NAMES[fmt]).write_bytes(render(fmt, doc).encode())
+                    with open(stage / FILE_NAMES[fmt], "w", encoding="utf-8", newline="") as file:
+                        file.writelines(render(fmt, doc))
             published = run_dir
             written = WrittenReports(run_dir)
             written.paths = [run_dir / FILE_NAMES[f] for f in chosen]
@@ -81,10 +82,11 @@ def write_reports(report: AuditReport, out: Path, formats: list[str], keep: int 
     return written
 
 
-def render(fmt: str, doc: dict[str, Any]) -> str:
-    """The text of one format; every renderer reads the sealed document, so all formats agree."""
+def render(fmt: str, doc: dict[str, Any]) -> Iterable[str]:
+    """The text of one format, in pieces where the renderer makes it so (HTML, the largest); every renderer
+    reads the sealed document, so all formats agree."""
     if fmt == "json":
-        return json_report.dumps(doc)
+        return [json_report.dumps(doc)]
     if fmt == "html":
         from driftcheck.report.html import render_html
 
@@ -92,11 +94,11 @@ def render(fmt: str, doc: dict[str, Any]) -> str:
     if fmt == "md":
         from driftcheck.report.markdown import render_markdown
 
-        return render_markdown(doc)
+        return [render_markdown(doc)]
     if fmt == "junit":
         from driftcheck.report.junit import render_junit
 
-        return render_junit(doc)
+        return [render_junit(doc)]
     raise ValueError(fmt)  # parse_formats let an unknown format through
 
 
