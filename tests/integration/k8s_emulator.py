@@ -16,8 +16,9 @@ Usage::
         ...
         assert {r.method for r in api.requests} == {"GET"}
 
-Resource types come from `DEFAULT_RESOURCES` (core kinds plus the Argo Rollouts, Istio, Sealed Secrets, VPA and Cilium
-CRDs); pass `resources=` to serve others, or `unserve()` one to emulate a CRD that is not installed.
+Resource types come from `DEFAULT_RESOURCES` (core kinds plus the Argo Rollouts, Istio, Sealed Secrets,
+VPA and Cilium CRDs); pass `resources=` to serve others, or `unserve()` one to emulate a CRD that is not
+installed.
 `tls=True` serves HTTPS with a fresh self-signed certificate (`ca_certificate`; `write_kubeconfig` trusts
 it); `page_delay` adds server time to every LIST page (for benchmarks); `requests` is the log, each entry
 with method, path, query, arrival time and status (0 while a stalled answer is pending); `generate_objects`
