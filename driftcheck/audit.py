@@ -46,6 +46,8 @@ class AuditOptions:
     context: str | None = None
     all_namespaces: bool = False
     selector: str | None = None
+    request_timeout: float = 30.0
+    render_timeout: float = 120.0
     out: Path = Path("reports")
     formats: list[str] = field(default_factory=lambda: ["html", "json"])
     history_since: str = "90d"
@@ -99,7 +101,7 @@ def desired_state(options: AuditOptions, progress: Progress = lambda _m: None) -
     errors = list(discovered.errors)
     desired_by_app: dict[str, list[Resource]] = {}
     for app in discovered.apps:
-        rendered = render_app(tree, app)
+        rendered = render_app(tree, app, timeout=options.render_timeout)
         errors += rendered.errors
         desired_by_app[app.name] = selected(options.selector, rendered.resources)
         progress(f"  app {app.name}: {len(rendered.resources)} objects from {app.path}")
@@ -172,7 +174,8 @@ def read_live(options: AuditOptions, apps: list[AppSpec], desired_by_app: dict[s
         return read_snapshot(options.live_snapshot, kinds, namespaces, options.selector)
     from driftcheck.live.cluster import ClusterReader
 
-    reader = ClusterReader(str(options.kubeconfig) if options.kubeconfig else None, options.context)
+    reader = ClusterReader(str(options.kubeconfig) if options.kubeconfig else None, options.context,
+                           timeout=options.request_timeout)
     progress(f"live state: {reader.info.get('server')} ({len(kinds)} kinds)")
     return reader.read(kinds, namespaces, options.selector)
 

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import signal
 import sys
 import time
 from pathlib import Path
@@ -39,10 +40,17 @@ def progress(message: str) -> None:
     click.echo(message, err=True)
 
 
+def _terminate(signum: int, _frame: object) -> None:
+    """SIGTERM (a CronJob's deadline, `kubectl delete pod`) unwinds like an error: temporary renders,
+    staging directories and the archive lock are released by their own cleanup, nothing is published."""
+    raise SystemExit(128 + signum)
+
+
 @click.group(cls=DriftcheckGroup)
 @click.version_option(__version__, prog_name="driftcheck")
 def main() -> None:
     """Does the cluster run what Git says, and since when has it not?"""
+    signal.signal(signal.SIGTERM, _terminate)
 
 
 def source_options(func):  # type: ignore[no-untyped-def]
@@ -83,6 +91,10 @@ def source_options(func):  # type: ignore[no-untyped-def]
               help="Shipped rule pack to activate (repeatable; default: the config's, else all shipped).")
 @click.option("--live-snapshot", type=click.Path(exists=True, path_type=Path), default=None,
               help="Read live objects from a snapshot file or directory instead of the cluster.")
+@click.option("--request-timeout", type=click.FloatRange(min=1), default=30.0, show_default=True,
+              help="Seconds to wait for each API request before retrying it.")
+@click.option("--render-timeout", type=click.FloatRange(min=1), default=120.0, show_default=True,
+              help="Seconds a Kustomize or Helm render may take before it is an app error.")
 @click.option("--kubeconfig", type=click.Path(path_type=Path), default=None)
 @click.option("--context", default=None, help="Kubeconfig context.")
 @click.option("-A", "--all-namespaces", is_flag=True, help="Read live objects in all namespaces.")

@@ -113,10 +113,10 @@ def api_with_many(k8s_api: KubernetesEmulator, git_repo: GitRepoBuilder) -> Kube
 def test_api_timeout_mid_list_is_retried_and_no_object_is_lost(api_with_many: KubernetesEmulator,
                                                                 kubeconfig: Path, git_repo: GitRepoBuilder,
                                                                 tmp_path: Path) -> None:
-    """The second page stalls past the client's 30 s read timeout; that page is asked again."""
-    api_with_many.stall("configmaps", seconds=45, times=1, on_continue=True)
+    """The second page stalls past the read timeout (--request-timeout 3); that page is asked again."""
+    api_with_many.stall("configmaps", seconds=20, times=1, on_continue=True)
     proc = driftcheck("--repo", git_repo.path, "--path", "app", "-n", "web", "--kubeconfig", kubeconfig,
-                      "--out", tmp_path / "out", "-o", "none")
+                      "--out", tmp_path / "out", "-o", "none", "--request-timeout", "3")
     assert proc.returncode == 0, proc.stderr
     [run] = run_dirs(tmp_path / "out")
     report = json.loads((run / "report.json").read_text())
@@ -355,20 +355,24 @@ def test_sigterm_at_any_moment_of_writing_never_publishes_a_partial_report(git_r
 
 # --- renders ----
 
-def test_hanging_render_times_out_as_an_app_error(git_repo: GitRepoBuilder,
-                                                  hanging_kustomize: dict[str, Any],
-                                                  monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.setenv("PATH", hanging_kustomize["env"]["PATH"])
+def test_hanging_render_times_out_as_an_app_error(git_repo: GitRepoBuilder, hanging_kustomize: dict[str, Any],
+                                                  tmp_path: Path) -> None:
+    """Through the CLI: --render-timeout stops the stuck Kustomize app, the other app is still checked."""
     git_repo.commit({"kapp/kustomization.yaml": "resources: [cm.yaml]\n",
-                     "kapp/cm.yaml": manifests(config_maps(1))}, "a kustomize app")
-    repo = open_repo(str(git_repo.path))
-    tree = CommitTree(repo, resolve_commit(repo))
+                     "kapp/cm.yaml": manifests(config_maps(1)), "app/cms.yaml": manifests(config_maps(3))},
+                    "a kustomize app and a plain one")
+    live = tmp_path / "live.json"
+    live.write_text(json.dumps({"apiVersion": "v1", "kind": "List", "items": config_maps(3, "web")}))
     started = time.monotonic()
-    out = render_app(tree, AppSpec(name="kapp", path="kapp", namespace="web"), timeout=2)
-    assert time.monotonic() - started < 15
-    assert out.resources == []
-    [error] = out.errors
-    assert error.app == "kapp" and "did not finish within 2 s" in error.message
+    proc = driftcheck("--repo", git_repo.path, "--path", "kapp", "--path", "app", "-n", "web",
+                      "--live-snapshot", live, "--out", tmp_path / "out", "--format", "json",
+                      "--render-timeout", "2", env=hanging_kustomize["env"])
+    assert time.monotonic() - started < 30
+    assert proc.returncode == 2 and "Traceback" not in proc.stderr
+    report = json.loads(next((tmp_path / "out").rglob("report.json")).read_text())
+    [error] = report["errors"]
+    assert error["app"] == "kapp" and "did not finish within 2 s" in error["message"]
+    assert {(r["app"], r["status"]) for r in report["resources"]} == {("app", "in-sync")}
 
 
 def test_helm_chart_that_loops_times_out_as_an_app_error(git_repo: GitRepoBuilder) -> None:
