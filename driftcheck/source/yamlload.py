@@ -177,7 +177,7 @@ def _load_json(data: bytes, file: str) -> tuple[list[Manifest], list[RunError]]:
 # The fast path: whole files only, and only what it can type exactly as the ruamel path does.
 _FAST_MAX_BYTES = MAX_NODES // 2  # fewer bytes than this cannot make MAX_NODES nodes without aliases
 _FAST_MAX_DEPTH = 100  # far below MAX_DEPTH and the recursion limit; deeper files take the full path
-_NOT_FAST = re.compile(rb"&|^%")  # anchors (so aliases) and directives
+_NOT_FAST = re.compile(rb"&|^%", re.MULTILINE)  # anchors (so aliases) and directives (of any document)
 _FAST_RESOLVERS: dict[str, list[tuple[str, re.Pattern[str]]]] = {}
 for _tag, _regexp, _first in _IMPLICIT:
     for _ch in _first:
