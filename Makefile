@@ -14,8 +14,9 @@ $(STAMP): pyproject.toml
 
 install: $(STAMP)
 
+# The demo exits 1 because it finds the drift planted in it; only 2 (could not check) fails the target.
 demo: $(STAMP)
-	$(BIN)/driftcheck demo
+	$(BIN)/driftcheck demo || [ $$? -eq 1 ]
 
 test: $(STAMP)
 	$(BIN)/ruff check driftcheck tests bench
