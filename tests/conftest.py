@@ -5,6 +5,7 @@ from __future__ import annotations
 import os
 import shutil
 import subprocess
+from collections.abc import Callable
 from pathlib import Path
 
 import pytest
@@ -62,3 +63,15 @@ class GitRepoBuilder:
 @pytest.fixture
 def git_repo(tmp_path: Path) -> GitRepoBuilder:
     return GitRepoBuilder(tmp_path / "repo")
+
+
+@pytest.fixture
+def require() -> Callable[[bool, str], None]:
+    """Skip a test on a developer machine that lacks a prerequisite (root, sshd, the Helm SDK); under CI,
+    which installs them all, the same gap fails the test instead of hiding it."""
+
+    def check(available: bool, why: str) -> None:
+        if not available:
+            (pytest.fail if os.environ.get("CI") else pytest.skip)(why)
+
+    return check

@@ -15,7 +15,7 @@ import subprocess
 import sys
 import threading
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 from typing import TYPE_CHECKING
@@ -192,11 +192,13 @@ def free_port() -> int:
 
 
 @pytest.fixture
-def sshd(tmp_path: Path, git_repo: GitRepoBuilder) -> Iterator[dict[str, object]]:
+def sshd(tmp_path: Path, git_repo: GitRepoBuilder,
+         require: Callable[[bool, str], None]) -> Iterator[dict[str, object]]:
     """sshd on a loopback port, accepting one client key, serving a bare repository."""
     sshd_bin = shutil.which("sshd") or ("/usr/sbin/sshd" if Path("/usr/sbin/sshd").exists() else None)
-    if sshd_bin is None or os.geteuid() != 0:
-        pytest.skip("needs openssh-server (sshd) and root to run it on a loopback port")
+    require(sshd_bin is not None and os.geteuid() == 0,
+            "needs openssh-server (sshd) and root to run it on a loopback port")
+    assert sshd_bin is not None
     git_repo.commit({"apps/web/cm.yaml": "apiVersion: v1\nkind: ConfigMap\nmetadata: {name: web}\n"}, "web")
     ssh_dir = tmp_path / "ssh"
     ssh_dir.mkdir(mode=0o700)

@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import contextlib
 import fcntl
+import importlib.util
 import json
 import os
 import re
@@ -17,7 +18,7 @@ import subprocess
 import sys
 import threading
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -202,14 +203,13 @@ def test_unreachable_remote_uses_the_cached_clone_and_says_how_old(git_daemon: d
 # --- the disk ----
 
 @pytest.fixture
-def small_disk(tmp_path: Path) -> Iterator[Path]:
+def small_disk(tmp_path: Path, require: Callable[[bool, str], None]) -> Iterator[Path]:
     """A real 2 MiB tmpfs: writes past it fail with ENOSPC, as on a full volume."""
     mount_point = tmp_path / "disk"
     mount_point.mkdir()
     done = subprocess.run(["mount", "-t", "tmpfs", "-o", "size=2m", "tmpfs", str(mount_point)],
                           capture_output=True, text=True)
-    if done.returncode != 0:
-        pytest.skip(f"cannot mount a tmpfs here (needs root): {done.stderr.strip()}")
+    require(done.returncode == 0, f"cannot mount a tmpfs here (needs root): {done.stderr.strip()}")
     yield mount_point
     subprocess.run(["umount", "-l", str(mount_point)], check=True)
 
@@ -375,10 +375,11 @@ def test_hanging_render_times_out_as_an_app_error(git_repo: GitRepoBuilder, hang
     assert {(r["app"], r["status"]) for r in report["resources"]} == {("app", "in-sync")}
 
 
-def test_helm_chart_that_loops_times_out_as_an_app_error(git_repo: GitRepoBuilder) -> None:
+def test_helm_chart_that_loops_times_out_as_an_app_error(git_repo: GitRepoBuilder,
+                                                         require: Callable[[bool, str], None]) -> None:
     """Rendered in-process by the Helm SDK (no helm binary in the image): a template looping 400 million
     times is stopped at the render timeout, and the next app still renders."""
-    pytest.importorskip("helm_python", reason="needs the [helm] extra (helm-python-sdk)")
+    require(importlib.util.find_spec("helm_python") is not None, "needs the [helm] extra (helm-python-sdk)")
     git_repo.commit({"chart/Chart.yaml": "apiVersion: v2\nname: loop\nversion: 0.1.0\n",
                      "chart/templates/cm.yaml": "{{- range until 20000 }}{{- range until 20000 }}{{- end }}"
                                                 "{{- end }}\n" + manifests(config_maps(1)),
