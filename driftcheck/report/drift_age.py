@@ -10,7 +10,6 @@ the `first_seen` it inherited, pruning old runs does not make drifts look younge
 from __future__ import annotations
 
 from collections.abc import Iterable
-from datetime import datetime
 from typing import Any
 
 from driftcheck.model import AuditReport, ResourceResult
@@ -39,16 +38,6 @@ def fill_first_seen(report: AuditReport, earlier: Iterable[ArchivedRun]) -> None
             result = pending.pop(key)
             if entry_signature(entry) == signature(result):
                 result.first_seen = entry.get("first_seen") or doc.get("generated_at") or result.first_seen
-
-
-def age_days(first_seen: str | None, now: str) -> int | None:
-    """Whole days between first_seen and now (both ISO-8601), for "drifting since … (6 days)"."""
-    if not first_seen:
-        return None
-    try:
-        return max(0, (datetime.fromisoformat(now) - datetime.fromisoformat(first_seen)).days)
-    except (TypeError, ValueError):
-        return None
 
 
 def identity(r: ResourceResult) -> Identity:
