@@ -10,7 +10,6 @@ import json
 import logging
 import os
 import shutil
-import socket
 import subprocess
 import sys
 import threading
@@ -21,6 +20,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 import pytest
+from loopback import free_port, wait_for_port
 
 from driftcheck.model import DriftcheckError
 from driftcheck.source.repo import mask_url, open_repo
@@ -185,12 +185,6 @@ def test_wrong_or_missing_token_fails_in_one_line_without_the_token(git_server: 
 
 # --- SSH: a real sshd on 127.0.0.1, keys made for the test -------------------------------------------------
 
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
-
-
 @pytest.fixture
 def sshd(tmp_path: Path, git_repo: GitRepoBuilder,
          require: Callable[[bool, str], None]) -> Iterator[dict[str, object]]:
@@ -224,12 +218,7 @@ PidFile {ssh_dir / 'sshd.pid'}
 """)
     Path("/run/sshd").mkdir(exist_ok=True)
     proc = subprocess.Popen([sshd_bin, "-D", "-e", "-f", str(config)], stderr=subprocess.PIPE)
-    deadline = time.monotonic() + 15
-    while time.monotonic() < deadline:
-        with socket.socket() as s:
-            if s.connect_ex(("127.0.0.1", port)) == 0:
-                break
-        time.sleep(0.05)
+    wait_for_port(port, timeout=15)
     host_pub = (ssh_dir / "host.pub").read_text().split()
     known = ssh_dir / "known_hosts"
     known.write_text(f"[127.0.0.1]:{port} {host_pub[0]} {host_pub[1]}\n")

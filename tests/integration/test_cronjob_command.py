@@ -7,10 +7,8 @@ from __future__ import annotations
 import json
 import os
 import re
-import socket
 import subprocess
 import sys
-import time
 from collections.abc import Iterator
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -18,6 +16,7 @@ from typing import TYPE_CHECKING, Any
 import pytest
 import yaml
 from k8s_emulator import KubernetesEmulator
+from loopback import free_port, serve_git
 
 if TYPE_CHECKING:
     from conftest import GitRepoBuilder
@@ -67,12 +66,6 @@ spec: {maxUnavailable: 1}
 """
 
 
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
-
-
 @pytest.fixture
 def served_repo(git_repo: GitRepoBuilder, tmp_path: Path) -> Iterator[str]:
     """The GitOps repository behind `git daemon` on loopback; its Application points at that URL."""
@@ -80,18 +73,7 @@ def served_repo(git_repo: GitRepoBuilder, tmp_path: Path) -> Iterator[str]:
     url = f"git://127.0.0.1:{port}/k8s-manifests.git"
     git_repo.commit({"argocd/web.yaml": APP % url, "apps/web/cm.yaml": CM, "apps/web/others.yaml": OTHERS},
                     "web app")
-    base = tmp_path / "served"
-    base.mkdir()
-    subprocess.run(["git", "clone", "-q", "--bare", str(git_repo.path), str(base / "k8s-manifests.git")],
-                   check=True)
-    daemon = subprocess.Popen(["git", "daemon", "--reuseaddr", "--export-all", "--listen=127.0.0.1",
-                               f"--port={port}", f"--base-path={base}", str(base)], stderr=subprocess.DEVNULL)
-    deadline = time.monotonic() + 10
-    while time.monotonic() < deadline:
-        with socket.socket() as s:
-            if s.connect_ex(("127.0.0.1", port)) == 0:
-                break
-        time.sleep(0.05)
+    _, daemon = serve_git(git_repo.path, tmp_path / "served", "k8s-manifests.git", port)
     yield url
     daemon.terminate()
     daemon.wait(timeout=10)

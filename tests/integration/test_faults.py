@@ -13,7 +13,6 @@ import os
 import re
 import shutil
 import signal
-import socket
 import subprocess
 import sys
 import threading
@@ -24,6 +23,7 @@ from typing import TYPE_CHECKING, Any
 
 import pytest
 from k8s_emulator import KubernetesEmulator
+from loopback import serve_git
 
 from driftcheck.model import AppSpec
 from driftcheck.source.render import render_app
@@ -144,34 +144,16 @@ def test_api_failing_mid_list_makes_the_kind_unknown_never_missing(api_with_many
 
 # --- the Git remote ----------------------------------------------------------------------------------------
 
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
-
-
 @pytest.fixture
 def git_daemon(tmp_path: Path, small_repo: GitRepoBuilder) -> Iterator[dict[str, Any]]:
     """`git daemon` serving a bare copy of small_repo on a loopback port; stop() makes it unreachable."""
-    base = tmp_path / "served"
-    base.mkdir()
-    subprocess.run(["git", "clone", "-q", "--bare", str(small_repo.path), str(base / "k8s.git")], check=True)
-    port = free_port()
-    daemon = subprocess.Popen(["git", "daemon", "--reuseaddr", "--export-all", "--listen=127.0.0.1",
-                               f"--port={port}", f"--base-path={base}", str(base)],
-                              stderr=subprocess.DEVNULL)
-    deadline = time.monotonic() + 10
-    while time.monotonic() < deadline:
-        with socket.socket() as s:
-            if s.connect_ex(("127.0.0.1", port)) == 0:
-                break
-        time.sleep(0.05)
+    url, daemon = serve_git(small_repo.path, tmp_path / "served", "k8s.git")
 
     def stop() -> None:
         daemon.terminate()
         daemon.wait(timeout=10)
 
-    yield {"url": f"git://127.0.0.1:{port}/k8s.git", "stop": stop}
+    yield {"url": url, "stop": stop}
     if daemon.poll() is None:
         stop()
 
