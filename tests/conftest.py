@@ -10,7 +10,7 @@ from pathlib import Path
 
 import pytest
 
-CORPUS_BUNDLE = Path(__file__).resolve().parents[2] / "shared" / "corpus" / "k8s-manifests.bundle"
+CORPUS_BUNDLE = Path(__file__).resolve().parents[1] / "testing" / "data" / "k8s-manifests.bundle"
 
 
 def git(cwd: Path, *args: str, env: dict[str, str] | None = None) -> str:
