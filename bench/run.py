@@ -28,9 +28,7 @@ from pathlib import Path
 from typing import Any
 
 ROOT = Path(__file__).resolve().parents[1]
-sys.path[:0] = [str(ROOT), str(ROOT / "tests" / "integration")]
-
-from k8s_emulator import KubernetesEmulator  # noqa: E402
+sys.path[:0] = [str(ROOT)]
 
 from bench.history_repo import write_history_repo  # noqa: E402
 from bench.synth_cluster import build_cluster  # noqa: E402
@@ -38,6 +36,7 @@ from bench.synth_repo import REPO_URL, desired_by_app, write_repo  # noqa: E402
 from driftcheck.demo.repo import DEMO_APP_PATH  # noqa: E402
 from driftcheck.live.snapshot import write_snapshot  # noqa: E402
 from driftcheck.model import LiveState, Origin, Resource, ResourceKey  # noqa: E402
+from testing.k8s_emulator import KubernetesEmulator  # noqa: E402
 
 BIN = Path(sys.executable).parent
 TOKEN = "bench-token"

@@ -10,6 +10,8 @@ from pathlib import Path
 
 import pytest
 
+from testing import planted
+
 CORPUS_BUNDLE = Path(__file__).resolve().parents[1] / "testing" / "data" / "k8s-manifests.bundle"
 
 
@@ -49,8 +51,7 @@ class GitRepoBuilder:
                 else:
                     target.unlink(missing_ok=True)
                 continue
-            target.parent.mkdir(parents=True, exist_ok=True)
-            target.write_text(text)
+            planted.write_input(target, text)
         git(self.path, "add", "-A")
         name, email = author.split(" <")
         email = email.rstrip(">")
@@ -75,3 +76,16 @@ def require() -> Callable[[bool, str], None]:
             (pytest.fail if os.environ.get("CI") else pytest.skip)(why)
 
     return check
+
+
+def pytest_sessionfinish(session: pytest.Session, exitstatus: int) -> None:
+    """No planted secret, token or key in any file the suite's runs wrote (reports, snapshots, rendered
+    trees, logs, captured CLI output): the README's promise, checked over the whole suite."""
+    factory = getattr(session.config, "_tmp_path_factory", None)
+    if factory is None or not planted.PLANTED:
+        return
+    found = planted.leaks(factory.getbasetemp())
+    if found:
+        writer = session.config.get_terminal_writer()
+        writer.line("planted secrets found in outputs:\n  " + "\n  ".join(found), red=True)
+        session.exitstatus = pytest.ExitCode.TESTS_FAILED

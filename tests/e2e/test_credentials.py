@@ -20,10 +20,10 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 import pytest
-from loopback import free_port, wait_for_port
 
 from driftcheck.model import DriftcheckError
 from driftcheck.source.repo import mask_url, open_repo
+from testing.loopback import free_port, wait_for_port
 
 if TYPE_CHECKING:
     from conftest import GitRepoBuilder

@@ -18,8 +18,7 @@ from typing import TYPE_CHECKING, Any
 import pytest
 import yaml
 
-sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "integration"))
-from k8s_emulator import DEFAULT_RESOURCES, ApiResource, KubernetesEmulator
+from testing.k8s_emulator import DEFAULT_RESOURCES, ApiResource, KubernetesEmulator
 
 if TYPE_CHECKING:
     from conftest import GitRepoBuilder  # the git_repo fixture's type (tests/conftest.py)

@@ -6,7 +6,8 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
-from k8s_emulator import BLOG_SYSTEM_LIVE, KubernetesEmulator
+
+from testing.k8s_emulator import BLOG_SYSTEM_LIVE, KubernetesEmulator
 
 
 @pytest.fixture

@@ -15,8 +15,9 @@ from typing import TYPE_CHECKING, Any
 
 import pytest
 import yaml
-from k8s_emulator import KubernetesEmulator
-from loopback import free_port, serve_git
+
+from testing.k8s_emulator import KubernetesEmulator
+from testing.loopback import free_port, serve_git
 
 if TYPE_CHECKING:
     from conftest import GitRepoBuilder

@@ -22,13 +22,13 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 import pytest
-from k8s_emulator import KubernetesEmulator
-from loopback import serve_git
 
 from driftcheck.model import AppSpec
 from driftcheck.source.render import render_app
 from driftcheck.source.repo import open_repo, resolve_commit
 from driftcheck.source.tree import CommitTree
+from testing.k8s_emulator import KubernetesEmulator
+from testing.loopback import serve_git
 
 if TYPE_CHECKING:
     from conftest import GitRepoBuilder

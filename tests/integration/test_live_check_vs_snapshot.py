@@ -8,9 +8,9 @@ from typing import Any
 
 import pytest
 from click.testing import CliRunner
-from k8s_emulator import KubernetesEmulator
 
 from driftcheck.cli import main
+from testing.k8s_emulator import KubernetesEmulator
 
 BLOG_APP = """\
 apiVersion: apps/v1

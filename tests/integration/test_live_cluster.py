@@ -8,12 +8,12 @@ from pathlib import Path
 
 import pytest
 import yaml
-from k8s_emulator import BLOG_SYSTEM_LIVE, DEFAULT_RESOURCES, KubernetesEmulator, generate_objects
 
 from driftcheck.live import connection
 from driftcheck.live.cluster import ClusterReader
 from driftcheck.live.connection import RetryPolicy
 from driftcheck.model import DriftcheckError, Origin
+from testing.k8s_emulator import BLOG_SYSTEM_LIVE, DEFAULT_RESOURCES, KubernetesEmulator, generate_objects
 
 # production retries with short waits, so fault tests stay fast; Retry-After is still honoured
 FAST_RETRY = RetryPolicy(attempts=4, backoff=0.05, max_backoff=0.2, connect_deadline=5.0)

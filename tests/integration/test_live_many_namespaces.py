@@ -4,9 +4,8 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from k8s_emulator import DEFAULT_RESOURCES, ApiResource, Fault, KubernetesEmulator, generate_objects
-
 from driftcheck.live.cluster import NAMESPACE_LISTS_MAX, ClusterReader
+from testing.k8s_emulator import DEFAULT_RESOURCES, ApiResource, Fault, KubernetesEmulator, generate_objects
 
 SERVICE = next(r for r in DEFAULT_RESOURCES if r.kind == "Service")
 SPACES = [f"team-{i}" for i in range(NAMESPACE_LISTS_MAX + 3)]

@@ -9,12 +9,12 @@ from typing import Any
 import pytest
 import yaml
 from click.testing import CliRunner
-from k8s_emulator import BLOG_SYSTEM_LIVE, KubernetesEmulator
 
 from driftcheck.cli import main
 from driftcheck.live.cluster import ClusterReader
 from driftcheck.live.connection import RetryPolicy
 from driftcheck.live.snapshot import REDACTED, read_snapshot, write_snapshot
+from testing.k8s_emulator import BLOG_SYSTEM_LIVE, KubernetesEmulator
 
 # production retries with short waits, so fault tests stay fast; Retry-After is still honoured
 FAST_RETRY = RetryPolicy(attempts=4, backoff=0.05, max_backoff=0.2, connect_deadline=5.0)

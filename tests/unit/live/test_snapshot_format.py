@@ -12,7 +12,7 @@ import yaml
 from driftcheck.live.snapshot import REDACTED, read_snapshot, write_snapshot
 from driftcheck.model import DriftcheckError, LiveState, Origin, Resource, ResourceKey
 
-FIXTURE = Path(__file__).resolve().parents[2] / "integration" / "fixtures" / "blog-system-live.yaml"
+FIXTURE = Path(__file__).resolve().parents[3] / "testing" / "fixtures" / "blog-system-live.yaml"
 SECRET_VALUES = ("Ym9hcmQtcGFzcy0yMDI2", "czNjcjN0LXJvb3QtcHc=")
 
 
