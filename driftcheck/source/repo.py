@@ -25,6 +25,7 @@ from urllib.parse import urlsplit, urlunsplit
 import git
 
 from driftcheck.model import DriftcheckError
+from driftcheck.scrub import mask_url
 
 log = logging.getLogger(__name__)
 
@@ -41,17 +42,6 @@ esac
 def is_remote(spec: str) -> bool:
     """URLs (https://, ssh://, file://, ...) and scp-like user@host:path are remote; the rest are paths."""
     return "://" in spec or bool(_SCP_LIKE.match(spec))
-
-
-def mask_url(url: str) -> str:
-    """The URL with any user/password replaced by *** (https://***@github.com/org/repo.git)."""
-    if "://" not in url:
-        return url
-    parts = urlsplit(url)
-    if "@" not in parts.netloc:
-        return url
-    host = parts.netloc.rsplit("@", 1)[1]
-    return urlunsplit((parts.scheme, f"***@{host}", parts.path, parts.query, parts.fragment))
 
 
 def _split_credentials(url: str) -> tuple[str, str | None, str | None]:
