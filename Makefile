@@ -4,7 +4,7 @@ VENV   := .venv
 BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed
 
-.PHONY: install demo test lint bench clean
+.PHONY: install prereqs demo test test-fast lint bench clean
 
 $(STAMP): pyproject.toml
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
@@ -18,12 +18,20 @@ install: $(STAMP)
 demo: $(STAMP)
 	$(BIN)/driftcheck demo || [ $$? -eq 1 ]
 
-test: $(STAMP)
-	$(BIN)/ruff check driftcheck tests bench
-	$(BIN)/pytest -q
+# System programs the tests use (git, kubectl, chromium, sshd, docker-registry, jsonnet): apt as root.
+prereqs:
+	bash testing/prereqs.sh
+
+# The whole suite, spread over the machine's cores.
+test: $(STAMP) prereqs lint
+	$(BIN)/pytest -q -n auto --dist loadfile
+
+# The unit tests alone: the edit-test loop.
+test-fast: $(STAMP)
+	$(BIN)/pytest -q tests/unit tests/hostile -m 'not slow' -x
 
 lint: $(STAMP)
-	$(BIN)/ruff check driftcheck tests bench
+	$(BIN)/ruff check driftcheck tests testing bench
 
 bench: $(STAMP)
 	$(BIN)/python bench/run.py

@@ -10,6 +10,7 @@ value, plain or base64-encoded."""
 from __future__ import annotations
 
 import base64
+import json
 import os
 import secrets
 import subprocess
@@ -79,8 +80,26 @@ def _is_input(path: Path) -> bool:
     return any(p in INPUTS for p in (path, *path.parents)) or ".git" in path.parts
 
 
+def save(root: Path) -> None:
+    """Leave this process's planted values and inputs under root, for the process that scans (pytest-xdist
+    workers each plant their own; the controller scans them all)."""
+    if PLANTED:
+        record = root / f"planted-{os.getpid()}.json"
+        record.write_text(json.dumps({"planted": sorted(PLANTED), "inputs": sorted(map(str, INPUTS))}))
+        mark_input(record)
+
+
+def load(root: Path) -> None:
+    """Take in what every process saved under root."""
+    for record in root.rglob("planted-*.json"):
+        data = json.loads(record.read_text())
+        PLANTED.update(data["planted"])
+        INPUTS.update(Path(p) for p in data["inputs"])
+        mark_input(record)
+
+
 def leaks(root: Path) -> list[str]:
-    """Every non-input file under root holding a planted value, as 'file: label'."""
+    """Every non-input file under root holding a planted value, as 'file: value'."""
     if not PLANTED:
         return []
     needles = [(value, form) for value in PLANTED for form in _forms(value)]

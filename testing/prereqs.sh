@@ -1,0 +1,27 @@
+#!/usr/bin/env bash
+# The system programs the tests use, installed with apt when missing (as root), or named in one line.
+#   git, kubectl (with kustomize v5), chromium (browser test), openssh-server (SSH credential tests),
+#   docker-registry (the OCI registry on loopback), jsonnet.
+set -euo pipefail
+declare -A package=([git]=git [chromium]=chromium [/usr/sbin/sshd]=openssh-server
+                    [docker-registry]=docker-registry [jsonnet]=jsonnet)
+missing=()
+for program in "${!package[@]}"; do
+  if [[ $program == /* ]]; then [ -x "$program" ] || missing+=("${package[$program]}")
+  else command -v "$program" >/dev/null || missing+=("${package[$program]}"); fi
+done
+if [ ${#missing[@]} -gt 0 ]; then
+  if [ "$(id -u)" -ne 0 ]; then
+    echo "make test needs system packages: sudo apt-get install ${missing[*]}" >&2
+    exit 1
+  fi
+  echo "installing ${missing[*]} with apt" >&2
+  export DEBIAN_FRONTEND=noninteractive
+  apt-get update -qq
+  apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null
+fi
+# kubectl has no current Debian package (kubernetes-client is 1.20, without kustomize v5): named, not guessed.
+if ! kubectl kustomize --help >/dev/null 2>&1; then
+  echo "make test needs kubectl >= 1.27 (it embeds kustomize v5) on PATH" >&2
+  exit 1
+fi
