@@ -63,7 +63,8 @@ def network_isolation() -> bool:
     return works
 
 
-def child_env(home: Path, extra: Mapping[str, str] | None = None, offline: bool | None = None) -> dict[str, str]:
+def child_env(home: Path, extra: Mapping[str, str] | None = None,
+              offline: bool | None = None) -> dict[str, str]:
     """The whole environment of a renderer child: an allowlist of ours, an isolated HOME, no git config;
     dead proxies unless the child is offline (its own network namespace; default: whether `run` can)."""
     env = {name: os.environ[name] for name in _KEPT if name in os.environ}
