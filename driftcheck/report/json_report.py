@@ -15,6 +15,7 @@ from __future__ import annotations
 import dataclasses
 import hashlib
 import json
+import math
 from datetime import UTC, datetime
 from functools import cache
 from importlib import resources as package_files
@@ -31,6 +32,8 @@ from driftcheck.model import (
 )
 
 SCHEMA_ID = "driftcheck.report/v1"
+# Manifests stay within 500 levels (source/yamlload.MAX_DEPTH); a report wraps a few levels around them.
+MAX_DEPTH = 520
 TOOL_NAME = "driftcheck"
 # Sections sealed one by one so that verify can name the part that changed.
 SECTIONS = ("schema", "generated_at", "tool", "source", "cluster", "rules", "summary", "apps", "resources",
@@ -88,6 +91,59 @@ def sha256(data: bytes) -> str:
 def dumps(doc: dict[str, Any]) -> str:
     """The file form: indented for people and diff tools, contract key order kept, newline-terminated."""
     return json.dumps(doc, indent=2, ensure_ascii=False, allow_nan=False) + "\n"
+
+
+def parse(text: str) -> Any:
+    """JSON as a v1 report may hold it, or ValueError saying why not.
+
+    Stricter than json.loads: a duplicate key (json.loads keeps the last one, a reader may see the first),
+    NaN, Infinity, a number out of float range and nesting deeper than MAX_DEPTH are all refused, since
+    none of them can come from to_document and each makes two readers see different documents.
+    """
+    try:
+        value = json.loads(text, object_pairs_hook=_unique_keys, parse_constant=_no_constant,
+                           parse_float=_finite_float)
+    except RecursionError:
+        raise ValueError(f"nested deeper than {MAX_DEPTH} levels") from None
+    if _depth(value) > MAX_DEPTH:
+        raise ValueError(f"nested deeper than {MAX_DEPTH} levels")
+    return value
+
+
+def _unique_keys(pairs: list[tuple[str, Any]]) -> dict[str, Any]:
+    value = dict(pairs)
+    if len(value) < len(pairs):
+        seen: set[str] = set()
+        for key, _ in pairs:
+            if key in seen:
+                raise ValueError(f"duplicate key {json.dumps(key, ensure_ascii=True)[:80]} in one object")
+            seen.add(key)
+    return value
+
+
+def _no_constant(name: str) -> Any:
+    raise ValueError(f"{name} is not a JSON number")
+
+
+def _finite_float(text: str) -> float:
+    number = float(text)
+    if not math.isfinite(number):
+        raise ValueError(f"number {text[:40]} is out of range")
+    return number
+
+
+def _depth(value: Any) -> int:
+    """How deeply arrays and objects nest in value, without recursion (so no depth can crash it)."""
+    deepest, stack = 0, [(value, 1)]
+    while stack:
+        item, depth = stack.pop()
+        children = item.values() if isinstance(item, dict) else item if isinstance(item, list) else None
+        if children is None:
+            continue
+        deepest = max(deepest, depth)
+        if depth <= MAX_DEPTH:
+            stack.extend((child, depth + 1) for child in children if isinstance(child, dict | list))
+    return deepest
 
 
 def summarize(report: AuditReport) -> dict[str, int]:

@@ -1,4 +1,9 @@
-"""`driftcheck verify REPORT.json`: does a report still say what driftcheck wrote, and if not, where not?"""
+"""`driftcheck verify REPORT.json`: does a report still say what driftcheck wrote, and if not, where not?
+
+The digest is an unkeyed sha256, so it detects accidental change (a truncated copy, a bad disk, an edit
+that forgot the digest), not a deliberate edit: whoever can edit the file can recompute it. Every verdict
+says so; signed reports come with the evidence work.
+"""
 
 from __future__ import annotations
 
@@ -11,6 +16,7 @@ from driftcheck.model import DriftcheckError
 from driftcheck.report import json_report
 
 SEALS = ("digests", "digest")
+LIMIT = ("detects accidental change only: anyone who can edit the file can recompute an unsigned digest")
 
 
 @dataclass
@@ -26,7 +32,7 @@ class Verification:
 
     def message(self) -> str:
         if self.ok:
-            return f"OK: {self.path}: digest {self.stored} matches"
+            return f"OK: {self.path}: digest {self.stored} matches ({LIMIT})"
         parts = ", ".join(self.changed) or "the digest field"
         return (f"MODIFIED: {self.path}: {parts} changed after the report was written "
                 f"(stored digest {self.stored or 'missing'}, content hashes to {self.computed})")
@@ -48,12 +54,18 @@ def verify(path: Path) -> Verification:
 
 def _load(path: Path) -> dict[str, Any]:
     try:
-        doc = json.loads(Path(path).read_text("utf-8"))
+        text = Path(path).read_text("utf-8")
     except OSError as exc:
         raise DriftcheckError(f"cannot read {path}: {exc.strerror}") from exc
+    except UnicodeDecodeError as exc:
+        raise DriftcheckError(f"{path}: not a valid report: not UTF-8 text (byte {exc.start})") from exc
+    try:
+        doc = json_report.parse(text)
     except ValueError as exc:
-        raise DriftcheckError(f"{path} is not JSON ({exc}); was it truncated or edited?") from exc
-    if not isinstance(doc, dict) or doc.get("schema") != json_report.SCHEMA_ID:
-        found = doc.get("schema") if isinstance(doc, dict) else type(doc).__name__
-        raise DriftcheckError(f"{path} is not a {json_report.SCHEMA_ID} report (schema: {found!r})")
+        raise DriftcheckError(f"{path}: not a valid report: {exc}; was it truncated or edited?") from exc
+    if not isinstance(doc, dict):
+        raise DriftcheckError(f"{path}: not a valid report: a JSON {type(doc).__name__}, not an object")
+    if doc.get("schema") != json_report.SCHEMA_ID:
+        found = repr(doc.get("schema"))[:80]
+        raise DriftcheckError(f"{path}: not a valid report: schema {found}, not {json_report.SCHEMA_ID}")
     return doc
