@@ -1,10 +1,11 @@
 """Point-in-time reconstruction: the desired state of a commit written as files plus a MANIFEST.json.
 
-Layout: `<namespace or _cluster>/<Kind>.<name>.yaml`, one object per file, and `MANIFEST.json` naming
-the repository, the commit and its date, the resolved `--at`, the apps, and every object with the
-sha256 of its canonical JSON form, so an auditor can verify the files later. The output is
-deterministic: the same commit gives byte-identical files. MANIFEST.json is also a valid, empty
-`v1 List`, so `kubectl apply --dry-run=client -R -f DIR` accepts the directory as it is.
+Layout: `<namespace or _cluster>/<Kind>.<name>.yaml`, one object per file (a name over NAME_BYTES is
+cut and ends in a hash of the whole, so a valid 253-character name still fits a file system), and
+`MANIFEST.json` naming the repository, the commit and its date, the resolved `--at`, the apps, and every
+object with its real name and the sha256 of its canonical JSON form, so an auditor can verify the files
+later. The output is deterministic: the same commit gives byte-identical files. MANIFEST.json is also a
+valid, empty `v1 List`, so `kubectl apply --dry-run=client -R -f DIR` accepts the directory as it is.
 """
 
 from __future__ import annotations
@@ -19,14 +20,17 @@ from pathlib import Path
 from typing import Any
 
 from driftcheck import __version__
-from driftcheck.model import DriftcheckError, Resource, RunError, split_api_version
+from driftcheck.compare.secrets import redact_secret_values
+from driftcheck.model import DriftcheckError, Resource, RunError, split_api_version, utf8_text
 from driftcheck.source.render import Rendered
 from driftcheck.source.yamlload import dump_yaml
 
 SCHEMA = "driftcheck.render/v1"
 MANIFEST = "MANIFEST.json"
 CLUSTER_DIR = "_cluster"
-_REDACTED = "REDACTED"
+NAME_BYTES = 200  # longest file or folder name written; most file systems allow 255
+# Redacted Secrets stay valid for `kubectl apply`: data holds base64 (of REDACTED), stringData plain text.
+DATA_MARKER, STRING_MARKER = "UkVEQUNURUQ=", "REDACTED"
 
 
 @dataclass
@@ -40,18 +44,6 @@ def canonical_digest(body: dict[str, Any]) -> str:
     """sha256 of the canonical JSON form: sorted keys, no insignificant whitespace, UTF-8."""
     text = json.dumps(body, sort_keys=True, separators=(",", ":"), ensure_ascii=False, allow_nan=False)
     return hashlib.sha256(text.encode("utf-8")).hexdigest()
-
-
-def redact_secret(body: dict[str, Any]) -> dict[str, Any]:
-    """A Secret with every data/stringData value replaced, keys kept (values never leave Git via us)."""
-    if body.get("kind") != "Secret" or split_api_version(str(body.get("apiVersion", "")))[0] != "":
-        return body
-    out = dict(body)
-    if isinstance(body.get("data"), dict):
-        out["data"] = {k: "UkVEQUNURUQ=" for k in body["data"]}  # base64 of REDACTED
-    if isinstance(body.get("stringData"), dict):
-        out["stringData"] = {k: _REDACTED for k in body["stringData"]}
-    return out
 
 
 def write_desired(out: Path, rendered: list[Rendered], source: dict[str, Any],
@@ -121,28 +113,53 @@ def _write_objects(root: Path, rendered: list[Rendered], include_secret_values: 
                                        resource=str(res.key), stage="render"))
                 continue
             owner[res.key] = r.app.name
-            body = res.body if include_secret_values else redact_secret(res.body)
+            body = res.body if include_secret_values else redact_secret_values(res.body, DATA_MARKER,
+                                                                                STRING_MARKER)
+            try:
+                digest, text = canonical_digest(body), dump_yaml(body).encode("utf-8")
+            except ValueError as e:  # NaN/Infinity, an int JSON cannot carry, text that is not UTF-8
+                errors.append(RunError(f"cannot be written as JSON/YAML ({str(e)[:120]}); left out",
+                                       app=r.app.name, file=res.origin.file, line=res.origin.line,
+                                       resource=utf8_text(str(res.key)), stage="render"))
+                continue
             rel = _file_name(res, used)
             (root / rel).parent.mkdir(parents=True, exist_ok=True)
-            (root / rel).write_text(dump_yaml(body), encoding="utf-8")
-            objects.append(_object_entry(res, r.app.name, rel, body))
+            (root / rel).write_bytes(text)
+            objects.append(_object_entry(res, r.app.name, rel, digest))
             written += 1
-        apps.append({"name": r.app.name, "path": r.app.path, "namespace": r.app.namespace,
-                     "origin": r.app.origin, "renderer": r.renderer, "objects": written,
-                     "skipped_documents": r.skipped_documents, "files_read": sorted(r.files_read),
-                     "errors": len(r.errors)})
+        apps.append({"name": r.app.name, "path": utf8_text(r.app.path), "namespace": r.app.namespace,
+                     "origin": utf8_text(r.app.origin), "renderer": r.renderer, "objects": written,
+                     "skipped_documents": r.skipped_documents,
+                     "files_read": sorted(utf8_text(f) for f in r.files_read), "errors": len(r.errors)})
     objects.sort(key=lambda o: o["file"])
     return objects, apps
 
 
 def _file_name(res: Resource, used: set[str]) -> str:
-    """<namespace or _cluster>/<Kind>.<name>.yaml; the group joins the name when two kinds collide."""
-    folder = _safe(res.key.namespace) if res.key.namespace else CLUSTER_DIR
-    rel = f"{folder}/{_safe(res.key.kind)}.{_safe(res.key.name)}.yaml"
-    if rel in used:
-        rel = f"{folder}/{_safe(res.key.kind)}.{_safe(res.key.group or 'core')}.{_safe(res.key.name)}.yaml"
+    """<namespace or _cluster>/<Kind>.<name>.yaml; the group joins the name when two kinds collide, and a
+    hash of the key when even that is taken (names that differ only in a character _safe replaces)."""
+    key = res.key
+    folder = _capped(_safe(key.namespace)) if key.namespace else CLUSTER_DIR
+    kind, name = _safe(key.kind), _safe(key.name)
+    for stem in (f"{kind}.{name}", f"{kind}.{_safe(key.group or 'core')}.{name}",
+                 f"{kind}.{name}.{_hash(str(key))}"):
+        rel = f"{folder}/{_capped(stem, '.yaml')}"
+        if rel not in used:
+            break
     used.add(rel)
     return rel
+
+
+def _capped(stem: str, suffix: str = "") -> str:
+    """stem + suffix, or, over NAME_BYTES, stem cut short and followed by a hash of the whole stem."""
+    if len((stem + suffix).encode()) <= NAME_BYTES:
+        return stem + suffix
+    tail = f"~{_hash(stem)}{suffix}"
+    return stem.encode()[:NAME_BYTES - len(tail)].decode("utf-8", "ignore") + tail
+
+
+def _hash(text: str) -> str:
+    return hashlib.sha256(text.encode()).hexdigest()[:12]
 
 
 def _safe(part: str) -> str:
@@ -151,10 +168,10 @@ def _safe(part: str) -> str:
     return "_" if cleaned in ("", ".", "..") else cleaned
 
 
-def _object_entry(res: Resource, app: str, rel: str, body: dict[str, Any]) -> dict[str, Any]:
+def _object_entry(res: Resource, app: str, rel: str, digest: str) -> dict[str, Any]:
     group, version = split_api_version(res.api_version)
     return {"file": rel, "app": app, "group": group, "version": version, "kind": res.key.kind,
-            "namespace": res.key.namespace, "name": res.key.name, "sha256": canonical_digest(body),
+            "namespace": res.key.namespace, "name": res.key.name, "sha256": digest,
             "source": {"file": res.origin.file, "line": res.origin.line}}
 
 
@@ -195,7 +212,7 @@ def reconstruct(options: Any, out: Path, include_secret_values: bool = False,
         "commit_date": tree.date,
         "at": ({"requested": options.at, "moment": parse_moment(options.at).isoformat()}
                if options.at else None),
-        "skipped_apps": [{"name": s.name, "reason": s.reason, "origin": s.origin}
+        "skipped_apps": [{"name": s.name, "reason": utf8_text(s.reason), "origin": utf8_text(s.origin)}
                          for s in discovered.skipped],
     }
     return write_desired(out, rendered, source, include_secret_values, discovered.errors)

@@ -1,11 +1,18 @@
-"""Secret redaction: values become per-key markers before anything is compared, shown or logged."""
+"""Secret redaction: values become per-key markers before anything is compared, shown, logged or written.
+
+`redact` serves the comparison (markers say whether Git and live agree); `redact_secret_values` is the
+one function every writer of Secret bodies (render, snapshot) calls, so no writer can miss a place
+where a value rides.
+"""
 
 from __future__ import annotations
 
 import base64
 import binascii
+import json
 from typing import Any
 
+from driftcheck.compare.normalize import LAST_APPLIED
 from driftcheck.compare.pointer import ABSENT
 
 SNAPSHOT_REDACTED = "<redacted by driftcheck>"  # what live/snapshot.py writes in place of a value
@@ -16,6 +23,65 @@ CHANGED = "<secret: changed>"
 NOT_IN_GIT = "<secret: not in Git>"
 NOT_COMPARED = "<secret: not compared, redacted in snapshot>"
 CHANGED_NOTE = "secret value differs from Git (values are never shown)"
+
+
+# Fields of a core Secret that hold no value; anything else at the top level is treated as one.
+_SECRET_FRAME = frozenset({"apiVersion", "kind", "metadata", "type", "immutable"})
+
+
+def redact_secret_values(body: dict[str, Any], data_marker: str = SNAPSHOT_REDACTED,
+                         string_marker: str = SNAPSHOT_REDACTED) -> dict[str, Any]:
+    """A copy of a core Secret (or of a `*List` of them) with every value replaced; other bodies as they are.
+
+    Keys are kept. Values go from `data` (each becomes `data_marker`), `stringData` and any unknown
+    top-level field (`string_marker`), and from every copy of the object an annotation records: the
+    last-applied-configuration, or any annotation whose JSON holds `data`/`stringData`, is parsed,
+    redacted the same way and written back compact; a last-applied that is not a JSON object is
+    replaced whole. `data_marker` lets render keep `data` valid base64 for `kubectl apply`.
+    """
+    kind = str(body.get("kind", ""))
+    if kind.endswith("List") and isinstance(body.get("items"), list):
+        items = [redact_secret_values(i, data_marker, string_marker) if isinstance(i, dict) else i
+                 for i in body["items"]]
+        return {**body, "items": items}
+    group = str(body.get("apiVersion", "")).rpartition("/")[0]
+    if kind != "Secret" or group != "":
+        return body
+    return _without_values(body, data_marker, string_marker)
+
+
+def _without_values(secret: dict[str, Any], data_marker: str, string_marker: str) -> dict[str, Any]:
+    out: dict[str, Any] = {}
+    for name, value in secret.items():
+        if name == "data" and isinstance(value, dict):
+            out[name] = dict.fromkeys(value, data_marker)
+        elif name == "metadata" and isinstance(value, dict):
+            out[name] = _metadata(value, data_marker, string_marker)
+        elif name in _SECRET_FRAME:
+            out[name] = value
+        else:  # stringData, a malformed data, or a field no Secret has: a value either way
+            out[name] = dict.fromkeys(value, string_marker) if isinstance(value, dict) else string_marker
+    return out
+
+
+def _metadata(meta: dict[str, Any], data_marker: str, string_marker: str) -> dict[str, Any]:
+    annotations = meta.get("annotations")
+    if not isinstance(annotations, dict):
+        return meta
+    redacted: dict[str, Any] = {}
+    for name, text in annotations.items():
+        try:
+            recorded = json.loads(text) if isinstance(text, str) else None
+        except ValueError:
+            recorded = None
+        if isinstance(recorded, dict) and (name == LAST_APPLIED or {"data", "stringData"} & recorded.keys()):
+            copy = _without_values(recorded, data_marker, string_marker)
+            redacted[name] = json.dumps(copy, sort_keys=True, separators=(",", ":"), ensure_ascii=False)
+        elif name == LAST_APPLIED:
+            redacted[name] = string_marker
+        else:
+            redacted[name] = text
+    return {**meta, "annotations": redacted}
 
 
 def is_secret(group: str, kind: str) -> bool:

@@ -10,7 +10,6 @@ values are replaced by a fixed marker unless the caller opts in: a marker cannot
 
 from __future__ import annotations
 
-import copy
 import json
 import os
 import re
@@ -22,13 +21,13 @@ from typing import Any
 
 import yaml
 
+from driftcheck.compare.secrets import SNAPSHOT_REDACTED, redact_secret_values
 from driftcheck.live.selector import parse_selector, selects
 from driftcheck.model import DriftcheckError, LiveState, Origin, Resource, ResourceKey
 
 HEADER_KIND = "DriftcheckSnapshot"
 HEADER_API_VERSION = "driftcheck.io/v1"
-REDACTED = "<redacted by driftcheck>"
-LAST_APPLIED = "kubectl.kubernetes.io/last-applied-configuration"
+REDACTED = SNAPSHOT_REDACTED  # in place of each value: the compare reads it as "not compared"
 SNAPSHOT_SUFFIXES = (".yaml", ".yml", ".json")
 DOCUMENT_START = re.compile(r"^---[ \t]*(?:\n|$)", re.MULTILINE)  # a bare `---` line starts a document
 
@@ -103,7 +102,7 @@ def write_snapshot(state: LiveState, path: str | os.PathLike[str],
                f"taken {header['time']}; {len(state.resources)} objects.\n"
                f"# Secret values are {header['secretValues']}. "
                "Audit it offline with: driftcheck check --live-snapshot FILE\n")
-    bodies = (r.body if include_secret_values else redact_secret(r.body)
+    bodies = (r.body if include_secret_values else redact_secret_values(r.body)
               for r in sorted(state.resources, key=lambda r: r.key))
     tmp = None
     try:
@@ -125,30 +124,6 @@ def write_snapshot(state: LiveState, path: str | os.PathLike[str],
     finally:
         if tmp is not None:
             Path(tmp).unlink(missing_ok=True)
-
-
-def redact_secret(body: dict[str, Any]) -> dict[str, Any]:
-    """A Secret with every value (also inside last-applied-configuration) replaced by REDACTED; keys kept."""
-    if body.get("kind") != "Secret" or body.get("apiVersion") != "v1":
-        return body
-    redacted = copy.deepcopy(body)
-    _redact_values(redacted)
-    annotations = (redacted.get("metadata") or {}).get("annotations") or {}
-    if LAST_APPLIED in annotations:
-        try:
-            applied = json.loads(annotations[LAST_APPLIED])
-            _redact_values(applied)
-            annotations[LAST_APPLIED] = json.dumps(applied, separators=(",", ":"), sort_keys=True)
-        except (ValueError, TypeError, AttributeError):
-            annotations[LAST_APPLIED] = REDACTED
-    return redacted
-
-
-def _redact_values(secret: dict[str, Any]) -> None:
-    for field_name in ("data", "stringData"):
-        values = secret.get(field_name)
-        if isinstance(values, dict):
-            secret[field_name] = dict.fromkeys(values, REDACTED)
 
 
 def _header(state: LiveState, include_secret_values: bool) -> dict[str, Any]:
