@@ -54,6 +54,7 @@ from driftcheck.model import (
     ResourceKey,
     ResourceResult,
     RunError,
+    utf8_text,
 )
 from driftcheck.source import kustomize
 from driftcheck.source.kinds import key_of
@@ -362,7 +363,7 @@ class _Walker:
         event = DeployEvent(commit=commit.sha, date=commit.date, author=commit.author,
                             message=commit.message.split("\n", 1)[0], committer=commit.committer,
                             app=self.app.name)
-        event.files = sorted(f"{c.old} → {c.new}" if c.status == "R" else str(c.new or c.old)
+        event.files = sorted(utf8_text(f"{c.old} → {c.new}" if c.status == "R" else str(c.new or c.old))
                              for c in relevant)
         renamed = {c.new: c.old for c in relevant if c.status == "R" and c.new}
         _describe_changes(event, before, after, renamed)
@@ -377,7 +378,7 @@ class _Walker:
         if unseen:
             notes.append(f"changes only a render shows (patches, generators, charts; objects not compared): "
                          f"{', '.join(unseen)}")
-        event.note = "; ".join(notes)
+        event.note = utf8_text("; ".join(notes))  # file names a report writes as UTF-8
         match = REVERT_RE.search(commit.message)
         if match:
             event.revert_of = self._full_sha(match.group(1))

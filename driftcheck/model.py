@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass, field
 from typing import Any, Literal
 
@@ -13,6 +14,18 @@ def split_api_version(api_version: str) -> tuple[str, str]:
     """`apps/v1` -> ("apps", "v1"); `v1` -> ("", "v1"): the core group is the empty string."""
     group, _, version = api_version.rpartition("/")
     return group, version
+
+
+_SURROGATE = re.compile("[\ud800-\udfff]")
+
+
+def utf8_text(text: str) -> str:
+    """text that any UTF-8 writer accepts: a byte that was not UTF-8 (a Latin-1 file name read with
+    surrogateescape) becomes a visible `\\xNN`, so `café.yaml` in Latin-1 is stored as `caf\\xe9.yaml`."""
+    if text.isascii():
+        return text
+    return _SURROGATE.sub(lambda m: f"\\x{ord(m.group()) - 0xDC00:02x}" if ord(m.group()) >= 0xDC80
+                          else f"\\u{ord(m.group()):04x}", text)
 
 
 @dataclass(frozen=True, order=True)
@@ -48,6 +61,9 @@ class Origin:
     file: str = ""
     line: int = 0
     commit: str = ""
+
+    def __post_init__(self) -> None:  # the file name is shown and stored, never read again
+        object.__setattr__(self, "file", utf8_text(self.file))
 
 
 @dataclass
@@ -109,6 +125,9 @@ class RunError:
     line: int = 0
     resource: str = ""
     stage: str = ""  # source | render | live | compare | history | report | rules
+
+    def __post_init__(self) -> None:  # every report format writes UTF-8
+        self.message, self.file = utf8_text(self.message), utf8_text(self.file)
 
     def __str__(self) -> str:
         where = f"{self.file}:{self.line}" if self.file and self.line else self.file
