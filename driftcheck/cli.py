@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import contextlib
+import logging
 import os
 import signal
 import sys
@@ -10,8 +12,9 @@ from pathlib import Path
 
 import click
 
-from driftcheck import __version__
+from driftcheck import __version__, scrub
 from driftcheck.model import DriftcheckError
+from driftcheck.textsafe import for_terminal
 
 EXIT_IN_SYNC, EXIT_DRIFT, EXIT_ERROR = 0, 1, 2
 
@@ -23,21 +26,55 @@ class DriftcheckGroup(click.Group):
         try:
             return super().invoke(ctx)
         except DriftcheckError as exc:
-            click.echo(f"driftcheck: error: {exc}", err=True)
+            say(f"driftcheck: error: {exc}", err=True)
             ctx.exit(EXIT_ERROR)
         except (click.exceptions.Exit, click.ClickException, click.Abort):
             raise
         except Exception as exc:  # the last line of defence: never a traceback for a user
             if os.environ.get("DRIFTCHECK_DEBUG"):
                 raise
-            click.echo(f"driftcheck: internal error: {type(exc).__name__}: {exc} "
-                       "(set DRIFTCHECK_DEBUG=1 for a traceback)", err=True)
+            # the text may come from the connection layer (a header value with the token in it)
+            say(f"driftcheck: internal error: {type(exc).__name__}: {exc} "
+                "(set DRIFTCHECK_DEBUG=1 for a traceback)", err=True)
             ctx.exit(EXIT_ERROR)
+
+
+def say(message: str, err: bool = False) -> None:
+    """One line for the terminal: without any credential the run knows of, and with every control
+    character from Git or the cluster (escape sequences, newlines that fake rows) shown, not obeyed."""
+    click.echo(for_terminal(scrub.scrub(message)), err=err)
 
 
 def progress(message: str) -> None:
     """Progress goes to stderr so stdout stays machine-readable."""
-    click.echo(message, err=True)
+    say(message, err=True)
+
+
+class _TerminalLog(logging.Handler):
+    """Warnings logged by driftcheck or a library (a fetch that fell back to the cache) are printed as
+    progress is: scrubbed and escaped. Installed once, in place of logging's bare last-resort output."""
+
+    def __init__(self) -> None:
+        super().__init__(logging.WARNING)
+
+    def emit(self, record: logging.LogRecord) -> None:
+        progress(self.format(record))
+
+
+def _register_url(_ctx: click.Context, _param: click.Parameter, value: str | None) -> str | None:
+    """An HTTP(S) URL's user and password are credentials from the moment they are parsed (for SSH the
+    user is an account name such as `git`, not a secret)."""
+    if value and value.startswith(("http://", "https://")):
+        scrub.register_url(value)
+    return value
+
+
+def _register_token_file(_ctx: click.Context, _param: click.Parameter, value: Path | None) -> Path | None:
+    """The token in --git-token-file is known to the scrubber before any Git call can echo it."""
+    if value is not None:
+        with contextlib.suppress(OSError, UnicodeDecodeError):  # open_repo reads it and says why it cannot
+            scrub.register(value.read_text(encoding="utf-8"))
+    return value
 
 
 def _terminate(signum: int, _frame: object) -> None:
@@ -51,12 +88,16 @@ def _terminate(signum: int, _frame: object) -> None:
 def main() -> None:
     """Does the cluster run what Git says, and since when has it not?"""
     signal.signal(signal.SIGTERM, _terminate)
+    scrub.register(os.environ.get("DRIFTCHECK_GIT_TOKEN"))
+    root = logging.getLogger()
+    if not any(isinstance(h, _TerminalLog) for h in root.handlers):
+        root.addHandler(_TerminalLog())
 
 
 def source_options(func):  # type: ignore[no-untyped-def]
     """The flags that choose the desired state: repository, moment, apps."""
     options = [
-        click.option("--repo", default=None,
+        click.option("--repo", default=None, callback=_register_url,
                      help="Git repository: a local path or a URL (default: --config's repo, else '.')."),
         click.option("--revision", default=None, help="Branch, tag or commit (default: HEAD)."),
         click.option("--at", "at", default=None,
@@ -74,6 +115,7 @@ def source_options(func):  # type: ignore[no-untyped-def]
         click.option("--repo-url", "repo_urls", multiple=True,
                      help="URL(s) the Applications use for this repository (repeatable)."),
         click.option("--git-token-file", type=click.Path(dir_okay=False, path_type=Path), default=None,
+                     callback=_register_token_file,
                      help="File holding an HTTPS token for the remote (or set DRIFTCHECK_GIT_TOKEN)."),
         click.option("--require-fresh", is_flag=True,
                      help="Fail when the remote cannot be fetched instead of using the cached clone."),
@@ -107,7 +149,8 @@ def source_options(func):  # type: ignore[no-untyped-def]
               help="Keep only the newest N runs of this cluster in the archive.")
 @click.option("--metrics-file", type=click.Path(dir_okay=False, path_type=Path), default=None,
               help="Write Prometheus metrics here (node-exporter textfile collector), atomically.")
-@click.option("--pushgateway", default=None, help="Push the metrics to this Prometheus Pushgateway URL.")
+@click.option("--pushgateway", default=None, callback=_register_url,
+              help="Push the metrics to this Prometheus Pushgateway URL.")
 @click.option("--history-since", default=None,
               help="How far back the report's deploy history goes (e.g. 90d, or a date; default: "
                    "--config's historySince, else 90d).")
@@ -208,7 +251,8 @@ def render(**kwargs: object) -> None:
                    "default: the kinds the apps use, else common kinds and every CRD's.")
 @click.option("--include-secret-values", is_flag=True,
               help="Keep Secret values (default: redacted, keys kept).")
-@click.option("--repo", default=None, help="Capture what `check` reads for this repository's apps.")
+@click.option("--repo", default=None, callback=_register_url,
+              help="Capture what `check` reads for this repository's apps.")
 @click.option("--revision", default=None, help="Branch, tag or commit (default: HEAD).")
 @click.option("--at", "at", default=None, help="A moment: the last commit on --revision at or before it.")
 @click.option("--path", "paths", multiple=True,
@@ -221,6 +265,7 @@ def render(**kwargs: object) -> None:
 @click.option("--repo-url", "repo_urls", multiple=True,
               help="URL(s) the Applications use for this repository (repeatable).")
 @click.option("--git-token-file", type=click.Path(dir_okay=False, path_type=Path), default=None,
+              callback=_register_token_file,
               help="File holding an HTTPS token for the remote (or set DRIFTCHECK_GIT_TOKEN).")
 def snapshot(**kwargs: object) -> None:
     """Capture live objects to a file, for the archive or an offline `check --live-snapshot`.

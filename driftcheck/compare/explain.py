@@ -10,23 +10,25 @@ from ruamel.yaml import YAML
 
 from driftcheck.compare.engine import CompareOptions, prepare
 from driftcheck.model import FieldDiff, Resource, ResourceResult
+from driftcheck.textsafe import for_terminal
 
 
 def explain(result: ResourceResult, desired: Resource | None, live: Resource | None,
             options: CompareOptions | None = None) -> str:
-    """Plain text for a terminal. Secret values are redacted exactly as in the comparison itself."""
+    """Plain text for a terminal. Secret values are redacted exactly as in the comparison itself; every
+    value from Git or the cluster is escaped, so it can neither steer the terminal nor fake a line."""
     options = options or CompareOptions()
     prep = prepare(result.key, desired.body if desired else None, live.body if live else None, options)
-    lines = [f"{result.key}  (app {result.app}): {result.status}"]
+    lines = [for_terminal(f"{result.key}  (app {result.app}): {result.status}")]
     if result.reason:
-        lines.append(f"  {result.reason}")
+        lines.append(for_terminal(f"  {result.reason}"))
     versions = [f"{v} ({side})" for v, side in ((desired and desired.api_version, "Git"),
                                                (live and live.api_version, "live")) if v]
     if versions:
-        lines.append("  apiVersion: " + ", ".join(versions))
+        lines.append(for_terminal("  apiVersion: " + ", ".join(versions)))
     if result.source and result.source.file:
-        lines.append(f"  source: {result.source.file}:{result.source.line}"
-                     + (f" @ {result.source.commit[:12]}" if result.source.commit else ""))
+        lines.append(for_terminal(f"  source: {result.source.file}:{result.source.line}"
+                                  + (f" @ {result.source.commit[:12]}" if result.source.commit else "")))
     lines += ["", "--- desired (Git, normalized)"]
     lines.append(_yaml(prep.desired) if desired else "(not in Git)")
     lines += ["--- live (normalized, server fields dropped, secrets redacted)"]
@@ -34,7 +36,7 @@ def explain(result: ResourceResult, desired: Resource | None, live: Resource | N
     lines.append(f"--- differences ({len(result.diffs)})")
     lines += [describe(d) for d in result.diffs] or ["(none)"]
     lines.append(f"--- ignored ({len(result.ignored)})")
-    lines += [f"{i.path}  ignored by rule {i.rule}" for i in result.ignored] or ["(none)"]
+    lines += [for_terminal(f"{i.path}  ignored by rule {i.rule}") for i in result.ignored] or ["(none)"]
     return "\n".join(lines) + "\n"
 
 
@@ -47,7 +49,7 @@ def describe(diff: FieldDiff) -> str:
         text += f"  by {cb.manager} ({how})" + (f" at {cb.time}" if cb.time else "")
     if diff.note:
         text += f"  [{diff.note}]"
-    return text
+    return for_terminal(text)
 
 
 def _short(value: Any) -> str:
@@ -62,4 +64,5 @@ def _yaml(body: dict[str, Any]) -> str:
     yaml = YAML(typ="safe", pure=True)
     yaml.default_flow_style = False
     yaml.dump(body, out)
-    return out.getvalue().rstrip("\n")
+    # the dumper escapes most controls itself but leaves NEL, U+2028/2029 and bidi overrides raw
+    return "\n".join(for_terminal(line) for line in out.getvalue().rstrip("\n").split("\n"))

@@ -1,8 +1,12 @@
-"""The summary printed on the terminal after a run: counts by status per app, worst news first."""
+"""The summary printed on the terminal after a run: counts by status per app, worst news first.
+
+App names and skip reasons come from Git: they are shown escaped, so a name can neither steer the
+terminal nor add a row."""
 
 from __future__ import annotations
 
 from driftcheck.model import STATUSES, AuditReport
+from driftcheck.textsafe import for_terminal
 
 # Worst first (after errors): what could not be read, then what differs, then what is fine.
 SEVERITY = ("unknown", "drifted", "missing", "extra", "in-sync")
@@ -18,7 +22,8 @@ def summary_table(report: AuditReport) -> str:
     errors = {name: sum(1 for e in report.errors if e.app == name) for name in counts}
     rows = sorted(counts, key=lambda name: (-errors[name], *(-counts[name][s] for s in SEVERITY[:-1]), name))
     header = ["APP", *(s.upper() for s in SEVERITY), "ERRORS"]
-    table = [[name, *(str(counts[name][s]) for s in SEVERITY), str(errors[name])] for name in rows]
+    table = [[for_terminal(name), *(str(counts[name][s]) for s in SEVERITY), str(errors[name])]
+             for name in rows]
     total = ["TOTAL", *(str(sum(c[s] for c in counts.values())) for s in SEVERITY), str(len(report.errors))]
     widths = [max(len(row[i]) for row in [header, *table, total]) for i in range(len(header))]
 
@@ -27,5 +32,5 @@ def summary_table(report: AuditReport) -> str:
                                                                                            strict=True)))
 
     out = [line(header), *(line(r) for r in table), line(total)]
-    skipped = [f"skipped app {s.name}: {s.reason}" for s in report.skipped_apps]
+    skipped = [for_terminal(f"skipped app {s.name}: {s.reason}") for s in report.skipped_apps]
     return "\n".join(out + skipped)
