@@ -120,7 +120,20 @@ def redact(group: str, kind: str, desired: dict[str, Any] | None, live: dict[str
             _store(group, body, {k: out[k] for k in sorted(out)})
     if isinstance(applied, dict):
         _store(group, applied, dict.fromkeys(sorted(_values(group, applied)), IN_GIT))
+    if group == "":
+        for body in (desired, live, applied):
+            if isinstance(body, dict):
+                _without_other_values(body)
     return sorted(k for k, v in l_out.items() if v == NOT_COMPARED)
+
+
+def _without_other_values(secret: dict[str, Any]) -> None:
+    """Values outside data/stringData, in place: an annotation recording a copy, a field no Secret has."""
+    for name, value in secret.items():
+        if name == "metadata" and isinstance(value, dict):
+            secret[name] = _metadata(value, IN_GIT, IN_GIT)
+        elif name not in _SECRET_FRAME and name != "data":
+            secret[name] = dict.fromkeys(value, IN_GIT) if isinstance(value, dict) else IN_GIT
 
 
 def _values(group: str, body: dict[str, Any]) -> dict[str, bytes]:
