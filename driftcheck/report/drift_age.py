@@ -14,6 +14,7 @@ from typing import Any
 
 from driftcheck.model import AuditReport, ResourceResult
 from driftcheck.report.archive import ArchivedRun
+from driftcheck.report.present import parse_time
 
 DRIFT_STATUSES = ("drifted", "missing", "extra")
 Identity = tuple[str, str, str, str, str]
@@ -27,17 +28,25 @@ def fill_first_seen(report: AuditReport, earlier: Iterable[ArchivedRun]) -> None
     for run in reversed(list(earlier)):
         if not pending:
             return
-        doc = run.document
+        doc = run.document  # None, or checked by archive.archived_problem: the fields read here are typed
         if doc is None:
             continue
-        seen = {entry_identity(e): e for e in doc.get("resources", []) if isinstance(e, dict)}
+        seen = {entry_identity(e): e for e in doc["resources"]}
         for key in list(pending):
             entry = seen.get(key)
             if entry is None or entry.get("status") == "unknown":
                 continue
             result = pending.pop(key)
             if entry_signature(entry) == signature(result):
-                result.first_seen = entry.get("first_seen") or doc.get("generated_at") or result.first_seen
+                result.first_seen = _not_after(entry.get("first_seen") or doc["generated_at"],
+                                               report.generated_at)
+
+
+def _not_after(inherited: str, now: str) -> str:
+    """A drift is never first seen after the run that sees it (a run that overlapped this one may have
+    published first, with a later time)."""
+    moment, limit = parse_time(inherited), parse_time(now)
+    return now if moment is None or limit is None or moment > limit else inherited
 
 
 def identity(r: ResourceResult) -> Identity:

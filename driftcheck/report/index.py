@@ -6,6 +6,7 @@ runs' report.json files after each run, under the archive lock.
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -36,10 +37,11 @@ class RunRow:
         return self.counts["unknown"] + self.counts["errors"] if self.counts else 0
 
 
-def render_index(out: Path) -> str:
+def render_index(out: Path, now: str, warn: Callable[[str], None]) -> str:
+    """The page over every cluster's runs up to `now` (archive.horizon); what is set aside goes to warn."""
     clusters = []
     for name in archive.clusters(out):
-        rows = [run_row(out, run) for run in archive.runs(out, name)]
+        rows = [run_row(out, run) for run in archive.runs(out, name, now, warn)]
         if rows:
             clusters.append({"name": name, "runs": rows[::-1], "latest": rows[-1], "chart": chart(rows)})
     style = asset("index.css")

@@ -7,7 +7,6 @@ says so; signed reports come with the evidence work.
 
 from __future__ import annotations
 
-import json
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any

@@ -18,6 +18,7 @@ from driftcheck.report import archive, json_report, metrics
 from driftcheck.report.atomic import atomic_write, staged_directory
 from driftcheck.report.drift_age import fill_first_seen
 from driftcheck.report.index import render_index
+from driftcheck.textsafe import for_terminal
 
 FORMATS = ("html", "json", "md", "junit")
 FILE_NAMES = {"html": "report.html", "json": "report.json", "md": "report.md", "junit": "report.xml"}
@@ -30,6 +31,7 @@ class WrittenReports:
     index: Path | None = None
     pruned: list[Path] = field(default_factory=list)
     metrics_file: Path | None = None
+    warnings: list[str] = field(default_factory=list)  # archive entries set aside, each named once
 
 
 def parse_formats(text: str | list[str]) -> list[str]:
@@ -45,17 +47,29 @@ def parse_formats(text: str | list[str]) -> list[str]:
 def write_reports(report: AuditReport, out: Path, formats: list[str], keep: int | None = None,
                   metrics_file: Path | None = None, pushgateway: str | None = None,
                   on_wait: Callable[[str], None] | None = None) -> WrittenReports:
-    """Fill first_seen from the archive, then publish this run's reports; see the module docstring."""
+    """Fill first_seen from the archive, then publish this run's reports; see the module docstring.
+
+    on_wait gets the progress lines (waiting for the lock; archive entries set aside, each once).
+    """
     chosen = parse_formats(formats)
     if keep is not None and keep < 1:
         raise DriftcheckError(f"--keep must be at least 1 (got {keep})")
     out = Path(out)
     cluster = archive.cluster_slug(report.cluster)
     published: Path | None = None  # set once the run directory exists, for an honest error message
+    tell = on_wait or _tell_stderr
+    warnings: list[str] = []
+
+    def warn(message: str) -> None:  # the archive is read up to three times; each problem is told once
+        if message not in warnings:
+            warnings.append(message)
+            tell(f"warning: {message}")
+
     try:
-        with archive.archive_lock(out, on_wait or _tell_stderr):
+        with archive.archive_lock(out, tell):
             archive.remove_leftovers(out, cluster)
-            fill_first_seen(report, archive.runs(out, cluster))
+            now = archive.horizon(report.generated_at)
+            fill_first_seen(report, archive.runs(out, cluster, now, warn))
             doc = json_report.to_document(report)
             run_dir = archive.new_run_path(out, cluster, report.generated_at)
             with staged_directory(run_dir) as stage:
@@ -67,9 +81,10 @@ def write_reports(report: AuditReport, out: Path, formats: list[str], keep: int 
             written.paths = [run_dir / FILE_NAMES[f] for f in chosen]
             if "json" not in chosen:
                 written.paths.append(run_dir / FILE_NAMES["json"])
+            written.warnings = warnings
             if keep is not None:
-                written.pruned = archive.prune(out, cluster, keep)
-            written.index = atomic_write(out / "index.html", render_index(out))
+                written.pruned = archive.prune(out, cluster, keep, now, warn)
+            written.index = atomic_write(out / "index.html", render_index(out, now, warn))
             registry = metrics.registry_for(doc, cluster, report.duration_seconds)
             if metrics_file is not None:
                 written.metrics_file = metrics.write_metrics_file(Path(metrics_file), registry)
@@ -103,5 +118,5 @@ def render(fmt: str, doc: dict[str, Any]) -> Iterable[str]:
 
 
 def _tell_stderr(message: str) -> None:
-    print(f"driftcheck: {message}", file=sys.stderr)
+    print(f"driftcheck: {for_terminal(message)}", file=sys.stderr)
 

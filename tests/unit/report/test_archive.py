@@ -14,8 +14,8 @@ from driftcheck.report.archive import LOCK_NAME, archive_lock, read_document
 
 
 def first_seen(path: Path) -> dict[str, str | None]:
-    doc = read_document(path)
-    assert doc is not None
+    doc, problem = read_document(path)
+    assert doc is not None, problem
     return {f"{e['kind']}/{e['name']}": e["first_seen"] for e in doc["resources"]}
 
 
@@ -141,7 +141,8 @@ def test_many_concurrent_writers_all_publish_complete_runs(copy_report, archive_
     runs = sorted((archive_dir / "prod-eu-1").iterdir())
     assert len(runs) == 6
     for path in runs:
-        assert read_document(path / "report.json") is not None
+        doc, problem = read_document(path / "report.json")
+        assert doc is not None and problem == ""
 
 
 

@@ -72,8 +72,8 @@ def test_digest_is_the_sha256_of_the_canonical_report_without_the_digest(report)
 
 
 def test_differences_carry_attribution_and_ignored_fields_their_rule(report, tmp_path: Path) -> None:
-    doc = read_document(write_reports(report, tmp_path, ["json"]).paths[0])
-    assert doc is not None
+    doc, problem = read_document(write_reports(report, tmp_path, ["json"]).paths[0])
+    assert doc is not None, problem
     frontend = next(e for e in doc["resources"] if e["kind"] == "Deployment" and e["name"] == "frontend")
     image = next(d for d in frontend["differences"] if d["path"].endswith("/image"))
     assert image["changed_by"] == {"manager": "kubectl-edit", "operation": "Update",

@@ -60,9 +60,11 @@ def test_reformatting_the_json_keeps_it_valid(written: Path) -> None:
     assert verify(written).ok
 
 
-@pytest.mark.parametrize(("content", "says"), [("{", "not a valid report: Expecting"),
-                                               ('{"schema": "other/v9"}', "not a valid report: schema 'other/v9'"),
-                                               ("[1]", "not a valid report: a JSON list")])
+@pytest.mark.parametrize(("content", "says"), [
+    ("{", "not a valid report: Expecting"),
+    ('{"schema": "other/v9"}', "not a valid report: schema 'other/v9'"),
+    ("[1]", "not a valid report: a JSON list"),
+])
 def test_a_file_that_is_not_a_report_is_one_clear_error(tmp_path: Path, content: str, says: str) -> None:
     path = tmp_path / "x.json"
     path.write_text(content)
