@@ -1,23 +1,23 @@
 """Helm apps: checking that chart dependencies are vendored, then rendering offline.
 
 Rendering uses `helm template` when a helm binary is on PATH, else the optional helm-python-sdk
-package (`pip install 'driftcheck[helm]'`). Nothing is fetched: a dependency that is not vendored
-under `charts/` is an app error that names it.
+package (`pip install 'driftcheck[helm]'`), both bounded by `helm_run`. Nothing is fetched: a dependency
+that is not vendored under `charts/`, or a values file given as a URL, is an app error that names it.
+Values files are resolved as ArgoCD resolves them, and nothing outside the repository is ever read.
 """
 
 from __future__ import annotations
 
-import multiprocessing
+import os
 import posixpath
 import re
 import shutil
-import subprocess
 import tempfile
-from collections.abc import Callable
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from driftcheck.model import AppSpec, Origin, RunError
+from driftcheck.source.helm_run import HelmError, run_binary, run_in_child
 from driftcheck.source.tree import CommitTree
 from driftcheck.source.yamlload import dump_yaml, load_manifests
 
@@ -25,6 +25,7 @@ if TYPE_CHECKING:
     from driftcheck.source.render import Rendered
 
 _SOURCE = re.compile(r"^# Source: (\S+)", re.MULTILINE)
+_URL = re.compile(r"^[A-Za-z][A-Za-z0-9+.-]*:")  # a scheme, where Go's url.Parse sees one
 
 
 def missing_dependencies(tree: CommitTree, chart_dir: str) -> list[dict[str, Any]]:
@@ -65,23 +66,19 @@ def render(tree: CommitTree, app: AppSpec, path: str, out: Rendered, timeout: fl
                 "result",
                 app=app.name, file=chart_file))
         return
-    values = [posixpath.normpath(posixpath.join(path, v)) for v in app.values_files]
-    for v in values:
-        if not tree.exists(v):
-            out.errors.append(RunError(f"values file {v} does not exist at this commit", app=app.name,
-                                       file=chart_file))
-            return
-        out.files_read.append(v)
     release = app.release_name or app.name
+    options = app.source_options.get("helm") or {}
     with tree.exported() as (root, export_errors), \
             tempfile.TemporaryDirectory(prefix="driftcheck-helm-") as tmp:
         out.errors.extend(e for e in export_errors if e.file.startswith(f"{path}/"))
         try:
-            extra = _argocd_values(app.source_options.get("helm") or {}, Path(tmp))
-            crds = not (app.source_options.get("helm") or {}).get("skipCrds")  # ArgoCD's default
-            text = _template(root, path, [root / v for v in values] + extra, release, app.namespace, timeout,
-                             crds)
-        except _HelmError as e:
+            values = _values_files(tree, path, app.values_files, root,
+                                   bool(options.get("ignoreMissingValueFiles")))
+            out.files_read.extend(str(v.relative_to(root.resolve())) for v in values)
+            extra = _argocd_values(options, Path(tmp))
+            crds = not options.get("skipCrds")  # ArgoCD's default
+            text = _template(root, path, values + extra, release, app.namespace, timeout, crds)
+        except HelmError as e:
             out.errors.append(RunError(str(e), app=app.name, file=chart_file))
             return
     docs, errors = load_manifests(text.encode(), f"helm template {path}")
@@ -92,8 +89,32 @@ def render(tree: CommitTree, app: AppSpec, path: str, out: Rendered, timeout: fl
         add_object(out, body, Origin("git", file, 0 if file != chart_file else 1, tree.sha))
 
 
-class _HelmError(Exception):
-    """A render failure, with helm's own message."""
+def _values_files(tree: CommitTree, chart_dir: str, raw_files: list[str], root: Path,
+                  ignore_missing: bool) -> list[Path]:
+    """The app's values files on disk, resolved by ArgoCD's rule (`getResolvedValueFiles`,
+    `ResolveValueFilePathOrUrl`): relative to the chart directory, a leading `/` from the repository
+    root; the result, symlinks resolved, must be a file inside the repository. A URL is refused, since
+    this render is offline. ignore_missing is ArgoCD's `ignoreMissingValueFiles`."""
+    real_root = root.resolve()
+    files: list[Path] = []
+    for raw in raw_files:
+        if _URL.match(raw):
+            raise HelmError(f"values file {raw}: remote value files are not fetched (the render is offline)")
+        rel = posixpath.normpath(raw.lstrip("/") if raw.startswith("/") else posixpath.join(chart_dir, raw))
+        real = Path(os.path.realpath(real_root / rel))
+        if rel == "." or rel == ".." or rel.startswith("../") or real_root not in real.parents:
+            raise HelmError(f"values file {raw} resolves outside the repository; not read")
+        if not real.is_file():
+            link = tree.symlink_target(rel)
+            if link is not None:
+                raise HelmError(f"values file {raw} is a symlink to {link!r}, which leads outside the "
+                                "repository; not read")
+            if ignore_missing:
+                continue
+            raise HelmError(f"values file {rel} does not exist at this commit")
+        if real not in files:  # ArgoCD passes each file once
+            files.append(real)
+    return files
 
 
 def _argocd_values(options: dict[str, Any], tmp: Path) -> list[Path]:
@@ -103,7 +124,7 @@ def _argocd_values(options: dict[str, Any], tmp: Path) -> list[Path]:
     if isinstance(options.get("values"), str) and options["values"].strip():
         docs, errors = load_manifests(options["values"].encode(), "spec.source.helm.values")
         if errors:
-            raise _HelmError(f"spec.source.helm.values: {errors[0].message}")
+            raise HelmError(f"spec.source.helm.values: {errors[0].message}")
         layers += [body for body, _ in docs]
     if isinstance(options.get("valuesObject"), dict):
         layers.append(options["valuesObject"])
@@ -113,7 +134,7 @@ def _argocd_values(options: dict[str, Any], tmp: Path) -> list[Path]:
             continue
         name, value = str(param["name"]), param.get("value", "")
         if any(c in name for c in "[]\\,"):
-            raise _HelmError(f"helm parameter {name!r}: list indexes and escapes are not supported; "
+            raise HelmError(f"helm parameter {name!r}: list indexes and escapes are not supported; "
                              "use valuesObject")
         typed = str(value) if param.get("forceString") else _set_value(str(value))
         _merge(params, _nested(name.split("."), typed))
@@ -141,47 +162,27 @@ def _nested(path: list[str], value: Any) -> dict[str, Any]:
 
 def _template(root: Path, path: str, values: list[Path], release: str, namespace: str,
               timeout: float, crds: bool = True) -> str:
+    """The chart's manifest stream, from `helm template` on PATH, else from the SDK in a child."""
     chart = root / path
     if shutil.which("helm"):
-        cmd = ["helm", "template", release, str(chart), "--namespace", namespace or "default"]
+        argv = ["template", release, str(chart), "--namespace", namespace or "default"]
         if crds:
-            cmd.append("--include-crds")
+            argv.append("--include-crds")
         for v in values:
-            cmd += ["--values", str(v)]
-        try:
-            proc = subprocess.run(cmd, capture_output=True, text=True, timeout=timeout, cwd=root,
-                                  stdin=subprocess.DEVNULL)
-        except subprocess.TimeoutExpired:
-            raise _HelmError(f"helm template did not finish within {timeout:g} s") from None
-        if proc.returncode != 0:
-            detail = " ".join(proc.stderr.replace(f"{root}/", "").split())
-            raise _HelmError(f"helm template failed: {detail}")
-        return proc.stdout
-    return _in_child(_template_with_sdk, (chart, values, release, namespace, crds), timeout)
-
-
-def _in_child(render: Callable[..., str], args: tuple[Any, ...], timeout: float) -> str:
-    """Run the in-process Helm SDK in a spawned child, so a chart that loops is stopped at the timeout like
-    `helm template` is (a thread cannot be stopped, and a process holding the Go runtime must not fork)."""
-    with multiprocessing.get_context("spawn").Pool(1) as pool:  # leaving the block terminates the child
-        pending = pool.apply_async(render, args)
-        try:
-            return pending.get(timeout)
-        except multiprocessing.TimeoutError:
-            raise _HelmError(f"helm render did not finish within {timeout:g} s") from None
+            argv += ["--values", str(v)]
+        return run_binary(argv, root, timeout)
+    return run_in_child(_template_with_sdk, (chart, values, release, namespace, crds), timeout)
 
 
 def _template_with_sdk(chart: Path, values: list[Path], release: str, namespace: str, crds: bool) -> str:
-    try:
-        import helm_python  # type: ignore[import-not-found]
-    except ImportError:
-        raise _HelmError("Helm chart, but no Helm renderer is available: install helm on PATH or "
-                         "`pip install 'driftcheck[helm]'`") from None
+    """In the child: what `helm template` prints, from the SDK (run_in_child has imported it)."""
+    import helm_python
+
     merged: dict[str, Any] = {}
     for v in values:
         docs, errors = load_manifests(v.read_bytes(), v.name)
         if errors:
-            raise _HelmError(f"values file {v.name}: {errors[0]}")
+            raise HelmError(f"values file {v.name}: {errors[0]}")
         for body, _ in docs:
             _merge(merged, body)
     try:
@@ -191,7 +192,7 @@ def _template_with_sdk(chart: Path, values: list[Path], release: str, namespace:
             if crds:  # crds/ files are not templates; `helm template --include-crds` puts them first
                 rendered = {**{c["filename"]: c["data"] for c in loaded.crds}, **rendered}
     except helm_python.errors.HelmError as e:
-        raise _HelmError(f"helm render failed: {e}") from None
+        raise HelmError(f"helm render failed: {e}") from None
     # template path -> manifest text; NOTES.txt is for humans, as in `helm template`
     return "\n---\n".join(f"# Source: {name}\n{text}" for name, text in rendered.items()
                           if text.strip() and not name.endswith("NOTES.txt"))
