@@ -37,6 +37,7 @@ from ruamel.yaml.comments import CommentedMap, CommentedSeq
 from ruamel.yaml.error import YAMLError
 
 from driftcheck.model import AppSpec, DriftcheckError, SkippedApp
+from driftcheck.scrub import mask_url, register_url
 
 ARGOCD_KINDS = ("Application", "ApplicationSet")
 
@@ -116,6 +117,8 @@ def parse_config(text: str, file: str) -> Config:
         # YAML reads `historySince: 2026-01-01` as a date: take it as the ISO text the user wrote
         text = value.isoformat() if isinstance(value, date) else str(value)
         setattr(cfg, attr, "" if value is None else text)
+    if cfg.repo.startswith(("http://", "https://")):  # a token in `repo:` is a credential like --repo's
+        register_url(cfg.repo)
     return cfg
 
 
@@ -207,8 +210,9 @@ def infer_repo_urls(documents: list[Document], known: set[str]) -> tuple[set[str
     if any(normalize_repo_url(u) in wanted for u in urls) or not urls:
         return set(known), ""
     guess, count = Counter(urls).most_common(1)[0]
-    note = (f"no Application uses this clone's URL ({', '.join(sorted(known)) or 'none'}); "
-            f"taking {guess} (used by {count} of {len(urls)}) as this repository")
+    shown = ", ".join(sorted(mask_url(u) for u in known)) or "none"  # a clone URL may carry a token
+    note = (f"no Application uses this clone's URL ({shown}); "
+            f"taking {mask_url(guess)} (used by {count} of {len(urls)}) as this repository")
     return set(known) | {guess}, note
 
 

@@ -6,14 +6,19 @@ last successful run, the age of the oldest drift per app, and an info series nam
 
 from __future__ import annotations
 
+from collections.abc import Callable
+from functools import partial
 from pathlib import Path
 from typing import Any
+from urllib.parse import unquote, urlsplit, urlunsplit
 
 from prometheus_client import CollectorRegistry, Gauge, generate_latest, push_to_gateway
+from prometheus_client.exposition import basic_auth_handler, default_handler
 
 from driftcheck.model import STATUSES, DriftcheckError
 from driftcheck.report import present
 from driftcheck.report.atomic import atomic_write
+from driftcheck.scrub import mask_url, register_url, scrub
 
 JOB = "driftcheck"
 
@@ -61,9 +66,26 @@ def write_metrics_file(path: Path, registry: CollectorRegistry) -> Path:
 
 
 def push(url: str, registry: CollectorRegistry, cluster: str) -> None:
-    """Replace this cluster's group on the Pushgateway; failure is one clear error line."""
+    """Replace this cluster's group on the Pushgateway; failure is one clear error line, which names the
+    gateway without the user and password a URL may carry."""
+    register_url(url)
+    gateway, handler = _with_basic_auth(url)
     try:
-        push_to_gateway(url, job=JOB, registry=registry, grouping_key={"cluster": cluster}, timeout=30)
+        push_to_gateway(gateway, job=JOB, registry=registry, grouping_key={"cluster": cluster}, timeout=30,
+                        handler=handler)
     except OSError as exc:
-        why = getattr(exc, "reason", None) or exc
-        raise DriftcheckError(f"cannot push metrics to {url}: {why}; the reports were written") from exc
+        why = scrub(str(getattr(exc, "reason", None) or exc))
+        raise DriftcheckError(f"cannot push metrics to {mask_url(url)}: {why}; the reports were written"
+                              ) from exc
+
+
+def _with_basic_auth(url: str) -> tuple[str, Callable[..., Callable[[], None]]]:
+    """`http://user:password@host/` as the gateway without userinfo plus a Basic-auth handler: the
+    client would take the userinfo for part of the host name."""
+    parts = urlsplit(url)
+    if "@" not in parts.netloc:
+        return url, default_handler
+    host = parts.netloc.rsplit("@", 1)[1]
+    return (urlunsplit((parts.scheme, host, parts.path, parts.query, parts.fragment)),
+            partial(basic_auth_handler, username=unquote(parts.username or ""),
+                    password=unquote(parts.password or "")))

@@ -10,6 +10,7 @@ import posixpath
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Protocol
+from urllib.parse import urlsplit, urlunsplit
 
 from driftcheck.config import Config, apps_from_argocd, infer_repo_urls, load_config, parse_config
 from driftcheck.model import AppSpec, DriftcheckError, RunError, SkippedApp
@@ -59,7 +60,7 @@ def discover_apps(tree: CommitTree, options: AppOptions) -> DiscoveredApps:
     if glob:
         known = remote_urls(tree.repo) | set(options.repo_urls) | set(cfg.repo_urls)
         if is_remote(options.repo):
-            known.add(options.repo)
+            known.add(without_userinfo(options.repo))
         documents, errors = find_application_documents(tree, glob)
         found.errors += errors
         urls, note = infer_repo_urls(documents, known)
@@ -86,6 +87,15 @@ def discover_apps(tree: CommitTree, options: AppOptions) -> DiscoveredApps:
                               "with apps:" + (f" ({len(found.skipped)} Applications skipped)" if found.skipped
                                               else "") + (f" ({why})" if why else ""))
     return found
+
+
+def without_userinfo(url: str) -> str:
+    """The URL as Applications write it: a user or token given with --repo is for the clone, not a
+    spelling of the repository (and must not reach a note)."""
+    parts = urlsplit(url)
+    if "@" not in parts.netloc:
+        return url
+    return urlunsplit((parts.scheme, parts.netloc.rsplit("@", 1)[1], parts.path, parts.query, parts.fragment))
 
 
 def path_apps(paths: list[str], namespace: str, recurse: bool) -> list[AppSpec]:

@@ -11,7 +11,6 @@ import logging
 import os
 import shutil
 import subprocess
-import sys
 import threading
 import time
 from collections.abc import Callable, Iterator
@@ -23,12 +22,14 @@ import pytest
 
 from driftcheck.model import DriftcheckError
 from driftcheck.source.repo import mask_url, open_repo
+from testing import planted
 from testing.loopback import free_port, wait_for_port
 
 if TYPE_CHECKING:
     from conftest import GitRepoBuilder
 
-TOKEN = "ghp_S3cr3tT0kenDoNotLeak4242"
+TOKEN = planted.plant("ghp_S3cr3tT0kenDoNotLeak4242")   # the session-end scan looks for it in every output
+planted.plant(TOKEN[::-1])                                # the wrong token the failure tests send
 USER = "x-access-token"
 
 
@@ -267,11 +268,10 @@ def check(url: str, tmp_path: Path, *extra: str, env: dict[str, str] | None = No
     live.write_text(json.dumps({"apiVersion": "v1", "kind": "List", "items": [
         {"apiVersion": "v1", "kind": "ConfigMap", "metadata": {"name": "web", "namespace": "web"}}]}))
     out = tmp_path / "out"
-    command = [sys.executable, "-m", "driftcheck.cli", "check", "--repo", url, "--path", "apps/web",
-               "-n", "web", "--live-snapshot", str(live), "--out", str(out), "--format", "html,json,md,junit",
-               "--metrics-file", str(out / "metrics.prom"), *extra]
-    return subprocess.run(command, capture_output=True, text=True, timeout=120,
-                          env={**os.environ, **(env or {})})
+    args = ["check", "--repo", url, "--path", "apps/web", "-n", "web", "--live-snapshot", str(live),
+            "--out", str(out), "--format", "html,json,md,junit", "--metrics-file", str(out / "metrics.prom"),
+            *extra]
+    return planted.run_cli(args, tmp_path / "logs", env=env)
 
 
 def assert_token_nowhere(proc: subprocess.CompletedProcess[str], tmp_path: Path) -> None:

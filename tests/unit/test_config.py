@@ -6,8 +6,10 @@ from pathlib import Path
 
 import pytest
 
+from driftcheck import scrub
 from driftcheck.config import apps_from_argocd, infer_repo_urls, load_config, normalize_repo_url
 from driftcheck.model import AppSpec, DriftcheckError
+from testing import planted
 
 GOOD = """\
 repo: https://github.com/org/gitops.git
@@ -127,3 +129,19 @@ def test_this_repository_is_guessed_from_the_applications_and_said_so() -> None:
     assert "https://github.com/org/gitops.git" in urls and "2 of 2" in note
     urls, note = infer_repo_urls(docs, {"git@github.com:org/gitops.git"})
     assert note == "" and urls == {"git@github.com:org/gitops.git"}
+
+
+def test_the_guess_note_never_shows_a_token_of_the_clone_url() -> None:
+    """A mirror's clone URL can carry a token (a local clone's remote); the note masks it."""
+    token = planted.secret("clone-url-token")
+    docs = [(application("a"), "a.yaml", 1)]
+    urls, note = infer_repo_urls(docs, {f"https://x-access-token:{token}@mirror.example/org/gitops.git"})
+    assert "https://github.com/org/gitops.git" in urls
+    assert token not in note and "https://***@mirror.example/org/gitops.git" in note
+
+
+def test_a_token_in_the_configs_repo_is_known_to_the_scrubber(tmp_path: Path) -> None:
+    token = planted.secret("config-repo-token")
+    config = planted.write_input(tmp_path / "driftcheck.yaml", f"repo: https://ci:{token}@git.example/g.git\n")
+    assert load_config(config).repo.endswith("@git.example/g.git")
+    assert scrub.scrub(f"fatal: auth failed for {token}") == "fatal: auth failed for ***"
