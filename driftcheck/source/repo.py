@@ -7,6 +7,7 @@ command), never through argv, URLs, logs or error messages.
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
 import logging
 import os
@@ -26,10 +27,24 @@ import git
 
 from driftcheck.model import DriftcheckError
 from driftcheck.scrub import mask_url
+from driftcheck.textsafe import for_terminal
 
 log = logging.getLogger(__name__)
 
 REMOTE_TIMEOUT = 60.0  # seconds for one clone or fetch
+# Every git driftcheck runs: no hook runs, whatever a repository or the clone cache holds.
+GIT_OPTIONS = ("-c", "core.hooksPath=/dev/null")
+# Clone and fetch check every object as `git fsck` does (a tree entry `..` or `.git`, duplicate entries,
+# hostile .gitmodules are refused before they reach the cache). The ignored checks are commit and tree
+# formatting quirks of old tools that long-lived legitimate repositories still carry.
+_FETCH_CHECKS = tuple(arg for option in (
+    "fetch.fsckObjects=true", *(f"fetch.fsck.{check}=ignore" for check in (
+        "zeroPaddedFilemode", "badFilemode", "badTimezone", "badDate", "badDateOverflow", "zeroPaddedDate",
+        "missingSpaceBeforeDate", "missingEmail", "badEmail", "missingNameBeforeEmail",
+        "missingSpaceBeforeEmail", "missingTaggerEntry", "badTagName", "extraHeaderEntry")))
+    for arg in ("-c", option))
+_FSCK_LINE = re.compile(r"^error: object ([0-9a-f]{7,64}): (\w+): (.*)$")
+_SHOWN = 80  # characters of a user's --revision or --at echoed in an error
 _SCP_LIKE = re.compile(r"^[\w.-]+@[\w.-]+:(?!//)")
 _ASKPASS = """#!/bin/sh
 case "$1" in
@@ -77,11 +92,11 @@ def open_repo(spec: str, cache_dir: Path | None = None, require_fresh: bool = Fa
     if not is_remote(spec):
         path = Path(spec).expanduser()
         if not path.exists():
-            raise DriftcheckError(f"--repo {spec}: no such directory")
+            raise DriftcheckError(f"--repo {shown(spec)}: no such directory")
         try:
-            return git.Repo(path)
+            return _opened(git.Repo(path))
         except (git.InvalidGitRepositoryError, git.NoSuchPathError):
-            raise DriftcheckError(f"--repo {spec}: not a Git repository") from None
+            raise DriftcheckError(f"--repo {shown(spec)}: not a Git repository") from None
     url, username, password = _split_credentials(spec)
     dest = (cache_dir or default_cache_dir()) / hashlib.sha256(url.encode()).hexdigest()
     with _git_env(token or password, ssh_key, known_hosts, username) as env:
@@ -110,7 +125,19 @@ def open_repo(spec: str, cache_dir: Path | None = None, require_fresh: bool = Fa
             finally:
                 if partial.exists():
                     _rmtree(partial)
-    return git.Repo(dest)
+    return _opened(git.Repo(dest))
+
+
+def _opened(repo: git.Repo) -> git.Repo:
+    """The repository with every git that GitPython runs for it hook-free too."""
+    repo.git.set_persistent_git_options(c=GIT_OPTIONS[1])
+    return repo
+
+
+def shown(text: str) -> str:
+    """A user's --revision, --at or --repo text as an error line echoes it: its start only, controls
+    escaped (a 100 KB value or an escape sequence must not fill or rewrite the terminal)."""
+    return for_terminal(text if len(text) <= _SHOWN else f"{text[:_SHOWN]}…")
 
 
 def _age(dest: Path) -> str:
@@ -168,18 +195,27 @@ class _git_env:
 
 def _run_git(args: list[str], cwd: Path, env: dict[str, str], timeout: float, url: str) -> None:
     """Run a remote git command; failures become one clear line without credentials."""
-    # Own process group: on timeout, git's remote helpers (git-remote-https, ssh) go with it.
-    proc = subprocess.Popen(["git", *args], cwd=cwd, env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
-                            stdin=subprocess.DEVNULL, text=True, start_new_session=True)
+    # Own process group, killed whole on timeout and on anything else that ends the wait (SIGTERM's
+    # SystemExit, Ctrl-C): git's remote helpers (git-remote-https, ssh) never outlive the run.
+    proc = subprocess.Popen(["git", *GIT_OPTIONS, *_FETCH_CHECKS, *args], cwd=cwd, env=env,
+                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, stdin=subprocess.DEVNULL,
+                            text=True, start_new_session=True)
     try:
         _, stderr = proc.communicate(timeout=timeout)
     except subprocess.TimeoutExpired:
-        os.killpg(proc.pid, signal.SIGKILL)
-        proc.communicate()
+        _kill_group(proc)
         raise DriftcheckError(f"git {args[0]} {mask_url(url)}: no answer within {timeout:g} s") from None
+    except BaseException:
+        _kill_group(proc)
+        raise
     if proc.returncode == 0:
         return
     lines = [ln.strip() for ln in (stderr or "").splitlines() if ln.strip()]
+    refused = [m for m in map(_FSCK_LINE.match, lines) if m]
+    if refused:
+        sha, check, why = refused[0].groups()
+        raise DriftcheckError(f"git {args[0]} {mask_url(url)}: refused, object {sha[:12]} fails Git's "
+                              f"object check ({check}: {for_terminal(why)})")
     fatal = [ln for ln in lines if ln.startswith("fatal:")]
     detail = (fatal or lines or [f"exit {proc.returncode}"])[-1]
     at = lines.index(detail) if detail in lines else 0
@@ -190,6 +226,12 @@ def _run_git(args: list[str], cwd: Path, env: dict[str, str], timeout: float, ur
     if token:
         detail = detail.replace(token, "***")
     raise DriftcheckError(f"git {args[0]} {mask_url(url)}: {detail.removeprefix('fatal: ')}")
+
+
+def _kill_group(proc: subprocess.Popen[str]) -> None:
+    with contextlib.suppress(ProcessLookupError):
+        os.killpg(proc.pid, signal.SIGKILL)
+    proc.communicate()
 
 
 def parse_moment(text: str) -> datetime:
@@ -204,7 +246,7 @@ def parse_moment(text: str) -> datetime:
             return datetime.combine(date.fromisoformat(s), dtime(23, 59, 59), tzinfo=UTC)
         moment = datetime.fromisoformat(s.replace("z", "Z"))
     except ValueError:
-        raise DriftcheckError(f"--at {text!r}: not an ISO-8601 date or moment "
+        raise DriftcheckError(f"--at {shown(repr(text))}: not an ISO-8601 date or moment "
                               "(e.g. 2026-01-19 or 2026-01-20T16:30:00+09:00)") from None
     return moment if moment.tzinfo else moment.replace(tzinfo=UTC)
 
@@ -220,7 +262,8 @@ def resolve_commit(repo: git.Repo, revision: str | None = None,
     try:
         commit = repo.commit(rev)
     except (git.BadName, git.BadObject, ValueError):
-        raise DriftcheckError(f"--revision {rev}: no such branch, tag or commit in the repository") from None
+        raise DriftcheckError(f"--revision {shown(rev)}: no such branch, tag or commit in the repository"
+                              ) from None
     if at is None:
         return commit
     moment = at if isinstance(at, datetime) else parse_moment(at)
@@ -233,9 +276,11 @@ def resolve_commit(repo: git.Repo, revision: str | None = None,
             raise DriftcheckError(f"--at {moment.isoformat()}: before the oldest commit of this shallow "
                                   f"clone {first}; fetch more history (git fetch --unshallow)")
         if not commit.parents:
-            raise DriftcheckError(f"--at {moment.isoformat()}: before the first commit of {rev} {first}")
+            raise DriftcheckError(f"--at {moment.isoformat()}: before the first commit of {shown(rev)} "
+                                  f"{first}")
         commit = commit.parents[0]
-    log.debug("--at %s on %s (%s) resolved to %s", moment.isoformat(), rev, tip.hexsha[:12], commit.hexsha)
+    log.debug("--at %s on %s (%s) resolved to %s", moment.isoformat(), shown(rev), tip.hexsha[:12],
+              commit.hexsha)
     return commit
 
 
