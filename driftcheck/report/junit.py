@@ -1,10 +1,14 @@
 """JUnit XML: one test case per resource, so a CI system shows drift as failing tests.
 
 drifted, missing and extra are failures; unknown and run errors are errors; in-sync passes.
+XML 1.0 cannot carry most control characters at all, even as references, and a CI reporter drops a file
+that is not well-formed (and with it every failure); so a value from Git or the cluster holding one (ANSI
+colours in a ConfigMap, a NUL) has it written as a visible escape, `\\x1b`, as on the terminal.
 """
 
 from __future__ import annotations
 
+import re
 import xml.etree.ElementTree as ET
 from collections import defaultdict
 from typing import Any
@@ -12,9 +16,11 @@ from typing import Any
 from driftcheck.report import present
 
 FAILURES = ("drifted", "missing", "extra")
+NOT_XML = re.compile("[^\t\n\r\x20-\ud7ff\ue000-\ufffd\U00010000-\U0010ffff]")
 
 
 def render_junit(doc: dict[str, Any]) -> str:
+    doc = xml_safe(doc)
     cluster = doc["cluster"]["context"] or doc["cluster"]["server"] or doc["cluster"]["snapshot"] or "cluster"
     suites = ET.Element("testsuites", name=f"driftcheck {cluster}", timestamp=doc["generated_at"])
     by_app: dict[str, list[dict[str, Any]]] = defaultdict(list)
@@ -54,3 +60,19 @@ def case_for(suite: ET.Element, app: str, r: dict[str, Any]) -> None:
                                     for d in r["differences"]), r["reason"]]).strip()
     elif r["status"] == "unknown":
         ET.SubElement(case, "error", message=r["reason"] or "could not be read", type="unknown")
+
+
+def xml_safe(value: Any) -> Any:
+    """value with every string (keys too) free of what XML 1.0 forbids, so no element can be refused."""
+    if isinstance(value, str):
+        return NOT_XML.sub(_escape, value)
+    if isinstance(value, dict):
+        return {xml_safe(k): xml_safe(v) for k, v in value.items()}
+    if isinstance(value, list):
+        return [xml_safe(v) for v in value]
+    return value
+
+
+def _escape(match: re.Match[str]) -> str:
+    code = ord(match.group())
+    return f"\\x{code:02x}" if code < 0x100 else f"\\u{code:04x}"

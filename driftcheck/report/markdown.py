@@ -1,6 +1,8 @@
 """The Markdown summary: what a ticket or pull-request comment needs, and nothing a reader must scroll past.
 
-Values from the cluster or Git are put in code spans or escaped, so a hostile name cannot inject markup.
+Every value from the cluster or Git goes through `code` or `text`, so a hostile one cannot inject markup:
+no raw HTML (`<img onerror=…>`), link (`[x](javascript:…)`), emphasis or table cell, and no line break
+(control characters, CR and LF included, are shown as visible escapes like `\\x1b`, as on a terminal).
 """
 
 from __future__ import annotations
@@ -9,8 +11,11 @@ import re
 from typing import Any
 
 from driftcheck.report import present
+from driftcheck.textsafe import for_terminal
 
 MAX_LISTED = 50  # beyond this a ticket is the wrong place; the HTML report has everything
+# The ASCII punctuation that starts emphasis, code, a heading, an HTML tag, an entity, a link or a cell.
+PUNCTUATION = re.compile(r"([\\`*_\[\]#!|<>&~])")
 
 
 def render_markdown(doc: dict[str, Any]) -> str:
@@ -22,7 +27,7 @@ def render_markdown(doc: dict[str, Any]) -> str:
         f"## driftcheck: {text(cluster)}",
         "",
         f"{code(source['repo'] or '')} at {code(present.short(source['commit']))} "
-        f"({text(source['revision'] or 'HEAD')}{at}), run {present.when(doc['generated_at'])}",
+        f"({text(source['revision'] or 'HEAD')}{at}), run {text(present.when(doc['generated_at']))}",
         "",
         "| drifted | missing | extra | unknown | errors | in sync | total |",
         "|---:|---:|---:|---:|---:|---:|---:|",
@@ -36,8 +41,9 @@ def render_markdown(doc: dict[str, Any]) -> str:
         for r in differing[:MAX_LISTED]:
             ident = f"{r['kind']}/{r['namespace'] + '/' if r['namespace'] else ''}{r['name']}"
             fields = ", ".join(code(d["path"]) for d in r["differences"]) or text(r["reason"])
-            lines.append(f"| {r['status']} | {code(ident)} | {text(r['app'])} | {fields} | "
-                         f"{present.drift_age(r['first_seen'], doc['generated_at'], r['status'])} |")
+            since = present.drift_age(r["first_seen"], doc["generated_at"], r["status"])
+            lines.append(f"| {text(r['status'])} | {code(ident)} | {text(r['app'])} | {fields} | "
+                         f"{text(since)} |")
         if len(differing) > MAX_LISTED:
             lines.append(f"\n… and {len(differing) - MAX_LISTED} more in the HTML report.")
     if doc["errors"]:
@@ -53,8 +59,8 @@ def error_line(e: dict[str, Any]) -> str:
 
 
 def code(value: str) -> str:
-    """A code span that no backtick or newline in value can break out of."""
-    value = str(value).replace("\n", " ").replace("|", "\\|")
+    """A code span that no backtick, line break or table pipe in value can break out of."""
+    value = for_terminal(value).replace("|", "\\|")
     fence = "`" * (max((len(m) for m in re.findall(r"`+", value)), default=0) + 1)
     pad = " " if value.startswith("`") or value.endswith("`") else ""
     return f"{fence}{pad}{value}{pad}{fence}" if value else ""
@@ -62,5 +68,4 @@ def code(value: str) -> str:
 
 def text(value: str) -> str:
     """Plain text with Markdown and HTML punctuation escaped, on one line."""
-    value = str(value).replace("\n", " ")
-    return re.sub(r"([\\`*_\[\]#!|<>&~])", r"\\\1", value)
+    return PUNCTUATION.sub(r"\\\1", for_terminal(value))
