@@ -150,7 +150,7 @@ def test_a_run_with_credentials_everywhere_prints_and_writes_none(setup: Setup) 
     setup.stop[0].server_close()
     code, stdout, stderr = setup.check()
     assert code == 0, stderr
-    assert "using the cached clone" in stderr
+    assert stderr.count("using the cached clone") == 1, stderr
     assert_no_credential(setup, stdout, stderr)
 
 
