@@ -1,33 +1,38 @@
-"""Reaching the Kubernetes API server: kubeconfig, KUBECONFIG or in-cluster credentials, and GET with retries.
+"""Reaching the Kubernetes API server: GET with retries, each request bounded as a whole.
 
 Every request goes through the official `kubernetes` client (`ApiClient.param_serialize`/`call_api`), so
-kubeconfig auth (tokens, client certificates, exec plugins) and TLS behave as kubectl users expect. Only GET
-is ever issued. Transient failures (429, 5xx, read timeouts, dropped connections) are retried with
-exponential backoff that honours `Retry-After`; an unreachable server ends the run with one line, quickly.
+kubeconfig auth (tokens, client certificates, exec plugins) and TLS behave as kubectl users expect; the
+credentials themselves are loaded by `driftcheck.live.kubeconfig`. Only GET is ever issued. Transient
+failures (429, 5xx, timeouts, dropped connections) are retried with exponential backoff that honours
+`Retry-After`; an unreachable server ends the run with one line, quickly.
+
+`timeout` (--request-timeout) bounds each request from connecting to its last byte, not each socket read:
+a server trickling one byte every few seconds cannot hold a request longer. The request runs in a daemon
+thread the caller stops waiting for at the deadline, so neither a stuck socket nor SIGTERM has to wait
+for it (an abandoned thread dies with the process).
 """
 
 from __future__ import annotations
 
 import json
-import os
 import re
 import threading
 import time
+from collections.abc import Callable
 from dataclasses import dataclass
-from pathlib import Path
-from typing import Any
+from typing import Any, TypeVar
 from urllib.parse import urlsplit, urlunsplit
 
 import urllib3
-import yaml
-from kubernetes.client import ApiClient, Configuration
+from kubernetes.client import ApiClient
 from kubernetes.client.exceptions import ApiException
-from kubernetes.config import ConfigException, kube_config
 
+from driftcheck.live.kubeconfig import load_configuration
 from driftcheck.model import DriftcheckError
+from driftcheck.scrub import scrub
 
-SERVICE_ACCOUNT_DIR = Path("/var/run/secrets/kubernetes.io/serviceaccount")
-IN_CLUSTER_CONTEXT = "in-cluster"
+T = TypeVar("T")
+
 CONNECT_TIMEOUT = 5.0
 RETRYABLE = frozenset({429, 500, 502, 503, 504})
 
@@ -98,12 +103,12 @@ class Connection:
                 deadline = min(self.retry.connect_deadline, budget or self.retry.connect_deadline)
                 if self._spent(attempt, started, self.retry.delay(attempt), deadline):
                     raise DriftcheckError(f"cannot reach the Kubernetes API server {self.server} "
-                                          f"(context {self.context}): {_cause(exc)}") from None
+                                          f"(context {self.context}): {scrub(_cause(exc))}") from None
                 time.sleep(self.retry.delay(attempt))
                 continue
-            except (urllib3.exceptions.ReadTimeoutError, urllib3.exceptions.ProtocolError) as exc:
+            except (urllib3.exceptions.ReadTimeoutError, urllib3.exceptions.ProtocolError, Overdue) as exc:
                 if self._spent(attempt, started, self.retry.delay(attempt), budget):
-                    timed_out = isinstance(exc, urllib3.exceptions.ReadTimeoutError)
+                    timed_out = not isinstance(exc, urllib3.exceptions.ProtocolError)
                     cause = f"no answer within {timeout[1]:g}s" if timed_out else _cause(exc)
                     raise ApiError(0, "Timeout" if timed_out else "ConnectionLost",
                                    f"{cause} ({attempt} attempts)") from None
@@ -111,7 +116,11 @@ class Connection:
                 continue
             except urllib3.exceptions.HTTPError as exc:  # a malformed server URL, an unknown scheme, ...
                 raise DriftcheckError(f"cannot talk to the Kubernetes API server {self.server} "
-                                      f"(context {self.context}): {_cause(exc)}") from None
+                                      f"(context {self.context}): {scrub(_cause(exc))}") from None
+            except ValueError:  # (after urllib3's own) a refused header value: never echo it, it is the token
+                raise DriftcheckError(f"cannot send a request to the Kubernetes API server {self.server} "
+                                      f"(context {self.context}): a header value (the credentials?) holds "
+                                      "a character HTTP does not allow") from None
             if 200 <= status < 300:
                 return _json(data, path)
             reason, message = _status_text(status, data)
@@ -133,66 +142,49 @@ class Connection:
 
     def _once(self, path: str, query: list[tuple[str, str | int]],
               timeout: tuple[float, float]) -> tuple[int, bytes, float | None]:
+        """One request, answered in full within timeout[1] seconds (else `Overdue`)."""
         method, url, headers, _, _ = self._client.param_serialize(
             "GET", path, query_params=query, header_params={"Accept": "application/json"},
             auth_settings=["BearerToken"])
-        try:
+
+        def send() -> tuple[int, bytes, float | None]:
             response = self._client.call_api(method, url, headers, _request_timeout=timeout)
+            data = response.read()
+            return response.status, data, _retry_after(response.headers.get("Retry-After"))
+
+        try:
+            return within(timeout[1], send)
         except ApiException as exc:  # the client reports TLS failures this way
             reason = re.sub(r"\s*\(_ssl\.c:\d+\)", "", " ".join(str(exc.reason).split()))
-            raise DriftcheckError(f"cannot talk to the Kubernetes API server {self.server}: {reason}") \
-                from None
-        data = response.read()
-        return response.status, data, _retry_after(response.headers.get("Retry-After"))
+            raise DriftcheckError(f"cannot talk to the Kubernetes API server {self.server}: "
+                                  f"{scrub(reason)}") from None
 
 
-def load_configuration(kubeconfig: str | None, context: str | None) -> tuple[Configuration, str]:
-    """--kubeconfig, else KUBECONFIG, else the Pod's service account, else ~/.kube/config; and the context."""
-    configuration = Configuration()
-    config_file = kubeconfig or os.environ.get("KUBECONFIG")
-    if not config_file and context is None and _in_cluster():
-        from kubernetes.config.incluster_config import InClusterConfigLoader
+class Overdue(Exception):
+    """A call that did not finish by its deadline (it may still be running, abandoned)."""
 
+
+def within(seconds: float, call: Callable[[], T]) -> T:
+    """call() in a daemon thread, waited for at most `seconds`: a trickling or stalled socket, or a
+    SIGTERM arriving meanwhile, never makes the caller (or the interpreter's exit) wait for it."""
+    outcome: list[Any] = []
+    done = threading.Event()
+
+    def run() -> None:
         try:
-            loader = InClusterConfigLoader(token_filename=str(SERVICE_ACCOUNT_DIR / "token"),
-                                           cert_filename=str(SERVICE_ACCOUNT_DIR / "ca.crt"))
-            loader.load_and_set(configuration)
-        except ConfigException as exc:
-            raise DriftcheckError(f"in-cluster configuration: {exc}") from None
-        return configuration, IN_CLUSTER_CONTEXT
-    config_file = config_file or str(Path("~/.kube/config").expanduser())
-    paths = [p for p in config_file.split(os.pathsep) if p]
-    if not any(Path(p).expanduser().is_file() for p in paths):
-        raise DriftcheckError(f"no kubeconfig at {config_file} (and not running inside a Pod); "
-                              "pass --kubeconfig or --live-snapshot")
-    try:
-        names, current = _contexts(paths)
-        chosen = context or current
-        if not chosen:
-            raise DriftcheckError(f"kubeconfig {config_file} has no current context; pass --context "
-                                  f"(one of: {', '.join(names) or 'none'})")
-        if chosen not in names:
-            raise DriftcheckError(f"context {chosen!r} not found in kubeconfig {config_file} "
-                                  f"(contexts: {', '.join(names) or 'none'})")
-        kube_config.load_kube_config(config_file, context=chosen, client_configuration=configuration,
-                                     persist_config=False)  # never write to the user's kubeconfig
-    except (ConfigException, OSError, ValueError, KeyError, TypeError, AttributeError, yaml.YAMLError) as exc:
-        raise DriftcheckError(f"kubeconfig {config_file}: {' '.join(str(exc).split())}") from None
-    return configuration, chosen
+            outcome.append((True, call()))
+        except BaseException as exc:  # handed to the waiting thread, which raises it
+            outcome.append((False, exc))
+        finally:
+            done.set()
 
-
-def _contexts(paths: list[str]) -> tuple[list[str], str]:
-    """Context names across the files, and the current one (the first file setting it wins, as in kubectl)."""
-    names: list[str] = []
-    current = ""
-    for name in paths:
-        path = Path(name).expanduser()
-        if not path.is_file():
-            continue
-        document = yaml.safe_load(path.read_text()) or {}
-        names += [c["name"] for c in document.get("contexts") or () if c["name"] not in names]
-        current = current or str(document.get("current-context") or "")
-    return names, current
+    threading.Thread(target=run, name="driftcheck-request", daemon=True).start()
+    if not done.wait(seconds):
+        raise Overdue(f"not finished within {seconds:g}s")
+    ok, value = outcome[0]
+    if not ok:
+        raise value
+    return value  # type: ignore[no-any-return]
 
 
 def strip_credentials(url: str) -> str:
@@ -203,11 +195,6 @@ def strip_credentials(url: str) -> str:
         host = f"[{host}]"
     netloc = f"{host}:{parts.port}" if parts.port else host
     return urlunsplit((parts.scheme, netloc, parts.path.rstrip("/"), "", ""))
-
-
-def _in_cluster() -> bool:
-    return bool(os.environ.get("KUBERNETES_SERVICE_HOST") and os.environ.get("KUBERNETES_SERVICE_PORT")
-                and (SERVICE_ACCOUNT_DIR / "token").is_file())
 
 
 def _json(data: bytes, path: str) -> dict[str, Any]:

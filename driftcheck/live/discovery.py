@@ -10,7 +10,9 @@ from __future__ import annotations
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from typing import Any
+from urllib.parse import quote
 
+from driftcheck import kube
 from driftcheck.live.connection import ApiError
 from driftcheck.model import DriftcheckError
 
@@ -54,10 +56,23 @@ class ApiType:
 
     def list_path(self, namespace: str | None = None) -> str:
         """The LIST URL path: per namespace when given (and namespaced), else cluster-wide."""
-        base = f"/apis/{self.group}/{self.version}" if self.group else f"/api/{self.version}"
+        base = ("apis", self.group, self.version) if self.group else ("api", self.version)
         if namespace and self.namespaced:
-            return f"{base}/namespaces/{namespace}/{self.plural}"
-        return f"{base}/{self.plural}"
+            reason = kube.invalid_namespace(namespace)
+            if reason:
+                raise ApiError(0, "InvalidNamespace", f"namespace {namespace!r} {reason}")
+            return api_path(*base, "namespaces", namespace, self.plural)
+        return api_path(*base, self.plural)
+
+
+def api_path(*segments: str) -> str:
+    """`/seg/seg/...`, each segment percent-encoded; a segment that is empty, `.`, `..` or holds `/` or `%`
+    (from a hostile discovery document) is refused: it could never name a resource, only redirect."""
+    for segment in segments:
+        reason = kube.invalid_path_segment(segment)
+        if reason:
+            raise ApiError(0, "BadResponse", f"API path segment {segment!r} {reason}")
+    return "/" + "/".join(quote(segment, safe="") for segment in segments)
 
 
 @dataclass
@@ -140,7 +155,7 @@ def _read_versions(get: Get, found: Discovered, group: str, versions: list[str],
     for version in versions:
         path = f"/apis/{group}/{version}" if group else f"/api/{version}"
         try:
-            document = get(path)
+            document = get(api_path("apis", group, version) if group else api_path("api", version))
         except ApiError as exc:
             for kind in missing:
                 found.failed[(group, kind)] = f"discovery of {path} failed: {exc}"

@@ -9,7 +9,7 @@ from pathlib import Path
 import pytest
 import yaml
 
-from driftcheck.live import connection
+from driftcheck.live import kubeconfig as kubeconfig_module
 from driftcheck.live.cluster import ClusterReader
 from driftcheck.live.connection import RetryPolicy
 from driftcheck.model import DriftcheckError, Origin
@@ -231,7 +231,7 @@ def test_in_cluster_service_account_over_tls(tmp_path: Path, monkeypatch: pytest
         account.mkdir()
         (account / "token").write_text("pod-service-account-token")
         (account / "ca.crt").write_bytes(api.ca_certificate)
-        monkeypatch.setattr(connection, "SERVICE_ACCOUNT_DIR", account)
+        monkeypatch.setattr(kubeconfig_module, "SERVICE_ACCOUNT_DIR", account)
         monkeypatch.setenv("KUBERNETES_SERVICE_HOST", "127.0.0.1")
         monkeypatch.setenv("KUBERNETES_SERVICE_PORT", str(api.port))
         monkeypatch.delenv("KUBECONFIG", raising=False)

@@ -8,7 +8,7 @@ from pathlib import Path
 import pytest
 import yaml
 
-from driftcheck.live import connection
+from driftcheck.live import kubeconfig as kubeconfig_module
 from driftcheck.live.connection import CONNECT_TIMEOUT, Connection, RetryPolicy, strip_credentials
 from driftcheck.model import DriftcheckError
 
@@ -66,7 +66,7 @@ def test_inside_a_pod_without_kubeconfig_the_service_account_is_used(tmp_path: P
                                                                     monkeypatch: pytest.MonkeyPatch) -> None:
     (tmp_path / "token").write_text("pod-token")
     (tmp_path / "ca.crt").write_text("-----BEGIN CERTIFICATE-----\n")
-    monkeypatch.setattr(connection, "SERVICE_ACCOUNT_DIR", tmp_path)
+    monkeypatch.setattr(kubeconfig_module, "SERVICE_ACCOUNT_DIR", tmp_path)
     monkeypatch.setenv("KUBERNETES_SERVICE_HOST", "10.96.0.1")
     monkeypatch.setenv("KUBERNETES_SERVICE_PORT", "443")
     monkeypatch.delenv("KUBECONFIG", raising=False)
