@@ -97,7 +97,8 @@ def test_a_hostile_repo_url_in_the_note_line_is_shown_escaped(git_repo: GitRepoB
     assert all(line.startswith(OWN_LINES) for line in proc.stderr.splitlines()), proc.stderr
 
 
-def test_an_error_naming_hostile_apps_stays_one_escaped_line(git_repo: GitRepoBuilder, tmp_path: Path) -> None:
+def test_an_error_naming_hostile_apps_stays_one_escaped_line(git_repo: GitRepoBuilder,
+                                                             tmp_path: Path) -> None:
     """`--app` with an unknown name lists the known ones, which come from Git."""
     repo = hostile_repo(git_repo, application(ERASE), application(FAKE_ROWS))
     proc = planted.run_cli(["check", "--repo", str(repo), "--argocd-apps", "argocd/*.yaml",
