@@ -25,9 +25,11 @@ def register(*credentials: str | None) -> None:
 
 
 def register_url(url: str) -> None:
-    """Remember the user and password of a URL (`https://user:TOKEN@host/…`)."""
+    """Remember the password of a URL (`https://user:TOKEN@host/…`), and for http(s) a user with no password
+    (`https://TOKEN@github.com/…`); an SSH user such as `git` or `root` is a name, not a credential."""
     parts = urlsplit(url)
-    register(parts.password, parts.username if parts.password is None else None)
+    bare_user = parts.password is None and parts.scheme in ("http", "https")
+    register(parts.password, parts.username if bare_user else None)
 
 
 def mask_url(url: str) -> str:
