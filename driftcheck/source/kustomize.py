@@ -1,21 +1,24 @@
 """Kustomize apps: the files a kustomization reads, and `kustomize build` on an export of the commit.
 
-The build runs on a temporary export of the commit (never the work tree) with kustomize's load
-restrictor on. References that would leave the repository or fetch remote bases are refused before
-the build, so the result depends only on what Git holds at that commit.
+The build runs sandboxed (no network, no user git configuration) on a temporary export of the commit,
+never the work tree, with kustomize's load restrictor on. Before it runs, the kustomization is checked
+as kustomize will read it (after the ArgoCD options are written into it, through every base, component,
+patch and generator input): anything that is not an existing local path inside the repository, and
+any kustomization that does not parse, stops the build. So the result depends only on what Git holds.
 """
 
 from __future__ import annotations
 
+import os
 import posixpath
 import re
 import shutil
-import subprocess
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from driftcheck.model import AppSpec, Origin, RunError
+from driftcheck.source import argocd, sandbox
 from driftcheck.source.tree import CommitTree
 from driftcheck.source.yamlload import dump_yaml, load_manifests
 
@@ -23,8 +26,16 @@ if TYPE_CHECKING:
     from driftcheck.source.render import Rendered
 
 KUSTOMIZATION_NAMES = ("kustomization.yaml", "kustomization.yml", "Kustomization")
-_REMOTE = re.compile(r"^(?:[a-z][a-z0-9+.-]*://|git@|github\.com/|gitlab\.com/|bitbucket\.org/)|\?ref=|//")
-_DIR_OR_FILE_FIELDS = ("resources", "bases", "components", "generators", "transformers", "validators")
+# What kustomize's repospec parser (NewRepoSpecFromURL) or its HTTP file loader would take as remote: a
+# scheme, git::/gh:/github.com, a query (?ref=), Azure's _git/, go-getter's //, and scp-like
+# [user@]host:path (an @ or : before the first /). Such a reference is refused even if a local file of
+# that name exists, since kustomize tries the remote reading first.
+_REMOTE = re.compile(r"://|^(?:git::|gh:|github\.com)|\?|_git/|//|^[^/]*[@:]", re.IGNORECASE)
+_PATH_FIELDS = ("resources", "bases", "components", "crds", "configurations")
+_PLUGIN_FIELDS = ("generators", "transformers", "validators")  # a file, directory or inline config
+_PLUGIN_PATH_KEYS = frozenset({"path", "paths", "files", "envs", "env", "valuesFile", "additionalValuesFiles",
+                               "chartHome"})
+_SECRET_KIND = re.compile(rb"""kind['"]?\s*:\s*['"]?Secret\b""")
 
 
 def kustomization_file(tree: CommitTree, directory: str) -> str | None:
@@ -42,12 +53,11 @@ class Inputs:
 
     files: list[str] = field(default_factory=list)
     manifests: list[str] = field(default_factory=list)  # files holding resources, for origin tracing
-    errors: list[RunError] = field(default_factory=list)
-    fatal: bool = False  # a reference the build must not follow (remote, outside the repository)
 
 
 def inputs(tree: CommitTree, directory: str) -> Inputs:
-    """Walk the kustomization graph from directory, statically, as kustomize would read it."""
+    """Walk the kustomization graph from directory, statically, as kustomize would read it (what the
+    render depends on; whether the build may run is `check_build`'s business)."""
     found = Inputs()
     _walk(tree, directory, found, set())
     return found
@@ -59,53 +69,63 @@ def _walk(tree: CommitTree, directory: str, found: Inputs, seen: set[str]) -> No
         return
     seen.add(kfile)
     _add(found.files, kfile)
-    docs, errors = load_manifests(tree.read(kfile), kfile)
-    found.errors.extend(errors)
-    spec: dict[str, Any] = docs[0][0] if docs else {}
-    for ref in _references(spec):
-        if _REMOTE.search(ref):
-            found.errors.append(RunError(f"remote reference {ref!r} is not fetched (driftcheck renders "
-                                         "offline, from the repository alone)", file=kfile))
-            found.fatal = True
-            continue
+    docs, _ = load_manifests(tree.read(kfile), kfile)
+    spec: dict[str, Any] = docs[0][0] if len(docs) == 1 else {}
+    manifest_refs = {r for name in ("resources", "bases", "crds") for r in _list(spec.get(name))}
+    for _, ref in _references(spec):
         target = posixpath.normpath(posixpath.join(directory, ref))
-        if target == ".." or target.startswith("../") or posixpath.isabs(ref):
-            found.errors.append(RunError(f"reference {ref!r} reaches outside the repository", file=kfile))
-            found.fatal = True
-        elif tree.is_dir(target):
+        if _REMOTE.search(ref) or posixpath.isabs(ref) or target == ".." or target.startswith("../"):
+            continue
+        if tree.is_dir(target):
             _walk(tree, "" if target == "." else target, found, seen)
         elif tree.exists(target):
             _add(found.files, target)
-            if ref in _manifest_refs(spec):
+            if ref in manifest_refs:
                 _add(found.manifests, target)
 
 
-def _references(spec: dict[str, Any]) -> list[str]:
-    """Local paths a kustomization names: resources, bases, components, patches, generator inputs."""
-    refs: list[str] = []
-    for name in _DIR_OR_FILE_FIELDS:
-        refs += [r for r in _list(spec.get(name)) if isinstance(r, str) and "\n" not in r]
-    refs += [r for r in _list(spec.get("patchesStrategicMerge")) if isinstance(r, str) and "\n" not in r]
-    refs += [r for r in _list(spec.get("crds")) if isinstance(r, str)]
+def _references(spec: dict[str, Any]) -> list[tuple[str, str]]:
+    """(field, path) of every local path a kustomization names; inline patches and configs aside."""
+    refs: list[tuple[str, str]] = []
+    for name in (*_PATH_FIELDS, *_PLUGIN_FIELDS, "patchesStrategicMerge"):
+        refs += [(name, r) for r in _list(spec.get(name)) if isinstance(r, str) and not _inline(r)]
     for name in ("patches", "patchesJson6902", "replacements"):
-        refs += [p["path"] for p in _list(spec.get(name))
+        refs += [(f"{name}[].path", p["path"]) for p in _list(spec.get(name))
                  if isinstance(p, dict) and isinstance(p.get("path"), str)]
     openapi = spec.get("openapi")
     if isinstance(openapi, dict) and isinstance(openapi.get("path"), str):
-        refs.append(openapi["path"])
+        refs.append(("openapi.path", openapi["path"]))
     for name in ("configMapGenerator", "secretGenerator"):
         for gen in _list(spec.get(name)):
-            if not isinstance(gen, dict):
-                continue
-            refs += [f.split("=", 1)[-1] for f in _list(gen.get("files")) if isinstance(f, str)]
-            refs += [e for e in _list(gen.get("envs")) if isinstance(e, str)]
-            if isinstance(gen.get("env"), str):
-                refs.append(gen["env"])
+            if isinstance(gen, dict):
+                refs += [(f"{name}[].files", f.split("=", 1)[-1]) for f in _list(gen.get("files"))
+                         if isinstance(f, str)]
+                refs += [(f"{name}[].envs", e) for e in [*_list(gen.get("envs")), gen.get("env")]
+                         if isinstance(e, str)]
+    for chart in [*_list(spec.get("helmCharts")), spec.get("helmGlobals")]:
+        refs += [(f"helm {k}", v) for k, v in _plugin_paths(chart)]
     return refs
 
 
-def _manifest_refs(spec: dict[str, Any]) -> set[str]:
-    return {r for name in ("resources", "bases", "crds") for r in _list(spec.get(name)) if isinstance(r, str)}
+def _inline(ref: str) -> bool:
+    """A patch or plugin config written inline rather than a path to one."""
+    return "\n" in ref or ref.lstrip().startswith(("{", "["))
+
+
+def _plugin_paths(config: Any) -> list[tuple[str, str]]:
+    """(key, path) of every file a builtin generator/transformer config (or Helm chart entry) reads."""
+    found: list[tuple[str, str]] = []
+    if isinstance(config, dict):
+        for key, value in config.items():
+            if key in _PLUGIN_PATH_KEYS:
+                found += [(key, v.split("=", 1)[-1] if key == "files" else v)
+                          for v in (value if isinstance(value, list) else [value]) if isinstance(v, str)]
+            else:
+                found += _plugin_paths(value)
+    elif isinstance(config, list):
+        for item in config:
+            found += _plugin_paths(item)
+    return found
 
 
 def _list(value: Any) -> list[Any]:
@@ -115,6 +135,94 @@ def _list(value: Any) -> list[Any]:
 def _add(items: list[str], item: str) -> None:
     if item not in items:
         items.append(item)
+
+
+@dataclass
+class BuildCheck:
+    """Whether a kustomization may be built, and whether its input holds Secret values."""
+
+    problems: list[RunError] = field(default_factory=list)
+    secret_inputs: bool = False  # a secretGenerator or a Secret manifest: kustomize's errors may quote it
+
+
+def check_build(root: Path, directory: str) -> BuildCheck:
+    """Check the kustomization at root/directory as the build will read it, recursively: every
+    reference an existing local path inside root, every kustomization parsing as one mapping."""
+    check = BuildCheck()
+    _check_dir(root, directory, check, set())
+    return check
+
+
+def _check_dir(root: Path, directory: str, check: BuildCheck, seen: set[str]) -> None:
+    for name in KUSTOMIZATION_NAMES:
+        kfile = posixpath.join(directory, name) if directory else name
+        if (root / kfile).is_file() and kfile not in seen:
+            seen.add(kfile)
+            _check_file(root, directory, kfile, check, seen)
+
+
+def _check_file(root: Path, directory: str, kfile: str, check: BuildCheck, seen: set[str]) -> None:
+    data = (root / kfile).read_bytes()
+    spec, problem = parse_kustomization(data, kfile)
+    if problem is not None:
+        check.problems.append(problem)
+        return
+    check.secret_inputs |= bool(spec.get("secretGenerator")) or bool(_SECRET_KIND.search(data))
+    text = data.decode("utf-8", "replace")
+    refs = _references(spec)
+    for name in _PLUGIN_FIELDS:
+        for config in _list(spec.get(name)):
+            if isinstance(config, str) and _inline(config):
+                docs, _ = load_manifests(config.encode(), kfile)
+                refs += [(f"{name} {k}", v) for body, _ in docs for k, v in _plugin_paths(body)]
+    for name, ref in refs:
+        reason = _not_local(root, directory, ref)
+        if reason:
+            check.problems.append(RunError(f"{name} {ref!r} {reason}; the kustomization is not built",
+                                           file=kfile, line=_line_of(text, ref)))
+            continue
+        target = posixpath.normpath(posixpath.join(directory, ref))
+        if (root / target).is_dir():
+            _check_dir(root, "" if target == "." else target, check, seen)
+            continue
+        content = (root / target).read_bytes()
+        check.secret_inputs |= bool(_SECRET_KIND.search(content))
+        if name in _PLUGIN_FIELDS:  # a config file: its own paths are read relative to this kustomization
+            docs, _ = load_manifests(content, target)
+            refs += [(f"{target}: {k}", v) for body, _ in docs for k, v in _plugin_paths(body)]
+
+
+def _not_local(root: Path, directory: str, ref: str) -> str | None:
+    """Why ref is not an existing local path inside root, else None."""
+    if _REMOTE.search(ref):
+        return "is a remote reference (driftcheck renders offline, from the repository alone)"
+    target = posixpath.normpath(posixpath.join(directory, ref))
+    if not ref.strip() or posixpath.isabs(ref) or target == ".." or target.startswith("../"):
+        return "reaches outside the repository"
+    real, top = os.path.realpath(root / target), os.path.realpath(root)
+    if real != top and not real.startswith(top + os.sep):
+        return "leads outside the repository (through a symlink)"
+    if not os.path.exists(real):
+        return "does not exist in the repository"
+    return None
+
+
+def _line_of(text: str, ref: str) -> int:
+    return next((i for i, line in enumerate(text.splitlines(), 1) if ref in line), 0)
+
+
+def parse_kustomization(data: bytes, kfile: str) -> tuple[dict[str, Any], RunError | None]:
+    """The kustomization as one mapping, or why it is not one (then it is never built: kustomize reads
+    YAML more leniently, duplicate keys for instance, and would build what no check has seen)."""
+    docs, errors = load_manifests(data, kfile)
+    if errors:
+        return {}, RunError(f"the kustomization does not parse, so it is not built: {errors[0].message}",
+                            file=kfile, line=errors[0].line)
+    content = [line for line in data.decode("utf-8", "replace").splitlines()
+               if line.strip() and not line.lstrip().startswith("#") and line.strip() not in ("---", "...")]
+    if len(docs) > 1 or (not docs and content):
+        return {}, RunError("the kustomization is not one YAML mapping, so it is not built", file=kfile)
+    return (docs[0][0] if docs else {}), None
 
 
 def builder() -> list[str] | None:
@@ -130,92 +238,61 @@ def render(tree: CommitTree, app: AppSpec, path: str, out: Rendered, timeout: fl
     """Build the kustomization at path into out (objects, errors, files read)."""
     from driftcheck.source.render import add_object
 
+    kfile = kustomization_file(tree, path) or path
     graph = inputs(tree, path)
     out.files_read.extend(graph.files)
-    out.errors.extend(graph.errors)
-    if graph.fatal:
-        out.errors.append(RunError("kustomize build not run: the kustomization reads outside this repository",
-                                   app=app.name, file=kustomization_file(tree, path) or path))
-        return
     command = builder()
     if command is None:
         out.errors.append(RunError("Kustomize app, but neither kustomize nor kubectl is on PATH",
                                    app=app.name, file=path))
         return
     options = app.source_options.get("kustomize") or {}
+    try:
+        options = argocd.checked_kustomize_options(options)
+    except argocd.OptionError as e:
+        out.errors.append(RunError(f"spec.source.kustomize: {e}", app=app.name, file=app.origin or kfile))
+        return
     with tree.exported(private=bool(options)) as (root, export_errors):
         # Only the export's complaints about files this build reads concern this app.
         out.errors.extend(e for e in export_errors if e.file in graph.files or e.file.startswith(f"{path}/"))
         if options:
-            kfile = kustomization_file(tree, path) or path
-            apply_argocd_options(root / kfile, options)
+            spec, problem = parse_kustomization((root / kfile).read_bytes(), kfile)
+            if problem is not None:
+                out.errors.append(problem)
+                return
+            (root / kfile).write_text(dump_yaml(argocd.kustomize_edits(spec, options)), encoding="utf-8")
             out.files_read.extend(posixpath.normpath(posixpath.join(path, p["path"]))
-                                  for p in options.get("patches") or []
-                                  if isinstance(p, dict) and p.get("path"))
+                                  for p in options.get("patches", []) if isinstance(p.get("path"), str))
+        check = check_build(root, path)
+        if check.problems:
+            out.errors.extend(check.problems)
+            return
         try:
-            proc = subprocess.run([*command, str(root / path)], capture_output=True, timeout=timeout,
-                                  cwd=root, stdin=subprocess.DEVNULL)
-        except subprocess.TimeoutExpired:
+            proc = sandbox.run([*command, str(root / path)], cwd=root, timeout=timeout)
+        except sandbox.RenderTimeout:
             out.errors.append(RunError(f"{' '.join(command)} did not finish within {timeout:g} s",
                                        app=app.name, file=path))
             return
         if proc.returncode != 0:
-            text = proc.stderr.decode("utf-8", "replace").replace(f"{root}/", "").replace(str(root), ".")
-            detail = " ".join(line.strip() for line in text.splitlines() if line.strip())
-            out.errors.append(RunError(f"{' '.join(command)} failed: {detail or f'exit {proc.returncode}'}",
-                                       app=app.name, file=kustomization_file(tree, path) or path))
+            out.errors.append(RunError(_failure(command, proc, root, kfile, check.secret_inputs),
+                                       app=app.name, file=kfile))
             return
     docs, errors = load_manifests(proc.stdout, f"{' '.join(command)} {path}")
     out.errors.extend(errors)
-    trace = _Tracer(tree, graph.manifests, kustomization_file(tree, path) or path)
+    trace = _Tracer(tree, graph.manifests, kfile)
     for body, _ in docs:
         add_object(out, body, trace.origin(body))
 
 
-def apply_argocd_options(kfile: Path, options: dict[str, Any]) -> None:
-    """Edit an exported kustomization as ArgoCD does for spec.source.kustomize (`kustomize edit set
-    nameprefix/image/namespace/replicas`, `add label/annotation`, plus patches and components)."""
-    docs, _ = load_manifests(kfile.read_bytes(), kfile.name)
-    spec: dict[str, Any] = docs[0][0] if docs else {}
-    for key in ("namePrefix", "nameSuffix", "namespace"):
-        if options.get(key):
-            spec[key] = options[key]
-    for key in ("commonLabels", "commonAnnotations"):
-        if isinstance(options.get(key), dict):
-            spec[key] = {**(spec.get(key) or {}), **options[key]}
-    for image in options.get("images") or []:
-        entry = parse_image_override(str(image))
-        spec["images"] = [i for i in _list(spec.get("images")) if i.get("name") != entry["name"]] + [entry]
-    for replica in options.get("replicas") or []:
-        if isinstance(replica, dict) and replica.get("name"):
-            kept = [r for r in _list(spec.get("replicas")) if r.get("name") != replica["name"]]
-            spec["replicas"] = [*kept, {"name": replica["name"], "count": int(replica.get("count", 0))}]
-    spec["patches"] = _list(spec.get("patches")) + [p for p in options.get("patches") or []
-                                                     if isinstance(p, dict)]
-    spec["components"] = _list(spec.get("components")) + [str(c) for c in options.get("components") or []]
-    for key in ("patches", "components"):
-        if not spec[key]:
-            del spec[key]
-    kfile.write_text(dump_yaml(spec), encoding="utf-8")
-
-
-def parse_image_override(text: str) -> dict[str, str]:
-    """An ArgoCD/`kustomize edit set image` override as a kustomization images: entry.
-
-    `nginx:1.25`, `nginx@sha256:...`, `nginx=registry.example.com/nginx:1.25`.
-    """
-    name, _, replacement = text.partition("=")
-    entry = {"name": name}
-    target = replacement or name
-    if "@" in target:
-        target, entry["digest"] = target.split("@", 1)
-    elif ":" in target.rsplit("/", 1)[-1]:
-        target, entry["newTag"] = target.rsplit(":", 1)
-    if replacement:
-        entry["newName"] = target
-    else:
-        entry["name"] = target
-    return entry
+def _failure(command: list[str], proc: sandbox.Completed, root: Path, kfile: str, secret_inputs: bool) -> str:
+    """What a failed build says. Its own text can quote secretGenerator literals and env-file lines, so it
+    is withheld for a build with Secret input and redacted otherwise."""
+    if secret_inputs:
+        return (f"{' '.join(command)} failed (exit {proc.returncode}); its message is withheld because the "
+                f"build reads Secret input (a secretGenerator or a Secret manifest) it could quote: run "
+                f"`kustomize build {posixpath.dirname(kfile) or '.'}` yourself to see it")
+    detail = sandbox.renderer_message(proc.stderr, root)
+    return f"{' '.join(command)} failed: {detail or f'exit {proc.returncode}'}"
 
 
 class _Tracer:

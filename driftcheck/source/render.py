@@ -7,20 +7,22 @@ Kustomize, a Chart.yaml means Helm, anything else is a directory of manifests.
 from __future__ import annotations
 
 import posixpath
-import re
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
 import git
 
+from driftcheck import kube
 from driftcheck.model import AppSpec, DriftcheckError, Origin, Resource, ResourceKey, RunError
 from driftcheck.source import helm, kustomize
+from driftcheck.source.argocd import DirectoryGlob
 from driftcheck.source.kinds import key_of
 from driftcheck.source.tree import CommitTree
 from driftcheck.source.yamlload import load_manifests
 
 MANIFEST_SUFFIXES = (".yaml", ".yml", ".json")
+LFS_POINTER = b"version https://git-lfs.github.com/spec/"
 
 
 @dataclass
@@ -66,34 +68,16 @@ def render_app(tree: CommitTree, app: AppSpec, timeout: float = 120) -> Rendered
 
 
 def _directory_filter(app: AppSpec, path: str) -> Callable[[str], bool]:
-    """ArgoCD's directory.include / directory.exclude: globs (`*` spans `/`, `{a,b}` alternatives)
-    matched against the path relative to the app's directory."""
+    """ArgoCD's directory.include / directory.exclude, matched against the path relative to the app's
+    directory (see `argocd.DirectoryGlob`)."""
     directory = app.source_options.get("directory") or {}
-    include = _argocd_glob(str(directory["include"])) if directory.get("include") else None
-    exclude = _argocd_glob(str(directory["exclude"])) if directory.get("exclude") else None
+    include = DirectoryGlob(str(directory["include"])) if directory.get("include") else None
+    exclude = DirectoryGlob(str(directory["exclude"])) if directory.get("exclude") else None
 
     def chosen(file: str) -> bool:
         rel = posixpath.relpath(file, path) if path else file
-        return not (exclude and exclude.fullmatch(rel)) and not (include and not include.fullmatch(rel))
+        return not (exclude and exclude.match(rel)) and not (include and not include.match(rel))
     return chosen
-
-
-def _argocd_glob(pattern: str) -> re.Pattern[str]:
-    out, depth = "", 0
-    for ch in pattern:
-        if ch == "*":
-            out += ".*"
-        elif ch == "?":
-            out += "."
-        elif ch == "{":
-            out, depth = out + "(?:", depth + 1
-        elif ch == "}" and depth:
-            out, depth = out + ")", depth - 1
-        elif ch == "," and depth:
-            out += "|"
-        else:
-            out += re.escape(ch)
-    return re.compile(out + ")" * depth)
 
 
 def _add_file(tree: CommitTree, app: AppSpec, file: str, out: Rendered) -> None:
@@ -114,6 +98,11 @@ def _add_file(tree: CommitTree, app: AppSpec, file: str, out: Rendered) -> None:
     except (DriftcheckError, git.GitError, OSError, ValueError) as e:
         out.errors.append(RunError(f"cannot read: {e}", app=app.name, file=file))
         return
+    if data.startswith(LFS_POINTER):  # its YAML is one scalar, which would vanish without a word
+        out.errors.append(RunError("file is a Git LFS pointer: the manifest itself is stored outside Git, "
+                                   "and driftcheck reads only what Git holds", app=app.name, file=file,
+                                   line=1))
+        return
     docs, errors = load_manifests(data, file)
     out.errors.extend(errors)
     for body, line in docs:
@@ -122,11 +111,12 @@ def _add_file(tree: CommitTree, app: AppSpec, file: str, out: Rendered) -> None:
 
 def add_object(out: Rendered, body: dict[str, Any], origin: Origin) -> None:
     """Key one rendered body into out. Bodies without apiVersion/kind (not Kubernetes objects) and
-    generateName objects are counted as skipped; nameless objects and duplicates are errors."""
+    generateName objects are counted as skipped; nameless objects, names or namespaces Kubernetes would
+    refuse, and duplicates are errors."""
     if not body.get("apiVersion") or not body.get("kind"):
         out.skipped_documents += 1
         return
-    meta = body.get("metadata") if isinstance(body.get("metadata"), dict) else {}
+    meta: dict[str, Any] = body["metadata"] if isinstance(body.get("metadata"), dict) else {}
     if not meta.get("name"):
         if meta.get("generateName"):  # a new object each sync (hooks, Jobs): no identity to compare
             out.skipped_documents += 1
@@ -135,6 +125,11 @@ def add_object(out: Rendered, body: dict[str, Any], origin: Origin) -> None:
                                        file=origin.file, line=origin.line))
         return
     key = key_of(body, out.app.namespace)
+    problem = _invalid_identity(body, key)
+    if problem:
+        out.errors.append(RunError(f"{body['kind']} {str(meta['name'])!r:.80}: {problem}; not compared",
+                                   app=out.app.name, file=origin.file, line=origin.line))
+        return
     other = out._index.get(key)
     if other is not None:
         out.errors.append(RunError(
@@ -143,6 +138,19 @@ def add_object(out: Rendered, body: dict[str, Any], origin: Origin) -> None:
         return
     out._index[key] = Resource(key, str(body["apiVersion"]), body, origin)
     out.resources.append(out._index[key])
+
+
+def _invalid_identity(body: dict[str, Any], key: ResourceKey) -> str | None:
+    """Why the object's name or namespace is one Kubernetes could never hold (such a value would end up
+    in API request paths), else None."""
+    reason = kube.invalid_name(key.kind, key.name)
+    if reason:
+        return f"metadata.name {reason}"
+    if key.namespace:
+        reason = kube.invalid_namespace(key.namespace)
+        own = isinstance(body.get("metadata"), dict) and body["metadata"].get("namespace")
+        return f"{'metadata.namespace' if own else 'the destination namespace'} {reason}" if reason else None
+    return None
 
 
 def _norm(path: str) -> str:

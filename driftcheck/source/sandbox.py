@@ -15,6 +15,7 @@ import contextlib
 import ctypes
 import functools
 import os
+import re
 import shutil
 import signal
 import subprocess
@@ -24,11 +25,23 @@ from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
+from driftcheck.scrub import scrub
+
 _UNSHARE = ("unshare", "--user", "--map-root-user", "--net", "--")
 _CLONE_NEWUSER = 0x10000000
 _CLONE_NEWNET = 0x40000000
 _KEPT = ("PATH", "LANG", "LC_ALL", "LC_CTYPE", "TZ", "TMPDIR")  # nothing else of ours reaches a child
 _DEAD_PROXY = "http://127.0.0.1:9"  # the discard port: a proxied request fails at once
+# Where renderer messages quote their input: kustomize's `invalid literal source <literal>`, `line [<bytes>]
+# has invalid utf8 bytes : <env line>`, and any KEY=VALUE (literals and env-file lines look like that; a
+# quoted value is kubectl's own err="…" field).
+_QUOTING = (
+    (re.compile(r"(literal source)\b.*", re.IGNORECASE), r"\1 <redacted>"),
+    (re.compile(r"(invalid utf-?8 bytes)\b.*", re.IGNORECASE), r"\1 <redacted>"),
+    (re.compile(r"\[[0-9 ]+\]"), "[<redacted>]"),
+    (re.compile(r"([A-Za-z_][\w.-]*)=(?![\"'])\S+"), r"\1=<redacted>"),
+)
+_MESSAGE_MAX = 2000
 _PROXY_VARS = ("http_proxy", "https_proxy", "all_proxy", "HTTP_PROXY", "HTTPS_PROXY", "ALL_PROXY")
 
 
@@ -106,6 +119,20 @@ def run(argv: Sequence[str], cwd: Path, timeout: float, env: Mapping[str, str] |
             _kill_group(proc)
             raise
     return Completed(proc.returncode, stdout, stderr)
+
+
+def renderer_message(stderr: bytes, root: Path) -> str:
+    """A renderer's stderr fit for a report: one line, paths relative to the export root, every place
+    that quotes input values (Secret literals, env-file lines) redacted, credentials scrubbed."""
+    text = stderr.decode("utf-8", "replace").replace(f"{root}/", "").replace(str(root), ".")
+    lines = []
+    for line in text.splitlines():
+        for pattern, replacement in _QUOTING:
+            line = pattern.sub(replacement, line)
+        if line.strip():
+            lines.append(line.strip())
+    message = scrub(" ".join(lines))
+    return message if len(message) <= _MESSAGE_MAX else message[:_MESSAGE_MAX] + " …"
 
 
 def _kill_group(proc: subprocess.Popen[bytes]) -> None:

@@ -118,11 +118,13 @@ def test_kustomize_app_matches_kubectl_and_traces_origins_through_bases(git_repo
 
 
 def test_broken_kustomization_is_an_app_error_with_kustomize_text(git_repo: GitRepoBuilder) -> None:
-    git_repo.commit({"app/kustomization.yaml": "resources: [missing.yaml]\n"}, "broken")
+    git_repo.commit({"app/kustomization.yaml": "resources: [cm.yaml]\n", "app/cm.yaml": "kind: ConfigMap\n"},
+                    "broken")
     out = render(git_repo)
     assert out.resources == [] and len(out.errors) == 1
     message = str(out.errors[0])
-    assert message.startswith("app shop, app/kustomization.yaml: ") and "missing.yaml" in message
+    assert message.startswith("app shop, app/kustomization.yaml: ") and "cm.yaml" in message
+    assert "missing metadata.name" in message
     assert "/tmp" not in message, "paths are shown relative to the repository, not the temporary export"
 
 
@@ -131,7 +133,9 @@ def test_remote_kustomize_bases_are_refused_offline(git_repo: GitRepoBuilder) ->
                     "remote")
     out = render(git_repo)
     assert out.resources == []
-    assert any("remote reference" in e.message for e in out.errors)
+    [error] = out.errors
+    assert "is a remote reference" in error.message
+    assert (error.file, error.line) == ("app/kustomization.yaml", 2)
 
 
 def test_render_does_not_touch_the_work_tree(git_repo: GitRepoBuilder) -> None:
