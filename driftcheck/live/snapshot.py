@@ -215,7 +215,7 @@ def _documents(file: Path) -> Iterator[dict[str, Any]]:
     except (OSError, UnicodeDecodeError) as exc:
         raise DriftcheckError(f"live snapshot {file}: cannot read ({exc})") from None
     try:
-        docs = [json.loads(text)] if text.lstrip()[:1] in ("{", "[") else _yaml_documents(text)
+        docs = _parse(text)
     except (ValueError, yaml.YAMLError) as exc:
         raise DriftcheckError(f"live snapshot {file}: not valid YAML or JSON ({_one_line(exc)})") from None
     for doc in docs:
@@ -227,6 +227,17 @@ def _documents(file: Path) -> Iterator[dict[str, Any]]:
             yield doc
         elif doc is not None:
             raise DriftcheckError(f"live snapshot {file}: a document is not a Kubernetes object or List")
+
+
+def _parse(text: str) -> list[Any]:
+    """One JSON document if the file is one, else a YAML stream (`{…}\n---\n{…}` is one of JSON documents):
+    the first character alone cannot tell them apart."""
+    if text.lstrip()[:1] in ("{", "["):
+        try:
+            return [json.loads(text)]
+        except ValueError:
+            pass  # not a single JSON document: the YAML stream reader decides, and words any error
+    return _yaml_documents(text)
 
 
 class _Loader(yaml.CSafeLoader):
