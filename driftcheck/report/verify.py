@@ -40,12 +40,14 @@ class Verification:
 def verify(path: Path) -> Verification:
     """Recompute the digests of a v1 report; unreadable or foreign files end with a DriftcheckError."""
     doc = _load(path)
-    stored_sections = doc.get("digests") if isinstance(doc.get("digests"), dict) else {}
+    digests = doc.get("digests")
+    stored_sections: dict[str, Any] = digests if isinstance(digests, dict) else {}
     recomputed = json_report.section_digests(doc)
     changed = [name for name in json_report.SECTIONS if stored_sections.get(name) != recomputed[name]]
     changed += [f"{key} (added)" for key in doc if key not in (*json_report.SECTIONS, *SEALS)]
     computed = json_report.content_digest(doc)
-    stored = doc.get("digest") if isinstance(doc.get("digest"), str) else ""
+    digest = doc.get("digest")
+    stored = digest if isinstance(digest, str) else ""
     if stored != computed and json_report.content_digest({**doc, "digests": recomputed}) == stored:
         changed = ["digests"]  # the content is as sealed; only the table of section digests was edited
     return Verification(path, stored, computed, changed)
