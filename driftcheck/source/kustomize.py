@@ -250,7 +250,10 @@ def render(tree: CommitTree, app: AppSpec, path: str, out: Rendered, timeout: fl
     try:
         options = argocd.checked_kustomize_options(options)
     except argocd.OptionError as e:
-        out.errors.append(RunError(f"spec.source.kustomize: {e}", app=app.name, file=app.origin or kfile))
+        where = re.fullmatch(r"(.+):(\d+)", app.origin)  # "argocd/web.yaml:3", where the app is declared
+        out.errors.append(RunError(f"spec.source.kustomize: {e}", app=app.name,
+                                   file=where[1] if where else app.origin or kfile,
+                                   line=int(where[2]) if where else 0))
         return
     with tree.exported(private=bool(options)) as (root, export_errors):
         # Only the export's complaints about files this build reads concern this app.
