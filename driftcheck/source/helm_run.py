@@ -64,7 +64,7 @@ def _died(returncode: int, log: bytes) -> HelmError:
 def run_binary(argv: list[str], cwd: Path, timeout: float) -> str:
     """`helm template …` sandboxed, its address space capped (GO_RESERVATION + RENDER_MEMORY)."""
     limit_kib = (GO_RESERVATION + RENDER_MEMORY) // 1024
-    capped = ["sh", "-c", f'ulimit -v {limit_kib} && exec "$@"', "helm", *argv]
+    capped = ["sh", "-c", f'ulimit -v {limit_kib} && exec "$@"', "sh", "helm", *argv]
     try:
         proc = sandbox.run(capped, cwd=cwd, timeout=timeout)
     except sandbox.RenderTimeout:
