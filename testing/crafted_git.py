@@ -93,11 +93,13 @@ class CraftedRepo:
         tree = self.tree(Entry(mode, leaf.encode(), blob))
         return self.nest(tree, *reversed(dirs), *[".."] * levels, *([top] if top else []))
 
-    def kustomize_app(self, name: str = "app") -> list[Entry]:
-        """Root entries of a one-ConfigMap Kustomize app (any Kustomize app makes the whole-tree export)."""
+    def kustomize_app(self, name: str = "app", *inside: Entry) -> list[Entry]:
+        """Root entries of a one-ConfigMap Kustomize app (any Kustomize app makes the whole-tree export),
+        with the given entries added inside its directory."""
         cm = self.blob("apiVersion: v1\nkind: ConfigMap\nmetadata: {name: crafted, namespace: demo}\n")
         kz = self.blob("resources: [cm.yaml]\n")
-        return [tree_entry(name, self.tree(file_entry("cm.yaml", cm), file_entry("kustomization.yaml", kz)))]
+        return [tree_entry(name, self.tree(file_entry("cm.yaml", cm), file_entry("kustomization.yaml", kz),
+                                           *inside))]
 
     def commit(self, tree: str, message: str = "crafted") -> str:
         """Commit tree on top of main (the first commit has no parent) and move main to it."""

@@ -12,6 +12,8 @@ import pytest
 from driftcheck.model import DriftcheckError
 from driftcheck.source.repo import open_repo, resolve_commit
 from driftcheck.source.tree import CommitTree
+from driftcheck.textsafe import for_terminal
+from testing.crafted_git import CraftedRepo, Entry, file_entry, hook_entry, link_entry, tree_entry
 
 if TYPE_CHECKING:
     from conftest import GitRepoBuilder  # the git_repo fixture's type (tests/conftest.py)
@@ -84,3 +86,87 @@ def test_bare_repository(git_repo: GitRepoBuilder, tmp_path: Path) -> None:
     tree = CommitTree(r, resolve_commit(r, sha))
     assert tree.read("app/a.yaml") == b"x\n"
     assert tree.export(tmp_path / "o") == [] and (tmp_path / "o" / "app" / "a.yaml").read_text() == "x\n"
+
+
+REFUSED_NAMES = ["..", ".", ".git", ".GIT", ".Git", "git~1", "GIT~1", ".git.", ".git ", ".git. . ",
+                 ".g\u200cit", "\ufeff.git", ".git::$INDEX_ALLOCATION", "..\\..\\x", "a\\.git", "", "a/b"]
+
+
+@pytest.fixture
+def repo(tmp_path: Path) -> CraftedRepo:
+    return CraftedRepo.init(tmp_path / "crafted")
+
+
+def crafted_tree(repo: CraftedRepo, *entries: Entry) -> CommitTree:
+    """A commit of app/ok.yaml plus the given raw entries under app/."""
+    ok = file_entry("ok.yaml", repo.blob("ok: 1\n"))
+    sha = repo.commit(repo.tree(tree_entry("app", repo.tree(ok, *entries))))
+    r = open_repo(str(repo.path))
+    return CommitTree(r, resolve_commit(r, sha))
+
+
+@pytest.mark.parametrize("name", REFUSED_NAMES, ids=repr)
+def test_names_git_would_not_check_out_are_left_out_and_named(repo: CraftedRepo, tmp_path: Path,
+                                                              name: str) -> None:
+    """Each such entry (here a directory holding an executable hook) is reported with the commit; the rest
+    of the tree reads and exports as usual, and nothing of it is written anywhere."""
+    hook = repo.tree(hook_entry("post-checkout", repo.blob("#!/bin/sh\ntouch /tmp/hooked\n")))
+    tree = crafted_tree(repo, tree_entry(name, repo.nest(hook, "hooks")))
+    assert tree.list_files("app", recurse=True) == ["app/ok.yaml"]
+    assert not tree.exists(f"app/{name}/hooks/post-checkout")
+    dest = tmp_path / "export"
+    errors = tree.export(dest)
+    assert [e.file for e in errors] == [for_terminal(f"app/{name}")]
+    assert tree.sha[:12] in errors[0].message and "not exported" in errors[0].message
+    assert sorted(str(p.relative_to(dest)) for p in dest.rglob("*")) == ["app", "app/ok.yaml"]
+
+
+def test_an_absolute_name_is_refused(repo: CraftedRepo, tmp_path: Path) -> None:
+    """A root entry named `/…/PWNED` would make `dest / path` the absolute path itself."""
+    victim = tmp_path / "victim" / "PWNED"
+    sha = repo.commit(repo.tree(file_entry(str(victim), repo.blob("x\n"))))
+    r = open_repo(str(repo.path))
+    errors = CommitTree(r, resolve_commit(r, sha)).export(tmp_path / "export")
+    assert [e.file for e in errors] == [str(victim)] and "'/'" in errors[0].message
+    assert not victim.parent.exists()
+
+
+@pytest.mark.parametrize("name", [".github", ".gitkeep", "git~2", ".gitx", "a\\b.yaml", "...", "..x", "café"])
+def test_ordinary_names_that_look_close_are_kept(repo: CraftedRepo, tmp_path: Path, name: str) -> None:
+    tree = crafted_tree(repo, file_entry(name, repo.blob("x\n")))
+    assert tree.export(tmp_path / "export") == []
+    assert (tmp_path / "export" / "app" / name).read_text() == "x\n"
+
+
+def test_a_duplicate_name_is_refused_whole_even_a_symlink_and_a_directory(repo: CraftedRepo,
+                                                                          tmp_path: Path) -> None:
+    """`x -> outside` plus a directory `x` would write through the link; two `cm.yaml` would be ambiguous."""
+    outside = tmp_path / "outside"
+    outside.mkdir()
+    through = repo.tree(file_entry("PWNED", repo.blob("through the link\n")))
+    twice = [file_entry("cm.yaml", repo.blob("a: 1\n")), file_entry("cm.yaml", repo.blob("a: 2\n"))]
+    tree = crafted_tree(repo, link_entry("x", repo.blob(str(outside))), tree_entry("x", through), *twice)
+    errors = tree.export(tmp_path / "export")
+    assert sorted(e.file for e in errors) == ["app/cm.yaml", "app/x"]
+    assert all("appears twice" in e.message for e in errors)
+    assert list(outside.iterdir()) == [] and not tree.exists("app/cm.yaml")
+    assert tree.list_files("app", recurse=True) == ["app/ok.yaml"]
+
+
+def test_a_symlinked_gitmodules_is_refused(repo: CraftedRepo, tmp_path: Path) -> None:
+    tree = crafted_tree(repo, link_entry(".GITMODULES", repo.blob("ok.yaml")))
+    assert [e.file for e in tree.export(tmp_path / "export")] == ["app/.GITMODULES"]
+
+
+def test_a_write_whose_directory_really_lies_outside_is_refused(repo: CraftedRepo, tmp_path: Path) -> None:
+    """The last line of defence: even a path that passed the name checks is written only when its real
+    directory is inside the export (here the export's app/ was replaced by a link before the write)."""
+    outside = tmp_path / "outside"
+    outside.mkdir()
+    dest = tmp_path / "export"
+    dest.mkdir()
+    (dest / "app").symlink_to(outside)
+    errors = crafted_tree(repo).export(dest)
+    assert [(e.file, "outside the exported tree" in e.message) for e in errors] == [("app/ok.yaml", True)]
+    assert list(outside.iterdir()) == []
+
