@@ -18,6 +18,7 @@ import pytest
 
 from driftcheck.model import DriftcheckError
 from driftcheck.source.repo import mask_url, open_repo, remote_urls
+from testing.crafted_git import CraftedRepo, Entry, file_entry, tree_entry
 
 if TYPE_CHECKING:
     from conftest import GitRepoBuilder  # the git_repo fixture's type (tests/conftest.py)
@@ -152,3 +153,43 @@ def test_runs_cloning_the_same_remote_at_once_all_succeed(git_repo: GitRepoBuild
         t.join()
     assert results == [sha] * 4
     assert len([p for p in (tmp_path / "cache").iterdir() if not p.name.startswith(".")]) == 1
+
+
+def test_no_hook_runs_for_any_git_driftcheck_runs(git_repo: GitRepoBuilder, tmp_path: Path) -> None:
+    """Hooks in a repository (or planted in the clone cache) never run: neither for a fetch nor for a
+    git that GitPython starts on the opened repository."""
+    git_repo.commit({"a.yaml": "kind: A\n"}, "one")
+    proof = tmp_path / "hook-ran"
+    script = f"#!/bin/sh\necho ran >> {proof}\n"
+    local = git_repo.path / ".git" / "hooks" / "reference-transaction"
+    local.write_text(script)
+    local.chmod(0o755)
+    open_repo(str(git_repo.path)).git.update_ref("refs/heads/copy", "HEAD")
+    assert not proof.exists()
+    local.unlink()  # the builder's own commits below must not run it
+    url = git_repo.path.as_uri()
+    cached = Path(open_repo(url, cache_dir=tmp_path / "cache").git_dir) / "hooks" / local.name
+    cached.write_text(script)
+    cached.chmod(0o755)
+    git_repo.commit({"a.yaml": "kind: B\n"}, "two")
+    open_repo(url, cache_dir=tmp_path / "cache")
+    assert not proof.exists()
+    git(cached.parent.parent, "update-ref", "refs/heads/plain", "HEAD")
+    assert proof.exists(), "the hook does run under plain git, so the test would see it"
+
+
+def test_a_crafted_tree_is_refused_at_clone_and_named_by_its_check(tmp_path: Path) -> None:
+    repo = CraftedRepo.init(tmp_path / "crafted")
+    repo.commit(repo.tree(tree_entry("..", repo.tree(file_entry("x", repo.blob("x\n"))))))
+    with pytest.raises(DriftcheckError) as failure:
+        open_repo(repo.url, cache_dir=tmp_path / "cache")
+    assert "fails Git's object check (hasDotdot" in str(failure.value) and "\n" not in str(failure.value)
+    assert not any((tmp_path / "cache").rglob("HEAD")), "nothing of it is kept"
+
+
+def test_a_legacy_zero_padded_mode_still_clones(tmp_path: Path) -> None:
+    """The object check refuses hostile trees, not old tools' formatting quirks (a `040000` tree mode)."""
+    repo = CraftedRepo.init(tmp_path / "old")
+    app = repo.tree(file_entry("a.yaml", repo.blob("kind: A\n")))
+    sha = repo.commit(repo.tree(Entry("040000", b"app", app)))
+    assert open_repo(repo.url, cache_dir=tmp_path / "cache").commit("main").hexsha == sha

@@ -132,3 +132,14 @@ def test_moment_before_a_shallow_clones_history_says_so(history: GitRepoBuilder,
     with pytest.raises(DriftcheckError, match="shallow clone"):
         resolve_commit(repo, None, "2026-01-20T00:00:00Z")
     assert resolve_commit(repo, None, "2026-01-24").hexsha == git(shallow, "rev-parse", "HEAD")
+
+
+def test_a_long_revision_or_moment_is_echoed_short_and_escaped(history: GitRepoBuilder) -> None:
+    repo = open_repo(str(history.path))
+    with pytest.raises(DriftcheckError) as failure:
+        resolve_commit(repo, "\x1b[2J" + "r" * 100_000)
+    message = str(failure.value)
+    assert len(message) < 200 and message.startswith("--revision \\x1b[2Jrrr") and "r…: no such" in message
+    with pytest.raises(DriftcheckError) as failure:
+        parse_moment("2026-" + "1" * 100_000)
+    assert len(str(failure.value)) < 300 and "…" in str(failure.value)
