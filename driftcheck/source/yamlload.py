@@ -16,6 +16,7 @@ import hashlib
 import io
 import json
 import re
+import sys
 import threading
 from datetime import date, datetime
 from typing import Any
@@ -83,16 +84,43 @@ class _PlainConstructor(SafeConstructor):
     """Plain JSON-able values: timestamps stay strings; integers parse as Go's ParseInt(s, 0) does."""
 
     def construct_yaml_int(self, node: Any) -> int:
-        return _go_int(str(self.construct_scalar(node)))
+        try:
+            return _go_int(str(self.construct_scalar(node)))
+        except OutOfRange as e:
+            e.line = node.start_mark.line
+            raise
+
+
+class OutOfRange(ValueError):
+    """An integer no Kubernetes decoder reads: beyond float64, which is past int64 where it falls back."""
+
+    def __init__(self, digits: int, line: int = 0) -> None:
+        super().__init__(f"integer of {digits} digits is out of range (Kubernetes reads numbers as "
+                         "64-bit integers or floats)")
+        self.line = line
 
 
 def _go_int(text: str) -> int:
-    """An integer scalar as Go's strconv.ParseInt(s, 0, 64) reads it (0755 is octal)."""
+    """An integer scalar as Go's strconv.ParseInt(s, 0, 64) reads it (0755 is octal).
+
+    Beyond int64 apimachinery's JSON decoding falls back to float64 and fails past its range; such an
+    integer is OutOfRange here too (and Python's int-string conversion limit is never reached).
+    """
     text = text.replace("_", "")
     sign, digits = (-1, text[1:]) if text[0] == "-" else (1, text.lstrip("+"))
+    if len(digits) > _MAX_INT_CHARS:
+        raise OutOfRange(len(digits))
     if digits[:2] in ("0x", "0o", "0b"):
-        return sign * int(digits, 0)
-    return sign * int(digits, 8 if len(digits) > 1 and digits[0] == "0" else 10)
+        value = sign * int(digits, 0)
+    else:
+        value = sign * int(digits, 8 if len(digits) > 1 and digits[0] == "0" else 10)
+    if abs(value) > _FLOAT_MAX:
+        raise OutOfRange(len(digits))
+    return value
+
+
+_FLOAT_MAX = int(sys.float_info.max)
+_MAX_INT_CHARS = 1100  # a binary literal of float64's range; anything longer is out of range anyway
 
 
 _PlainConstructor.add_constructor("tag:yaml.org,2002:timestamp", SafeConstructor.construct_yaml_str)
@@ -157,9 +185,13 @@ def _remember(digest: bytes, manifests: list[Manifest]) -> None:
 
 def _load_json(data: bytes, file: str) -> tuple[list[Manifest], list[RunError]]:
     try:
-        doc = json.loads(data)
+        doc = json.loads(data, parse_int=_go_int)
     except json.JSONDecodeError as e:
         return [], [RunError(f"malformed JSON: {e.msg}", file=file, line=e.lineno, stage="source")]
+    except OutOfRange as e:
+        digits = re.search(rb"\d{309}", data)  # the first number that long is the one
+        line = data[:digits.start()].count(b"\n") + 1 if digits else 0
+        return [], [RunError(str(e), file=file, line=line, stage="source")]
     except UnicodeDecodeError as e:
         return [], [RunError(f"not valid UTF-8 text: {e.reason} at byte {e.start}", file=file,
                              stage="source")]
@@ -322,6 +354,9 @@ def _load_chunk(chunk: bytes, file: str, offset: int, out: list[Manifest],
     except _TooLarge as e:
         errors.append(RunError(str(e), file=file, line=offset + 1, stage="source"))
         return None
+    except OutOfRange as e:
+        errors.append(RunError(str(e), file=file, line=offset + e.line + 1, stage="source"))
+        return _next_document(chunk, e.line)
     except RecursionError:
         errors.append(RunError(f"YAML nested deeper than {MAX_DEPTH} levels; not loaded", file=file,
                                line=offset + 1, stage="source"))
