@@ -123,7 +123,8 @@ def _tidy_bearer(configuration: Configuration, what: str) -> None:
 
     def refreshed(config: Configuration) -> None:
         if hook is not None:
-            hook(config)
+            hook(config)  # the client's hook puts itself back in place: put ours back over it
+        config.refresh_api_key_hook = refreshed
         tidy(config)
 
     tidy(configuration)
