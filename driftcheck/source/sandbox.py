@@ -32,11 +32,12 @@ _CLONE_NEWUSER = 0x10000000
 _CLONE_NEWNET = 0x40000000
 _KEPT = ("PATH", "LANG", "LC_ALL", "LC_CTYPE", "TZ", "TMPDIR")  # nothing else of ours reaches a child
 _DEAD_PROXY = "http://127.0.0.1:9"  # the discard port: a proxied request fails at once
-# Where renderer messages quote their input: kustomize's `invalid literal source <literal>`, `line [<bytes>]
+# Where renderer messages quote their input: kustomize's `literal sources [<literals>]: invalid literal
+# source <literal>`, `line [<bytes>]
 # has invalid utf8 bytes : <env line>`, and any KEY=VALUE (literals and env-file lines look like that; a
 # quoted value is kubectl's own err="…" field).
 _QUOTING = (
-    (re.compile(r"(literal source)\b.*", re.IGNORECASE), r"\1 <redacted>"),
+    (re.compile(r"((?:literal|env) sources?)\b.*", re.IGNORECASE), r"\1 <redacted>"),
     (re.compile(r"(invalid utf-?8 bytes)\b.*", re.IGNORECASE), r"\1 <redacted>"),
     (re.compile(r"\[[0-9 ]+\]"), "[<redacted>]"),
     (re.compile(r"([A-Za-z_][\w.-]*)=(?![\"'])\S+"), r"\1=<redacted>"),
