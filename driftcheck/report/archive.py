@@ -138,10 +138,23 @@ def new_run_path(out: Path, cluster: str, generated_at: str) -> Path:
 
 
 def runs(out: Path, cluster: str, now: str, warn: Callable[[str], None]) -> list[ArchivedRun]:
-    """The cluster's published runs, oldest first, none dated after `now` (see horizon).
+    """The cluster's published runs with their report.json, oldest first (see run_paths).
 
-    A symlinked or future-dated run directory is set aside, and a report.json the archive cannot rely on
-    is not used; each is told to warn, naming it, and the run goes on.
+    A report.json the archive cannot rely on is not used (document None); it is told to warn, naming it.
+    """
+    listed = []
+    for path in run_paths(out, cluster, now, warn):
+        document, problem = read_document(path / "report.json")
+        if problem:
+            warn(f"{path / 'report.json'}: ignored for drift age and the index counts: {problem}")
+        listed.append(ArchivedRun(cluster, path, document))
+    return listed
+
+
+def run_paths(out: Path, cluster: str, now: str, warn: Callable[[str], None]) -> list[Path]:
+    """The cluster's run directories, oldest first, none dated after `now` (see horizon).
+
+    A symlinked or future-dated run directory is set aside and told to warn, naming it; the run goes on.
     """
     directory = cluster_dir(out, cluster)
     if not directory.is_dir():
@@ -156,13 +169,7 @@ def runs(out: Path, cluster: str, now: str, warn: Callable[[str], None]) -> list
             warn(f"{path}: skipped: dated after this run ({now}); a clock was ahead or it was planted")
         elif path.is_dir():
             found.append(path)
-    listed = []
-    for path in sorted(found, key=_run_order):
-        document, problem = read_document(path / "report.json")
-        if problem:
-            warn(f"{path / 'report.json'}: ignored for drift age and the index counts: {problem}")
-        listed.append(ArchivedRun(cluster, path, document))
-    return listed
+    return sorted(found, key=_run_order)
 
 
 def clusters(out: Path) -> list[str]:
@@ -178,13 +185,13 @@ def prune(out: Path, cluster: str, keep: int, now: str, warn: Callable[[str], No
     if keep < 1:
         raise DriftcheckError(f"--keep must be at least 1 (got {keep})")
     removed = []
-    for run in runs(out, cluster, now, warn)[:-keep]:
+    for path in run_paths(out, cluster, now, warn)[:-keep]:
         try:
-            shutil.rmtree(run.path)  # runs() lists real directories only, and rmtree refuses a symlink
+            shutil.rmtree(path)  # run_paths lists real directories only, and rmtree refuses a symlink
         except OSError as exc:
-            warn(f"{run.path}: not pruned: {exc.strerror or exc}")
+            warn(f"{path}: not pruned: {exc.strerror or exc}")
         else:
-            removed.append(run.path)
+            removed.append(path)
     return removed
 
 

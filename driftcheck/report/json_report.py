@@ -133,17 +133,18 @@ def _finite_float(text: str) -> float:
 
 
 def _depth(value: Any) -> int:
-    """How deeply arrays and objects nest in value, without recursion (so no depth can crash it)."""
-    deepest, stack = 0, [(value, 1)]
-    while stack:
-        item, depth = stack.pop()
-        children = item.values() if isinstance(item, dict) else item if isinstance(item, list) else None
-        if children is None:
-            continue
-        deepest = max(deepest, depth)
-        if depth <= MAX_DEPTH:
-            stack.extend((child, depth + 1) for child in children if isinstance(child, dict | list))
-    return deepest
+    """How deeply arrays and objects nest in value (at most MAX_DEPTH + 1), level by level: no recursion,
+    so no depth can crash it. json.loads builds plain dicts and lists only, hence the exact type tests."""
+    level, depth = [value] if type(value) in (dict, list) else [], 0
+    while level and depth <= MAX_DEPTH:
+        depth += 1
+        below = []
+        for item in level:
+            for child in item.values() if type(item) is dict else item:
+                if type(child) is dict or type(child) is list:
+                    below.append(child)
+        level = below
+    return depth
 
 
 def summarize(report: AuditReport) -> dict[str, int]:
