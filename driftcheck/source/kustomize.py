@@ -176,7 +176,7 @@ def _check_file(root: Path, directory: str, kfile: str, check: BuildCheck, seen:
                 docs, _ = load_manifests(config.encode(), kfile)
                 refs += [(f"{name} {k}", v) for body, _ in docs for k, v in _plugin_paths(body)]
     for name, ref in refs:
-        reason = _not_local(root, directory, ref)
+        reason = why_not_local(root, directory, ref)
         if reason:
             check.problems.append(RunError(f"{name} {ref!r} {reason}; the kustomization is not built",
                                            file=kfile, line=_line_of(text, ref)))
@@ -192,7 +192,7 @@ def _check_file(root: Path, directory: str, kfile: str, check: BuildCheck, seen:
             refs += [(f"{target}: {k}", v) for body, _ in docs for k, v in _plugin_paths(body)]
 
 
-def _not_local(root: Path, directory: str, ref: str) -> str | None:
+def why_not_local(root: Path, directory: str, ref: str) -> str | None:
     """Why ref is not an existing local path inside root, else None."""
     if _REMOTE.search(ref):
         return "is a remote reference (driftcheck renders offline, from the repository alone)"
@@ -250,22 +250,13 @@ def render(tree: CommitTree, app: AppSpec, path: str, out: Rendered, timeout: fl
     try:
         options = argocd.checked_kustomize_options(options)
     except argocd.OptionError as e:
-        where = re.fullmatch(r"(.+):(\d+)", app.origin)  # "argocd/web.yaml:3", where the app is declared
-        out.errors.append(RunError(f"spec.source.kustomize: {e}", app=app.name,
-                                   file=where[1] if where else app.origin or kfile,
-                                   line=int(where[2]) if where else 0))
+        out.errors.append(RunError(f"spec.source.kustomize: {e}", app=app.name, **_declared_at(app, kfile)))
         return
     with tree.exported(private=bool(options)) as (root, export_errors):
         # Only the export's complaints about files this build reads concern this app.
         out.errors.extend(e for e in export_errors if e.file in graph.files or e.file.startswith(f"{path}/"))
-        if options:
-            spec, problem = parse_kustomization((root / kfile).read_bytes(), kfile)
-            if problem is not None:
-                out.errors.append(problem)
-                return
-            (root / kfile).write_text(dump_yaml(argocd.kustomize_edits(spec, options)), encoding="utf-8")
-            out.files_read.extend(posixpath.normpath(posixpath.join(path, p["path"]))
-                                  for p in options.get("patches", []) if isinstance(p.get("path"), str))
+        if options and not _edit_as_argocd(root, path, kfile, app, options, out):
+            return
         check = check_build(root, path)
         if check.problems:
             out.errors.extend(check.problems)
@@ -285,6 +276,32 @@ def render(tree: CommitTree, app: AppSpec, path: str, out: Rendered, timeout: fl
     trace = _Tracer(tree, graph.manifests, kfile)
     for body, _ in docs:
         add_object(out, body, trace.origin(body))
+
+
+def _declared_at(app: AppSpec, fallback: str) -> dict[str, Any]:
+    """file and line of the app's declaration ("argocd/web.yaml:3"), for errors in its options."""
+    where = re.fullmatch(r"(.+):(\d+)", app.origin)
+    return {"file": where[1], "line": int(where[2])} if where else {"file": app.origin or fallback}
+
+
+def _edit_as_argocd(root: Path, path: str, kfile: str, app: AppSpec, options: dict[str, Any],
+                    out: Rendered) -> bool:
+    """Write the Application's kustomize options into the exported kustomization, as ArgoCD does; False
+    (with the errors in out) when a path the options add is not local or the kustomization does not parse."""
+    added = [("patches[].path", p["path"]) for p in options.get("patches", [])
+             if isinstance(p.get("path"), str)]
+    added += [("components", c) for c in options.get("components", [])]
+    problems = [RunError(f"spec.source.kustomize.{name} {ref!r} {reason}; the kustomization is not built",
+                         app=app.name, **_declared_at(app, kfile))
+                for name, ref in added if (reason := why_not_local(root, path, ref))]
+    spec, problem = parse_kustomization((root / kfile).read_bytes(), kfile)
+    out.errors.extend([*problems, *([problem] if problem else [])])
+    if problems or problem:
+        return False
+    (root / kfile).write_text(dump_yaml(argocd.kustomize_edits(spec, options)), encoding="utf-8")
+    out.files_read.extend(posixpath.normpath(posixpath.join(path, ref)) for name, ref in added
+                          if name.startswith("patches"))
+    return True
 
 
 def _failure(command: list[str], proc: sandbox.Completed, root: Path, kfile: str, secret_inputs: bool) -> str:

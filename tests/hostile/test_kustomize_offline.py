@@ -80,7 +80,8 @@ def test_argocd_patch_from_a_url_is_refused_and_never_fetched(git_repo: GitRepoB
     out = render(git_repo, patches=[{"path": f"{url}/patch.yaml"}])
     assert out.resources == [] and requests == []
     [error] = out.errors
-    assert (error.app, error.file) == ("web", "app/kustomization.yaml") and error.line > 0
+    assert (error.app, error.file, error.line) == ("web", "argocd/web.yaml", 4), "the Application's line"
+    assert error.message.startswith("spec.source.kustomize.patches[].path")
     assert "is a remote reference" in error.message and "not built" in error.message
 
 
@@ -92,8 +93,9 @@ def test_argocd_component_outside_the_repository_is_refused(git_repo: GitRepoBui
     git_repo.commit(LOCAL, "local app")
     out = render(git_repo, components=[os.path.relpath(outside, git_repo.path / "app")])
     assert out.resources == []
-    assert [e.message.split(" ", 1)[1].split(";")[0] for e in out.errors] == [
-        f"{os.path.relpath(outside, git_repo.path / 'app')!r} reaches outside the repository"]
+    relative = os.path.relpath(outside, git_repo.path / "app")
+    assert [(e.file, e.message.split(";")[0]) for e in out.errors] == [
+        ("argocd/web.yaml", f"spec.source.kustomize.components {relative!r} reaches outside the repository")]
 
 
 def test_local_argocd_components_and_patches_still_apply(git_repo: GitRepoBuilder) -> None:
