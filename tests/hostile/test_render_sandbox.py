@@ -147,3 +147,16 @@ def test_sigterm_ends_a_run_stuck_in_kustomize_within_seconds_leaving_nothing(
     time.sleep(0.5)
     assert not [p for p in spawned if alive(p)], "no renderer process outlives the run"
     assert not list(tmp_path.glob("driftcheck-*")), "no export or renderer HOME left behind"
+
+
+def test_without_namespaces_it_says_so_once_and_proxies_lead_nowhere(
+        tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]) -> None:
+    sandbox.network_isolation.cache_clear()
+    monkeypatch.setattr(sandbox.shutil, "which", lambda _name: None)  # no unshare(1) here
+    try:
+        first, second = sandbox.child_env(tmp_path), sandbox.child_env(tmp_path)
+        assert capsys.readouterr().err.count("cannot give renderers a network namespace") == 1
+    finally:
+        sandbox.network_isolation.cache_clear()
+    assert first == second and first["HTTPS_PROXY"] == first["http_proxy"] == "http://127.0.0.1:9"
+    assert first["NO_PROXY"] == first["no_proxy"] == ""
