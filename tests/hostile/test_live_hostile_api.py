@@ -210,19 +210,20 @@ def lock_is_free(out: Path) -> bool:
 
 def test_sigterm_ends_a_check_stuck_on_a_stalled_api_within_seconds(stalled: HostileApi, tmp_path: Path,
                                                                     git_repo: GitRepoBuilder) -> None:
-    """`timeout -s TERM 10` (a CronJob's deadline) while every LIST hangs: out within 15 s, the archive
-    lock free, no report and no staging directory left."""
+    """`timeout -s TERM 20` (a CronJob's deadline) while every LIST hangs: out within 5 s of the signal,
+    the archive lock free, no report and no staging directory left. (20 s, not 10: on a loaded CI machine
+    the Git half alone can take seconds, and the signal must find the run inside the LIST.)"""
     git_repo.commit({"app/cm.yaml": "apiVersion: v1\nkind: ConfigMap\nmetadata: {name: cm}\n"}, "one map")
     out = tmp_path / "out"
     started = time.monotonic()
     done = subprocess.run(
-        ["timeout", "-s", "TERM", "10", sys.executable, "-m", "driftcheck.cli", "check", "--repo",
+        ["timeout", "-s", "TERM", "20", sys.executable, "-m", "driftcheck.cli", "check", "--repo",
          str(git_repo.path), "--path", "app", "-n", "prod", "--kubeconfig",
          str(stalled.kubeconfig(tmp_path / "kc.yaml")), "--out", str(out), "-o", "none",
          "--request-timeout", "120"], capture_output=True, text=True, timeout=60)
     took = time.monotonic() - started
     assert stalled.lists, "the run reached the stalled LIST"
-    assert done.returncode == 124 and took < 15, (done.returncode, took, done.stderr)
+    assert done.returncode == 124 and took < 25, (done.returncode, took, done.stderr)
     assert "Traceback" not in done.stderr
     assert lock_is_free(out)
     left = [p for p in out.rglob("*") if p.is_file() and p.name != ".driftcheck.lock"] if out.exists() else []

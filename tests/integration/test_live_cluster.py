@@ -202,7 +202,7 @@ def test_kubeconfig_context_and_kubeconfig_variable(blog_api: KubernetesEmulator
                                                    monkeypatch: pytest.MonkeyPatch) -> None:
     good = yaml.safe_load(blog_api.write_kubeconfig(tmp_path / "good", context="staging").read_text())
     bad = yaml.safe_load(
-        blog_api.write_kubeconfig(tmp_path / "bad", context="prod", token="nope").read_text())
+        blog_api.write_kubeconfig(tmp_path / "bad", context="prod", token="wrong-prod-token").read_text())
     for key in ("clusters", "users", "contexts"):
         bad[key] += good[key]
     (tmp_path / "both").write_text(yaml.safe_dump(bad))  # current-context: prod (wrong token)
