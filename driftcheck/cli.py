@@ -134,7 +134,8 @@ def source_options(func):  # type: ignore[no-untyped-def]
 @click.option("--live-snapshot", type=click.Path(exists=True, path_type=Path), default=None,
               help="Read live objects from a snapshot file or directory instead of the cluster.")
 @click.option("--request-timeout", type=click.FloatRange(min=1), default=30.0, show_default=True,
-              help="Seconds to wait for each API request before retrying it.")
+              help="Seconds each API request may take, whole answer, before it is retried; each LIST "
+                   "may take 4x, the whole live read 10x.")
 @click.option("--render-timeout", type=click.FloatRange(min=1), default=120.0, show_default=True,
               help="Seconds a Kustomize or Helm render may take before it is an app error.")
 @click.option("--kubeconfig", type=click.Path(path_type=Path), default=None)
