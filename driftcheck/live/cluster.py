@@ -98,8 +98,9 @@ class ClusterReader:
                           if (item.get("metadata") or {}).get("namespace") in (namespaces or ())]
             self._record(state, api_type, namespace, listed)
         # RBAC that grants some namespaces only refuses the cluster-wide list: read those one by one
-        narrow = [(api_type, namespace) for api_type, _ in jobs if api_type.group_kind in refused
-                  for namespace in sorted(namespaces or ())]
+        narrow: list[tuple[ApiType, str | None]] = [
+            (api_type, namespace) for api_type, _ in jobs if api_type.group_kind in refused
+            for namespace in sorted(namespaces or ())]
         for (api_type, namespace), listed in zip(narrow, self._list_all(narrow, selector, deadline),
                                                   strict=True):
             self._record(state, api_type, namespace, listed)
@@ -161,7 +162,7 @@ class ClusterReader:
         what, factor = ("the live read", READ_DEADLINE) if deadline == read_deadline else ("the list",
                                                                                         LIST_DEADLINE)
         items: list[dict[str, Any]] = []
-        token, restarted, seen = "", False, set()
+        token, restarted, seen = "", False, set[str]()
         for _ in range(MAX_PAGES):
             left = deadline - time.monotonic()
             if left <= 0:
@@ -176,7 +177,7 @@ class ClusterReader:
                 page = self._connection.get(path, query, budget=left)
             except ApiError as exc:
                 if exc.status == 410 and token and not restarted:
-                    items, token, restarted, seen = [], "", True, set()
+                    items, token, restarted, seen = [], "", True, set[str]()
                     continue
                 raise
             items.extend(checked_items(page, api_type, namespace, path))

@@ -124,11 +124,11 @@ def _tidy_bearer(configuration: Configuration, what: str) -> None:
     def refreshed(config: Configuration) -> None:
         if hook is not None:
             hook(config)  # the client's hook puts itself back in place: put ours back over it
-        config.refresh_api_key_hook = refreshed
+        config.refresh_api_key_hook = refreshed  # type: ignore[assignment]  # the client types it None
         tidy(config)
 
     tidy(configuration)
-    configuration.refresh_api_key_hook = refreshed
+    configuration.refresh_api_key_hook = refreshed  # type: ignore[assignment]
 
 
 def _contexts(documents: list[tuple[Path, dict[str, Any]]]) -> tuple[list[str], str]:
