@@ -11,10 +11,10 @@ from driftcheck.compare.diff import Walker
 from driftcheck.compare.managedfields import ManagedEntry, managed_entries, owned_leaves, owner
 from driftcheck.compare.normalize import TRACKING_ID, TRACKING_LABEL, last_applied, normalize
 from driftcheck.compare.pointer import ABSENT, Path, dig, get_at, mapping, to_pointer
-from driftcheck.compare.rules import Rule, RuleError, RuleSet
+from driftcheck.compare.rules import Rule, RuleError, RuleSet, RuleUnfinished
 from driftcheck.compare.secrets import CHANGED, CHANGED_NOTE, redact
 from driftcheck.compare.versions import to_live_version
-from driftcheck.model import AppSpec, FieldDiff, LiveState, Resource, ResourceKey, ResourceResult
+from driftcheck.model import AppSpec, FieldDiff, LiveState, Resource, ResourceKey, ResourceResult, Status
 
 DEFAULT_GITOPS_MANAGERS = ("argocd-controller", "argocd-application-controller", "kubectl-client-side-apply",
                            "kubectl", "kustomize-controller", "helm-controller")
@@ -108,7 +108,7 @@ def compare_pair(app: str, desired: Resource, live: Resource, app_rules: list[Ru
         return who.manager if who else None
 
     walker = Walker(key.group, key.kind, writer=writer, gitops=frozenset(options.gitops_managers))
-    _apply_rules(app, key, prep, app_rules, ruleset, relations, walker)
+    unapplied = _apply_rules(app, key, prep, app_rules, ruleset, relations, walker)
     aggregated = "aggregationRule" in prep.desired or "aggregationRule" in prep.live
     if key.group_kind == ("rbac.authorization.k8s.io", "ClusterRole") and aggregated \
             and not options.compare_aggregated_rules:
@@ -121,15 +121,21 @@ def compare_pair(app: str, desired: Resource, live: Resource, app_rules: list[Ru
                        None if d.live_path is None else owner(prep.entries, prep.live, d.live_path),
                        CHANGED_NOTE if d.live == CHANGED else d.note)
              for d in walker.diffs]
-    reason = f"values of {', '.join(prep.not_compared)} not compared: redacted in snapshot" \
-        if prep.not_compared else ""
-    return ResourceResult(key, app, "drifted" if diffs else "in-sync", desired.api_version, diffs=diffs,
-                          ignored=walker.ignored, source=desired.origin, reason=reason)
+    reasons = [f"values of {', '.join(prep.not_compared)} not compared: redacted in snapshot"] \
+        if prep.not_compared else []
+    status: Status = "drifted" if diffs else "unknown" if unapplied else "in-sync"
+    return ResourceResult(key, app, status, desired.api_version, diffs=diffs, ignored=walker.ignored,
+                          source=desired.origin, reason="; ".join(reasons + unapplied))
 
 
 def _apply_rules(app: str, key: ResourceKey, prep: Prepared, app_rules: list[Rule], ruleset: RuleSet,
-                 relations: Relations, walker: Walker) -> None:
-    """Resolve each rule selecting `key` to concrete paths on each side; failures become RunErrors."""
+                 relations: Relations, walker: Walker) -> list[str]:
+    """Resolve each rule selecting `key` to concrete paths on each side; failures become RunErrors.
+
+    A rule that names nothing in this object's shape (a pointer into a missing item, a jq type error)
+    ignores nothing; one whose jq did not finish is unknown, and the returned reasons make the verdict
+    say so instead of leaving it silently in-sync."""
+    unapplied: list[str] = []
     for rule in app_rules:
         if not rule.selects(key):
             continue
@@ -138,20 +144,23 @@ def _apply_rules(app: str, key: ResourceKey, prep: Prepared, app_rules: list[Rul
             if key not in relations.get(rule.derived_from, {}):
                 continue
             variables = relations[rule.derived_from][key]
-        failures = []
-        for body, target in ((prep.desired, walker.ignore_desired), (prep.live, walker.ignore_live)):
-            try:
-                paths = rule.paths(body, variables)
-            except RuleError as exc:
-                failures.append(str(exc))
+        failures: list[RuleError] = []
+        sides = ((prep.desired, walker.ignore_desired), (prep.live, walker.ignore_live))
+        found = rule.paths_each([body for body, _ in sides], variables)
+        for (body, target), named in zip(sides, found, strict=True):
+            if isinstance(named, RuleError):
+                failures.append(named)
                 continue
-            _mark(rule, ruleset, body, paths, target)
+            _mark(rule, ruleset, body, named, target)
         if len(failures) == 2:
-            ruleset.error(rule, key, failures[1], app=app)
+            ruleset.error(rule, key, str(failures[1]), app=app)
+        if any(isinstance(f, RuleUnfinished) for f in failures):
+            unapplied.append(f"ignore rule {rule.id} could not be applied (jq did not finish)")
         if rule.managers:
             paths = [p for e in prep.entries if e.manager in rule.managers
                      for p in owned_leaves(e.fields, prep.live)]
             _mark(rule, ruleset, prep.live, paths, walker.ignore_live)
+    return unapplied
 
 
 def _mark(rule: Rule, ruleset: RuleSet, body: Any, paths: list[Path], target: dict[Path, str]) -> None:

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import fnmatch
 import hashlib
-import itertools
 import json
 from dataclasses import dataclass, field
 from functools import cache
@@ -12,16 +11,15 @@ from importlib import resources
 from pathlib import Path as FsPath
 from typing import Any
 
-import jq
 import jsonschema
 from ruamel.yaml import YAML
 from ruamel.yaml.error import YAMLError
 
+from driftcheck.compare import jqeval
 from driftcheck.compare.pointer import Path, PointerError, parse_pointer, resolve_pointer
 from driftcheck.model import AppSpec, DriftcheckError, ResourceKey, RunError
 
 APP_PREFIX = "app:"
-MAX_JQ_PATHS = 10_000  # no object has more fields; beyond this a jq expression is looping
 
 
 def packs_dir() -> FsPath:
@@ -42,6 +40,10 @@ def _validator() -> jsonschema.protocols.Validator:
 
 class RuleError(ValueError):
     """A rule that could not be applied to an object (jq error, pointer into a missing list)."""
+
+
+class RuleUnfinished(RuleError):
+    """A jq expression that did not finish within its time limit: what it would ignore is unknown."""
 
 
 @dataclass(frozen=True)
@@ -70,29 +72,62 @@ class Rule:
 
     def paths(self, body: Any, variables: dict[str, Any]) -> list[Path]:
         """Concrete paths this rule names in `body` (jsonPointers and jqPathExpressions)."""
+        [found] = self.paths_each([body], variables)
+        if isinstance(found, RuleError):
+            raise found
+        return found
+
+    def paths_each(self, bodies: list[Any], variables: dict[str, Any]) -> list[list[Path] | RuleError]:
+        """`paths` for several bodies, with each jq expression evaluated for all of them in one request.
+
+        jq runs in a child with a deadline (compare.jqeval); an expression that misses it is a RuleError
+        for every body, and is not tried again in this process (a loop does not end the next time either).
+        """
+        out: list[list[Path] | RuleError] = [self._pointer_paths(body) for body in bodies]
+        for expr in self.jq_paths:
+            for i, found in enumerate(self._jq_paths(expr, bodies, variables)):
+                current = out[i]
+                if isinstance(current, RuleError):
+                    continue
+                out[i] = found if isinstance(found, RuleError) else current + found
+        return out
+
+    def _pointer_paths(self, body: Any) -> list[Path] | RuleError:
         out: list[Path] = []
         for pointer in self.json_pointers:
             try:
                 path = resolve_pointer(body, parse_pointer(pointer))
             except (PointerError, ValueError) as exc:
-                raise RuleError(f"jsonPointer {pointer}: {exc}") from None
+                return RuleError(f"jsonPointer {pointer}: {exc}")
             if path is not None:
                 out.append(path)
-        for expr in self.jq_paths:
+        return out
+
+    def _jq_paths(self, expr: str, bodies: list[Any],
+                  variables: dict[str, Any]) -> list[list[Path] | RuleError]:
+        if expr not in _STUCK:
             try:
-                found = iter(_program(expr, json.dumps(variables, sort_keys=True)).input_value(body))
-                results = list(itertools.islice(found, MAX_JQ_PATHS + 1))
-            except ValueError as exc:
-                raise RuleError(f"jqPathExpression {expr!r}: {str(exc).splitlines()[0][:200]}") from None
-            if len(results) > MAX_JQ_PATHS:
-                raise RuleError(f"jqPathExpression {expr!r}: more than {MAX_JQ_PATHS} paths (a loop?)")
-            out.extend(tuple(p) for p in results if isinstance(p, list))
+                results = jqeval.paths(expr, variables, bodies)
+            except jqeval.JqTimeout:
+                _STUCK.add(expr)
+        if expr in _STUCK:
+            stuck = (f"jq rule #{self.index} in {self.source} did not finish within {jqeval.TIMEOUT:g} s "
+                     f"(jqPathExpression {expr!r}; a loop?): not applied")
+            return [RuleUnfinished(stuck) for _ in bodies]
+        out: list[list[Path] | RuleError] = []
+        for found in results:
+            if isinstance(found, jqeval.JqError):
+                out.append(RuleError(f"jqPathExpression {expr!r}: {found}"))
+            elif len(found) > jqeval.MAX_PATHS:
+                out.append(RuleError(f"jqPathExpression {expr!r}: more than {jqeval.MAX_PATHS} paths "
+                                     "(a loop?)"))
+            else:
+                out.append([tuple(p) for p in found if isinstance(p, list)])
         return out
 
 
-@cache
-def _program(expr: str, variables: str) -> Any:
-    return jq.compile(f"path({expr})", args=json.loads(variables))
+# jq expressions that missed the deadline in this process: not tried again (a loop loops again)
+_STUCK: set[str] = set()
 
 
 @dataclass
@@ -200,10 +235,9 @@ def _compile_problem(rule: Rule) -> str:
         except ValueError as exc:
             return str(exc)
     for expr in rule.jq_paths:
-        try:
-            _program(expr, json.dumps({"routes": []}) if rule.derived_from else "{}")
-        except ValueError as exc:
-            return f"jqPathExpression {expr!r} does not compile: {str(exc).splitlines()[0][:200]}"
+        problem = jqeval.compile_problem(expr, {"routes": []} if rule.derived_from else {})
+        if problem:
+            return f"jqPathExpression {expr!r} does not compile: {problem}"
     return ""
 
 
