@@ -61,6 +61,7 @@ from driftcheck.source.kinds import key_of
 from driftcheck.source.render import MANIFEST_SUFFIXES
 from driftcheck.source.repo import parse_moment
 from driftcheck.source.yamlload import load_manifests
+from driftcheck.textsafe import for_terminal
 
 if TYPE_CHECKING:
     from driftcheck.audit import AuditOptions
@@ -764,24 +765,33 @@ def format_histories(found: list[tuple[AppSpec, HistoryResult]], fmt: str) -> st
         apps = [{"app": app.name, "path": app.path, "events": [asdict(e) for e in r.events], "notes": r.notes,
                  "errors": [asdict(e) for e in r.errors]} for app, r in found]
         return json.dumps({"apps": apps}, indent=2, ensure_ascii=False)
+    from driftcheck.report.markdown import code as markdown_code
+    from driftcheck.report.markdown import text as markdown_text
+
     md = fmt == "md"
+    # Commit messages, authors and paths are anyone's text: escaped for Markdown (no HTML, no links)
+    # or for the terminal (no control character reaches it raw).
+    safe = markdown_text if md else for_terminal
     lines: list[str] = []
     for app, result in found:
-        lines.append(f"## {app.name} ({app.path})" if md else f"app {app.name} ({app.path})")
+        title = f"{safe(app.name)} ({safe(app.path)})"
+        lines.append(f"## {title}" if md else f"app {title}")
         if md and result.events:
             lines += ["", "| date | commit | author | change |", "|---|---|---|---|"]
         for event in result.events:
             details = _details(event)
             if md:
-                cell = "<br>".join([_md(event.message), *(_md(d) for d in details)])
-                lines.append(f"| {event.date} | `{event.commit[:12]}` | {_md(event.author)} | {cell} |")
+                cell = "<br>".join(safe(d) for d in [event.message, *details])
+                commit = markdown_code(event.commit[:12])
+                lines.append(f"| {safe(event.date)} | {commit} | {safe(event.author)} | {cell} |")
             else:
-                lines.append(f"  {event.date}  {event.commit[:12]}  {event.author}  {event.message}")
-                lines += [f"      {d}" for d in details]
+                lines.append(f"  {safe(event.date)}  {safe(event.commit[:12])}  {safe(event.author)}  "
+                             f"{safe(event.message)}")
+                lines += [f"      {safe(d)}" for d in details]
         if not result.events:
             lines.append("no deploys in the chosen range")
-        lines += [("- " if md else "  ") + f"note: {n}" for n in result.notes]
-        lines += [("- " if md else "  ") + f"error: {e}" for e in result.errors]
+        lines += [("- " if md else "  ") + f"note: {safe(n)}" for n in result.notes]
+        lines += [("- " if md else "  ") + f"error: {safe(e)}" for e in result.errors]
         lines.append("")
     return "\n".join(lines).rstrip("\n")
 
@@ -811,6 +821,3 @@ def _details(event: DeployEvent) -> list[str]:
         out.append(event.note)
     return out
 
-
-def _md(text: str) -> str:
-    return text.replace("|", "\\|").replace("\n", " ")
