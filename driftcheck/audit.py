@@ -230,7 +230,8 @@ def app_row(app: AppSpec, results: list[ResourceResult], errors: list[RunError])
 
 def app_histories(repo: Any, tree: Any, apps: list[AppSpec], results: list[ResourceResult],
                   live: LiveState, options: AuditOptions) -> tuple[list[Any], list[RunError]]:
-    """Each app's deploy history since --history-since, and for drifts the commit live matches."""
+    """Each app's deploy history since --history-since, and for drifts the commit live matches within it
+    (or the state in effect at the window's start; see history.app_history)."""
     from driftcheck.history import app_history, match_live_commit, parse_since
 
     since = parse_since(options.history_since, tree.date)
@@ -238,12 +239,13 @@ def app_histories(repo: Any, tree: Any, apps: list[AppSpec], results: list[Resou
     events: list[Any] = []
     errors: list[RunError] = []
     for app in apps:
-        result = app_history(repo, app, revision=tree.sha, since=since)
+        # the walk ends at the window's start; the timeline keeps only the drifted objects' bodies
+        drifted = [r for r in results if r.app == app.name and r.status == "drifted" and r.key in live_by_key]
+        result = app_history(repo, app, revision=tree.sha, since=since, keep={r.key for r in drifted})
         events += result.events
         errors += result.errors
-        for res in results:
-            if res.app == app.name and res.status == "drifted" and res.key in live_by_key:
-                res.live_commit = match_live_commit(result, res, live_by_key[res.key])
+        for res in drifted:
+            res.live_commit = match_live_commit(result, res, live_by_key[res.key])
     return events, errors
 
 

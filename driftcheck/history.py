@@ -135,16 +135,22 @@ class _State:
 
 
 def app_history(repo: git.Repo, app: AppSpec, revision: str = "HEAD", since: datetime | None = None,
-                until: datetime | None = None, author: str | None = None) -> HistoryResult:
+                until: datetime | None = None, author: str | None = None,
+                keep: set[ResourceKey] | None = None) -> HistoryResult:
     """Every deploy of `app` on the first-parent chain of `revision`, newest first.
 
     since/until (aware datetimes, on the committer date) and author (a case-insensitive substring of
-    "name <email>") filter the events; the timeline used for matching live state is always complete.
+    "name <email>") filter the events. The walk stops at the first commit older than `since`, as
+    `git log --since` does, so its time is that of the window, not of the whole history: the timeline
+    for matching live state then ends with the state in effect at the window's start (at that commit),
+    and a live state older than that matches nothing. The timeline keeps the bodies of the objects in
+    `keep` only (all when None; `match_live_commit` needs those it is asked about), so its memory does
+    not grow with every version of every object.
     """
     if since and until and since > until:
         raise DriftcheckError(f"--since {since.isoformat()} is after --until {until.isoformat()}")
     with _Blobs(repo) as blobs:
-        result = _Walker(repo, app, blobs).run(revision)
+        result = _Walker(repo, app, blobs, keep).run(revision, since)
     wanted = author.lower() if author else None
     result.events = [e for e in result.events
                      if (since is None or datetime.fromisoformat(e.date) >= since)
@@ -156,16 +162,18 @@ def app_history(repo: git.Repo, app: AppSpec, revision: str = "HEAD", since: dat
 class _Walker:
     """One pass over the first-parent chain, newest to oldest, keeping the tree and the app's files."""
 
-    def __init__(self, repo: git.Repo, app: AppSpec, blobs: _Blobs) -> None:
+    def __init__(self, repo: git.Repo, app: AppSpec, blobs: _Blobs,
+                 keep: set[ResourceKey] | None = None) -> None:
         self.repo = repo
         self.app = app
         self.blobs = blobs
+        self.keep = None if keep is None else {(k.group, k.kind, k.name) for k in keep}
         self.tree: dict[str, str] = {}
         self.parsed: dict[str, _Parsed] = {}
         self.object_cache: dict[tuple[Any, ...], list[tuple[ResourceKey, dict[str, Any]]]] = {}
         self.errors: list[RunError] = []
 
-    def run(self, revision: str) -> HistoryResult:
+    def run(self, revision: str, since: datetime | None = None) -> HistoryResult:
         result = HistoryResult()
         try:
             tip_commit = self.repo.commit(revision)
@@ -180,9 +188,13 @@ class _Walker:
         revision_state = state
         shallow = _shallow_commits(self.repo)
         boundary: _Commit | None = None
+        window: _Commit | None = None
         for commit in _first_parent_log(self.repo.git_dir, tip, frozenset(shallow)):
             if commit.sha in shallow:
                 boundary = commit
+                break
+            if since is not None and datetime.fromisoformat(commit.date) < since:
+                window = commit
                 break
             by_new = {c.new: c for c in commit.changes if c.new}
             for change in commit.changes:  # rewind the tree to the parent
@@ -210,16 +222,19 @@ class _Walker:
                 if layout or parent_state.digest != state.digest:
                     roles = {**parent_files, **files}
                     result.events.append(self._event(commit, relevant, parent_state, state, roles))
-                    result.timeline.append(Snapshot(commit.sha, commit.date, _bodies(state), state.digest))
+                    result.timeline.append(self._snapshot(commit, state))
                 state = parent_state
+                self._forget(parent_files)
             files = parent_files
         if boundary is not None:
             result.notes.append(f"shallow clone: history stops at the shallow boundary, commit "
                                 f"{boundary.sha[:12]} ({boundary.date}); earlier deploys are not in it")
-            result.timeline.append(Snapshot(boundary.sha, boundary.date, _bodies(state), state.digest))
+            result.timeline.append(self._snapshot(boundary, state))
+        elif window is not None:
+            result.timeline.append(self._snapshot(window, state))  # the state the window starts with
         if not result.timeline:
             result.timeline.append(Snapshot(tip, tip_commit.committed_datetime.isoformat(),
-                                            _bodies(revision_state), revision_state.digest))
+                                            self._bodies(revision_state), revision_state.digest))
         if not revision_state.files and not result.events:
             result.found = False
             self.errors.append(RunError(f"path {self.app.path!r} has no manifests at {tip[:12]} nor "
@@ -227,6 +242,23 @@ class _Walker:
         _mark_restores(result)
         result.errors = self.errors
         return result
+
+    def _snapshot(self, commit: _Commit, state: _State) -> Snapshot:
+        return Snapshot(commit.sha, commit.date, self._bodies(state), state.digest)
+
+    def _bodies(self, state: _State) -> dict[ResourceKey, dict[str, Any]]:
+        """The state's objects the timeline keeps: those in `keep` (by group, kind and name)."""
+        return {k: body for k, (body, _) in state.objects.items()
+                if self.keep is None or (k.group, k.kind, k.name) in self.keep}
+
+    def _forget(self, roles: dict[str, FileRole]) -> None:
+        """Drop parsed blobs and objects the app no longer reads: only its current files stay cached, so
+        memory follows one version of the app, not all of them (a blob read again is parsed again)."""
+        current = {self.tree[p] for p in roles if p in self.tree}
+        for blob in [b for b in self.parsed if b not in current]:
+            del self.parsed[blob]
+        for key in [k for k in self.object_cache if k[0] not in current]:
+            del self.object_cache[key]
 
     # -- which files the app reads -------------------------------------------------------------
 
@@ -654,7 +686,8 @@ def histories(options: AuditOptions, since: str | None = None, until: str | None
     repo = open_repo(options.repo, require_fresh=options.require_fresh, token_file=options.git_token_file)
     commit = resolve_commit(repo, options.revision, options.at)
     apps = discover_apps(CommitTree(repo, commit), options).apps
-    found = [(app, app_history(repo, app, commit.hexsha, start, end, author)) for app in apps]
+    # the text forms show events only: the timeline keeps no bodies
+    found = [(app, app_history(repo, app, commit.hexsha, start, end, author, keep=set())) for app in apps]
     missing = [str(error) for _, result in found if not result.found for error in result.errors]
     if missing:
         raise DriftcheckError("; ".join(missing))
@@ -723,10 +756,6 @@ def _parse_log(git_dir: str, tip: str) -> Iterator[_Commit]:
 def _shallow_commits(repo: git.Repo) -> set[str]:
     path = Path(repo.git_dir) / "shallow"
     return set(path.read_text().split()) if path.exists() else set()
-
-
-def _bodies(state: _State) -> dict[ResourceKey, dict[str, Any]]:
-    return {k: body for k, (body, _) in state.objects.items()}
 
 
 def _norm(path: str) -> str:
