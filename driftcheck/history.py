@@ -820,7 +820,7 @@ def format_histories(found: list[tuple[AppSpec, HistoryResult]], fmt: str) -> st
         if not result.events:
             lines.append("no deploys in the chosen range")
         lines += [("- " if md else "  ") + f"note: {safe(n)}" for n in result.notes]
-        lines += [("- " if md else "  ") + f"error: {safe(e)}" for e in result.errors]
+        lines += [("- " if md else "  ") + f"error: {safe(str(e))}" for e in result.errors]
         lines.append("")
     return "\n".join(lines).rstrip("\n")
 
