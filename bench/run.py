@@ -46,7 +46,7 @@ GENERATORS = (
     "bench/synth_cluster.py",
     "bench/history_repo.py",
     "bench/fastimport.py",
-    "driftcheck/demo/livify.py",
+    "testing/livify.py",
     "driftcheck/demo/drift.py",
 )
 

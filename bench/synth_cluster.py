@@ -12,8 +12,8 @@ from datetime import datetime, timedelta
 from typing import Any
 
 from driftcheck.demo.drift import set_field
-from driftcheck.demo.livify import GITOPS_MANAGER, Cluster, kubectl_order, livify, livify_object
 from driftcheck.model import ResourceKey
+from testing.livify import GITOPS_MANAGER, Cluster, kubectl_order, livify, livify_object
 
 Body = dict[str, Any]
 SYNCED_AT = datetime.fromisoformat("2026-01-20T09:05:00+09:00")

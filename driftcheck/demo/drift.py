@@ -10,8 +10,8 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Any
 
-from driftcheck.demo.livify import BUILTIN_GROUPS, list_item_key, managed_entry
 from driftcheck.model import split_api_version
+from testing.livify import BUILTIN_GROUPS, list_item_key, managed_entry
 
 
 def _segments(pointer: str) -> list[str]:

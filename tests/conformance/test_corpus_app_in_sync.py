@@ -16,8 +16,8 @@ from pathlib import Path
 import yaml
 
 from driftcheck.compare import CompareOptions, compare_app, load_rules
-from driftcheck.demo.livify import livify
 from driftcheck.model import AppSpec, LiveState, Origin, Resource, ResourceKey
+from testing.livify import livify
 
 APP = AppSpec("blog-system", "services/blog-system", "blog-system")
 

@@ -12,12 +12,12 @@ from typing import Any
 import git
 import pytest
 
-from driftcheck.demo.livify import livify
 from driftcheck.live.snapshot import write_snapshot
 from driftcheck.model import AppSpec, LiveState, Origin, Resource, ResourceKey
 from driftcheck.report.json_report import schema_problems
 from driftcheck.source.render import render_app
 from driftcheck.source.tree import CommitTree
+from testing.livify import livify
 
 APP, NAMESPACE, PATH = "blog-system", "blog-system", "services/blog-system"
 SYNCED_AT = datetime.fromisoformat("2026-02-07T12:00:00+09:00")

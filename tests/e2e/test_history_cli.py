@@ -12,11 +12,11 @@ from typing import Any
 import git
 import pytest
 
-from driftcheck.demo.livify import livify
 from driftcheck.live.snapshot import write_snapshot
 from driftcheck.model import AppSpec, LiveState, Origin, Resource, ResourceKey
 from driftcheck.source.render import render_app
 from driftcheck.source.tree import CommitTree
+from testing.livify import livify
 
 BLOG = "services/blog-system"
 
