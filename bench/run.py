@@ -47,7 +47,7 @@ GENERATORS = (
     "bench/history_repo.py",
     "bench/fastimport.py",
     "testing/livify.py",
-    "driftcheck/demo/drift.py",
+    "testing/drift.py",
 )
 
 

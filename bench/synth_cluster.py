@@ -11,8 +11,8 @@ from collections.abc import Callable
 from datetime import datetime, timedelta
 from typing import Any
 
-from driftcheck.demo.drift import set_field
 from driftcheck.model import ResourceKey
+from testing.drift import set_field
 from testing.livify import GITOPS_MANAGER, Cluster, kubectl_order, livify, livify_object
 
 Body = dict[str, Any]

@@ -57,7 +57,9 @@ def _apply_change(dest: Path, data: Path, step: dict[str, Any]) -> None:
 
 def demo_commits() -> list[dict[str, Any]]:
     """The recorded history, as written in commits.yaml."""
-    return YAML(typ="safe").load((_data_dir() / "commits.yaml").read_text())["commits"]
+    recorded = YAML(typ="safe").load((_data_dir() / "commits.yaml").read_text())
+    commits: list[dict[str, Any]] = recorded["commits"]
+    return commits
 
 
 def materialize_demo_repo(dest: Path) -> Path:

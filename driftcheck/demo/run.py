@@ -1,16 +1,20 @@
-"""`driftcheck demo`: the main job on the bundled repository and its live snapshot, in a temp directory."""
+"""`driftcheck demo`: the main job on the bundled repository and its shipped live snapshot, in a temp dir."""
 
 from __future__ import annotations
 
+import shutil
 import tempfile
 from collections.abc import Callable
 from dataclasses import dataclass
+from importlib import resources
 from pathlib import Path
 
 from driftcheck.demo.repo import DEMO_ARGOCD_APP, DEMO_REPO_URL, materialize_demo_repo
-from driftcheck.demo.scenario import write_demo_snapshot
 from driftcheck.model import AuditReport
 from driftcheck.report import WrittenReports
+
+# The demo cluster as a snapshot, made by testing/make_demo_snapshot.py (not shipped) and kept as data.
+SNAPSHOT_NAME = "live-snapshot.yaml"
 
 
 @dataclass
@@ -22,13 +26,15 @@ class DemoRun:
 
 def run_demo(out: Path, formats: list[str] | None = None,
              progress: Callable[[str], None] = lambda _m: None) -> DemoRun:
-    """Materialize the demo repository and snapshot, audit them as `driftcheck check` would, write reports."""
+    """Materialize the demo repository, copy the shipped snapshot beside it, audit both as `check` would."""
     from driftcheck.audit import AuditOptions, run_audit
     from driftcheck.report import write_reports
 
     workdir = Path(tempfile.mkdtemp(prefix="driftcheck-demo-"))
     repo = materialize_demo_repo(workdir / "shop-gitops")
-    snapshot = write_demo_snapshot(repo, workdir / "live-snapshot.yaml")
+    snapshot = workdir / SNAPSHOT_NAME
+    with resources.as_file(resources.files("driftcheck.demo") / SNAPSHOT_NAME) as shipped:
+        shutil.copyfile(shipped, snapshot)
     progress(f"demo repository {repo}, live snapshot {snapshot}")
     options = AuditOptions(repo=str(repo), argocd_apps=DEMO_ARGOCD_APP, repo_urls=[DEMO_REPO_URL],
                            live_snapshot=snapshot, out=out, formats=formats or ["html", "json"])

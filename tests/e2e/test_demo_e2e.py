@@ -11,8 +11,8 @@ from typing import Any
 
 import pytest
 
-from driftcheck.demo.scenario import DRIFTED, EXTRA, HOSTILE_OWNER, MISSING, UNMANAGED
 from driftcheck.model import ResourceKey
+from testing.demo_scenario import DRIFTED, EXTRA, HOSTILE_OWNER, MISSING, UNMANAGED
 
 DemoRun = tuple[subprocess.CompletedProcess[str], Path]
 SECRET_VALUES = ("demo-Passw0rd-not-real", "sk_test_demo_4eC39HqLyjWDarjtT1zdp7dc")

@@ -53,7 +53,7 @@ def _set(obj: dict[str, Any], segments: list[str], value: Any) -> None:
 
 
 def _disown(fields: dict[str, Any], path: list[str]) -> None:
-    node = fields
+    node: Any = fields
     for step in path[:-1]:
         node = node.get(step)
         if not isinstance(node, dict):

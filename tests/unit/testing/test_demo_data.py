@@ -1,4 +1,5 @@
-"""The bundled demo: the repository has the promised dated history, the snapshot looks like a real cluster."""
+"""The bundled demo: the repository has the promised dated history, the snapshot looks like a real cluster
+and is exactly what its generator makes."""
 
 from __future__ import annotations
 
@@ -12,7 +13,9 @@ from typing import Any
 import pytest
 
 from driftcheck.demo.repo import materialize_demo_repo
-from driftcheck.demo.scenario import (
+from driftcheck.live.snapshot import read_snapshot
+from driftcheck.model import ResourceKey
+from testing.demo_scenario import (
     DRIFTED,
     EXTRA,
     HOSTILE_OWNER,
@@ -23,8 +26,7 @@ from driftcheck.demo.scenario import (
     demo_live_objects,
     write_demo_snapshot,
 )
-from driftcheck.live.snapshot import read_snapshot
-from driftcheck.model import ResourceKey
+from testing.make_demo_snapshot import SHIPPED
 
 BOT = "github-actions[bot]"
 
@@ -133,7 +135,11 @@ def test_secret_matches_git_and_last_applied_is_kept(live: dict[ResourceKey, dic
     assert applied["stringData"]["db_password"] == "demo-Passw0rd-not-real"
 
 
-def test_snapshot_file_reads_back_with_its_scope(demo_repo: Path, tmp_path: Path) -> None:
-    path = write_demo_snapshot(demo_repo, tmp_path / "snapshot.yaml")
-    state = read_snapshot(path, kinds={MISSING.group_kind}, namespaces={"shop"})
+def test_shipped_snapshot_is_what_the_generator_makes(demo_repo: Path, tmp_path: Path) -> None:
+    made = write_demo_snapshot(demo_repo, tmp_path / "snapshot.yaml")
+    assert made.read_bytes() == SHIPPED.read_bytes(), "run: .venv/bin/python -m testing.make_demo_snapshot"
+
+
+def test_shipped_snapshot_reads_back_with_its_scope() -> None:
+    state = read_snapshot(SHIPPED, kinds={MISSING.group_kind}, namespaces={"shop"})
     assert state.resources == [] and state.unreadable == {}  # PDBs were read: none is "missing", not unknown
