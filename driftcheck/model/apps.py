@@ -1,0 +1,279 @@
+"""What an app is: where its files come from, how they render, where they go, how live objects are its own.
+
+One `App` is one ArgoCD Application (or driftcheck.yaml entry, or --path): a tuple of `AppSource`s,
+each a `Source` plus the `Render` options ArgoCD's spec.source blocks give it, a `Destination`, the
+app's own ignore rules and its tracking. Frozen, with tuples: an app is a value, built once by
+`driftcheck.apps` and only read after that.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from typing import Any, Literal
+
+# --- where desired files come from ---
+
+@dataclass(frozen=True)
+class GitSource:
+    """Files of one Git repository at a revision: ArgoCD repoURL + targetRevision + path."""
+
+    url: str = ""  # "" = the repository the run reads (--repo)
+    revision: str = ""  # "" = the run's --revision / --at
+    path: str = ""
+
+
+@dataclass(frozen=True)
+class ChartSource:
+    """A packaged Helm chart from a chart repository (https://…/index.yaml) or a registry (oci://…)."""
+
+    repository: str
+    chart: str
+    version: str  # as pinned
+
+
+@dataclass(frozen=True)
+class OciSource:
+    """Manifests packed as an OCI artifact (ArgoCD oci:// sources, Flux OCIRepository)."""
+
+    url: str
+    reference: str  # tag or digest
+    path: str = ""
+
+
+Source = GitSource | ChartSource | OciSource
+
+
+# --- how a fetched tree becomes objects ---
+
+@dataclass(frozen=True)
+class ValuesFile:
+    """A Helm values file: relative to the chart, `/`-rooted in its repository, or in the `ref` source."""
+
+    path: str
+    ref: str = ""  # ArgoCD `$ref/file.yaml`
+    optional: bool = False  # ArgoCD ignoreMissingValueFiles
+
+
+@dataclass(frozen=True)
+class HelmParameter:
+    """An ArgoCD helm.parameters entry: `--set name=value`, or `--set-string` with force_string."""
+
+    name: str
+    value: str
+    force_string: bool = False
+
+
+@dataclass(frozen=True)
+class HelmOptions:
+    """ArgoCD spec.source.helm, typed."""
+
+    release_name: str = ""  # "" = the app's name
+    values_files: tuple[ValuesFile, ...] = ()
+    # inline layers after the files, in precedence order: helm.values (YAML text, parsed when rendered,
+    # so a mistake is the render's error) then helm.valuesObject
+    values: tuple[str | Mapping[str, Any], ...] = ()
+    parameters: tuple[HelmParameter, ...] = ()
+    skip_crds: bool = False
+
+
+@dataclass(frozen=True)
+class KustomizeReplica:
+    """An ArgoCD kustomize.replicas entry: the workload's name and its count."""
+
+    name: str
+    count: int
+
+
+@dataclass(frozen=True)
+class KustomizeOptions:
+    """ArgoCD spec.source.kustomize, typed: the edits ArgoCD makes to the kustomization before building."""
+
+    name_prefix: str = ""
+    name_suffix: str = ""
+    namespace: str = ""
+    images: tuple[str, ...] = ()  # `kustomize edit set image` syntax, as ArgoCD takes them
+    replicas: tuple[KustomizeReplica, ...] = ()
+    patches: tuple[Mapping[str, Any], ...] = ()
+    components: tuple[str, ...] = ()
+    common_labels: Mapping[str, str] | None = None  # None = not given ({} is given, and empty)
+    common_annotations: Mapping[str, str] | None = None
+    # why ArgoCD would refuse these options (`replicas[0].count: 'three' is not an integer`); the block
+    # is then empty and the renderer reports this at the app's declaration instead of building
+    refused: str = ""
+
+
+@dataclass(frozen=True)
+class DirectoryOptions:
+    """ArgoCD spec.source.directory: which files of a plain directory are manifests."""
+
+    recurse: bool = False
+    include: str = ""  # ArgoCD glob (see source/argocd.DirectoryGlob)
+    exclude: str = ""
+
+
+@dataclass(frozen=True)
+class Render:
+    """How a tree becomes objects. `auto` decides as ArgoCD does (kustomization, Chart.yaml, else directory);
+    a block is None when the declaration did not give it."""
+
+    tool: Literal["auto", "directory", "kustomize", "helm"] = "auto"
+    directory: DirectoryOptions = DirectoryOptions()
+    kustomize: KustomizeOptions | None = None
+    helm: HelmOptions | None = None
+
+
+@dataclass(frozen=True)
+class AppSource:
+    """One entry of ArgoCD spec.sources (or the only source): where, how it renders, and its ref name."""
+
+    source: Source
+    render: Render = Render()
+    ref: str = ""  # a ref source supplies files ($ref/values.yaml) to the others
+
+
+# --- where it is deployed, and how live objects say whose they are ---
+
+@dataclass(frozen=True)
+class ClusterRef:
+    """A destination cluster as the app names it (ArgoCD destination.name / .server); empty = the run's."""
+
+    name: str = ""
+    server: str = ""
+
+
+@dataclass(frozen=True)
+class Destination:
+    cluster: ClusterRef = ClusterRef()
+    namespace: str = ""  # for objects that name none; ArgoCD destination.namespace
+
+
+@dataclass(frozen=True)
+class Tracking:
+    """Label values and the annotation prefix that mark a live object as this app's (ArgoCD's methods)."""
+
+    labels: Mapping[str, str] = field(default_factory=dict)  # {"app.kubernetes.io/instance": app}
+    annotation: str = ""  # argocd.argoproj.io/tracking-id value prefix, "app:"
+
+
+@dataclass(frozen=True)
+class IgnoreRule:
+    """One ArgoCD ignoreDifferences entry as the declaration wrote it. compare/rules.py validates and
+    compiles it when the app is compared, so a bad entry is that app's error, as ArgoCD reports it."""
+
+    spec: Mapping[str, Any]
+
+
+@dataclass(frozen=True)
+class DefinedBy:
+    """Where the app was declared: for messages, and for history (a chart bump is a change to this file)."""
+
+    kind: Literal["cli", "config", "argocd-application"] = "cli"
+    file: str = ""
+    line: int = 0
+    generator: str = ""  # the ApplicationSet generator element that produced it
+    parent: str = ""  # the app (app-of-apps) whose manifests declared it
+
+    def __str__(self) -> str:
+        """"cli", or file:line as reports and errors have always shown it."""
+        if self.kind == "cli":
+            return "cli"
+        return f"{self.file}:{self.line}" if self.line else self.file
+
+
+@dataclass(frozen=True)
+class App:
+    """One app to check: sources, destination, own ignore rules, tracking, and where it was declared."""
+
+    name: str
+    sources: tuple[AppSource, ...]
+    destination: Destination = Destination()
+    ignore: tuple[IgnoreRule, ...] = ()
+    tracking: Tracking = Tracking()
+    defined_by: DefinedBy = DefinedBy()
+
+    # --- transitional: what AppSpec offered, for code not yet ported to sources and render options ---
+
+    @property
+    def primary(self) -> AppSource:
+        """The first Git source: every app has exactly one today."""
+        return next(s for s in self.sources if isinstance(s.source, GitSource))
+
+    @property
+    def path(self) -> str:
+        source = self.primary.source
+        assert isinstance(source, GitSource)
+        return source.path
+
+    @property
+    def namespace(self) -> str:
+        return self.destination.namespace
+
+    @property
+    def recurse(self) -> bool:
+        return self.primary.render.directory.recurse
+
+    @property
+    def values_files(self) -> list[str]:
+        helm = self.primary.render.helm
+        return [v.path for v in helm.values_files] if helm else []
+
+    @property
+    def release_name(self) -> str:
+        helm = self.primary.render.helm
+        return helm.release_name if helm else ""
+
+    @property
+    def origin(self) -> str:
+        return str(self.defined_by)
+
+    @property
+    def ignore_differences(self) -> list[dict[str, Any]]:
+        return [dict(r.spec) for r in self.ignore]
+
+    @property
+    def source_options(self) -> dict[str, Any]:
+        """The render options as ArgoCD spells its spec.source blocks (only the blocks given)."""
+        render = self.primary.render
+        out: dict[str, Any] = {}
+        directory = {k: v for k, v in (("recurse", render.directory.recurse),
+                                       ("include", render.directory.include),
+                                       ("exclude", render.directory.exclude)) if v}
+        if directory:
+            out["directory"] = directory
+        if render.kustomize is not None:
+            out["kustomize"] = _kustomize_block(render.kustomize)
+        if render.helm is not None:
+            out["helm"] = _helm_block(render.helm)
+        return {k: v for k, v in out.items() if v}
+
+
+def _kustomize_block(k: KustomizeOptions) -> dict[str, Any]:
+    block: dict[str, Any] = {key: value for key, value in (
+        ("namePrefix", k.name_prefix), ("nameSuffix", k.name_suffix), ("namespace", k.namespace),
+        ("images", list(k.images)), ("components", list(k.components)),
+        ("patches", [dict(p) for p in k.patches]),
+        ("replicas", [{"name": r.name, "count": r.count} for r in k.replicas])) if value}
+    for key, labels in (("commonLabels", k.common_labels), ("commonAnnotations", k.common_annotations)):
+        if labels is not None:
+            block[key] = dict(labels)
+    return block
+
+
+def _helm_block(h: HelmOptions) -> dict[str, Any]:
+    block: dict[str, Any] = {}
+    if h.values_files:
+        block["valueFiles"] = [v.path for v in h.values_files]
+    if any(v.optional for v in h.values_files):
+        block["ignoreMissingValueFiles"] = True
+    if h.release_name:
+        block["releaseName"] = h.release_name
+    for layer in h.values:
+        block["values" if isinstance(layer, str) else "valuesObject"] = layer if isinstance(layer, str) \
+            else dict(layer)
+    if h.parameters:
+        block["parameters"] = [{"name": p.name, "value": p.value, "forceString": p.force_string}
+                               for p in h.parameters]
+    if h.skip_crds:
+        block["skipCrds"] = True
+    return block
