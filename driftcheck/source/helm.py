@@ -14,21 +14,19 @@ import re
 import shutil
 import tempfile
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
+from driftcheck.fetch.tree import Tree
 from driftcheck.model import AppSpec, Origin, RunError
 from driftcheck.source.helm_run import HelmError, run_binary, run_in_child
-from driftcheck.source.tree import CommitTree
+from driftcheck.source.renderer import Document, Output
 from driftcheck.source.yamlload import dump_yaml, load_manifests
-
-if TYPE_CHECKING:
-    from driftcheck.source.render import Rendered
 
 _SOURCE = re.compile(r"^# Source: (\S+)", re.MULTILINE)
 _URL = re.compile(r"^[A-Za-z][A-Za-z0-9+.-]*:")  # a scheme, where Go's url.Parse sees one
 
 
-def missing_dependencies(tree: CommitTree, chart_dir: str) -> list[dict[str, Any]]:
+def missing_dependencies(tree: Tree, chart_dir: str) -> list[dict[str, Any]]:
     """Dependencies of the chart (Chart.yaml, or requirements.yaml for v1) not vendored under charts/."""
     declared: list[dict[str, Any]] = []
     for name in ("Chart.yaml", "requirements.yaml"):
@@ -49,11 +47,9 @@ def missing_dependencies(tree: CommitTree, chart_dir: str) -> list[dict[str, Any
     return missing
 
 
-def render(tree: CommitTree, app: AppSpec, path: str, out: Rendered, timeout: float) -> None:
-    """Render the chart at path with the app's values files into out."""
-    from driftcheck.source.render import add_object
-
-    out.files_read.extend(tree.list_files(path, recurse=True))
+def render(tree: Tree, app: AppSpec, path: str, timeout: float) -> Output:
+    """Render the chart at path with the app's values files: its objects, errors and the files it reads."""
+    out = Output(files_read=tree.list_files(path, recurse=True))
     chart_file = posixpath.join(path, "Chart.yaml")
     missing = missing_dependencies(tree, path)
     if missing:
@@ -65,7 +61,7 @@ def render(tree: CommitTree, app: AppSpec, path: str, out: Rendered, timeout: fl
                 f"{posixpath.join(path, 'charts')}/; run `helm dependency build {path}` and commit the "
                 "result",
                 app=app.name, file=chart_file))
-        return
+        return out
     release = app.release_name or app.name
     options = app.source_options.get("helm") or {}
     with tree.exported() as (root, export_errors), \
@@ -80,16 +76,17 @@ def render(tree: CommitTree, app: AppSpec, path: str, out: Rendered, timeout: fl
             text = _template(root, path, values + extra, release, app.namespace, timeout, crds)
         except HelmError as e:
             out.errors.append(RunError(str(e), app=app.name, file=chart_file))
-            return
+            return out
     docs, errors = load_manifests(text.encode(), f"helm template {path}")
     out.errors.extend(errors)
     sources = _sources_by_line(text, path)
     for body, line in docs:
         file = _source_before(sources, line) or chart_file
-        add_object(out, body, Origin("git", file, 0 if file != chart_file else 1, tree.sha))
+        out.documents.append(Document(body, Origin("git", file, 0 if file != chart_file else 1, tree.sha)))
+    return out
 
 
-def _values_files(tree: CommitTree, chart_dir: str, raw_files: list[str], root: Path,
+def _values_files(tree: Tree, chart_dir: str, raw_files: list[str], root: Path,
                   ignore_missing: bool) -> list[Path]:
     """The app's values files on disk, resolved by ArgoCD's rule (`getResolvedValueFiles`,
     `ResolveValueFilePathOrUrl`): relative to the chart directory, a leading `/` from the repository

@@ -15,15 +15,13 @@ import re
 import shutil
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
+from driftcheck.fetch.tree import FileReader, Tree
 from driftcheck.model import AppSpec, Origin, RunError
 from driftcheck.source import argocd, sandbox
-from driftcheck.source.tree import CommitTree
+from driftcheck.source.renderer import Document, Output
 from driftcheck.source.yamlload import dump_yaml, load_manifests
-
-if TYPE_CHECKING:
-    from driftcheck.source.render import Rendered
 
 KUSTOMIZATION_NAMES = ("kustomization.yaml", "kustomization.yml", "Kustomization")
 # What kustomize's repospec parser (NewRepoSpecFromURL) or its HTTP file loader would take as remote: a
@@ -38,7 +36,7 @@ _PLUGIN_PATH_KEYS = frozenset({"path", "paths", "files", "envs", "env", "valuesF
 _SECRET_KIND = re.compile(rb"""kind['"]?\s*:\s*['"]?Secret\b""")
 
 
-def kustomization_file(tree: CommitTree, directory: str) -> str | None:
+def kustomization_file(tree: FileReader, directory: str) -> str | None:
     """The kustomization file in directory at this commit, if any."""
     for name in KUSTOMIZATION_NAMES:
         candidate = posixpath.join(directory, name) if directory else name
@@ -55,7 +53,7 @@ class Inputs:
     manifests: list[str] = field(default_factory=list)  # files holding resources, for origin tracing
 
 
-def inputs(tree: CommitTree, directory: str) -> Inputs:
+def inputs(tree: FileReader, directory: str) -> Inputs:
     """Walk the kustomization graph from directory, statically, as kustomize would read it (what the
     render depends on; whether the build may run is `check_build`'s business)."""
     found = Inputs()
@@ -63,7 +61,7 @@ def inputs(tree: CommitTree, directory: str) -> Inputs:
     return found
 
 
-def _walk(tree: CommitTree, directory: str, found: Inputs, seen: set[str]) -> None:
+def _walk(tree: FileReader, directory: str, found: Inputs, seen: set[str]) -> None:
     kfile = kustomization_file(tree, directory)
     if kfile is None or kfile in seen:
         return
@@ -234,48 +232,46 @@ def builder() -> list[str] | None:
     return None
 
 
-def render(tree: CommitTree, app: AppSpec, path: str, out: Rendered, timeout: float) -> None:
-    """Build the kustomization at path into out (objects, errors, files read)."""
-    from driftcheck.source.render import add_object
-
+def render(tree: Tree, app: AppSpec, path: str, timeout: float) -> Output:
+    """Build the kustomization at path: its objects, errors and the files it reads."""
     kfile = kustomization_file(tree, path) or path
     graph = inputs(tree, path)
-    out.files_read.extend(graph.files)
+    out = Output(files_read=list(graph.files))
     command = builder()
     if command is None:
         out.errors.append(RunError("Kustomize app, but neither kustomize nor kubectl is on PATH",
                                    app=app.name, file=path))
-        return
+        return out
     options = app.source_options.get("kustomize") or {}
     try:
         options = argocd.checked_kustomize_options(options)
     except argocd.OptionError as e:
         out.errors.append(RunError(f"spec.source.kustomize: {e}", app=app.name, **_declared_at(app, kfile)))
-        return
+        return out
     with tree.exported(private=bool(options)) as (root, export_errors):
         # Only the export's complaints about files this build reads concern this app.
         out.errors.extend(e for e in export_errors if e.file in graph.files or e.file.startswith(f"{path}/"))
         if options and not _edit_as_argocd(root, path, kfile, app, options, out):
-            return
+            return out
         check = check_build(root, path)
         if check.problems:
             out.errors.extend(check.problems)
-            return
+            return out
         try:
             proc = sandbox.run([*command, str(root / path)], cwd=root, timeout=timeout)
         except sandbox.RenderTimeout:
             out.errors.append(RunError(f"{' '.join(command)} did not finish within {timeout:g} s",
                                        app=app.name, file=path))
-            return
+            return out
         if proc.returncode != 0:
             out.errors.append(RunError(_failure(command, proc, root, kfile, check.secret_inputs),
                                        app=app.name, file=kfile))
-            return
+            return out
     docs, errors = load_manifests(proc.stdout, f"{' '.join(command)} {path}")
     out.errors.extend(errors)
     trace = _Tracer(tree, graph.manifests, kfile)
-    for body, _ in docs:
-        add_object(out, body, trace.origin(body))
+    out.documents.extend(Document(body, trace.origin(body)) for body, _ in docs)
+    return out
 
 
 def _declared_at(app: AppSpec, fallback: str) -> dict[str, Any]:
@@ -285,7 +281,7 @@ def _declared_at(app: AppSpec, fallback: str) -> dict[str, Any]:
 
 
 def _edit_as_argocd(root: Path, path: str, kfile: str, app: AppSpec, options: dict[str, Any],
-                    out: Rendered) -> bool:
+                    out: Output) -> bool:
     """Write the Application's kustomize options into the exported kustomization, as ArgoCD does; False
     (with the errors in out) when a path the options add is not local or the kustomization does not parse."""
     added = [("patches[].path", p["path"]) for p in options.get("patches", [])
@@ -318,7 +314,7 @@ def _failure(command: list[str], proc: sandbox.Completed, root: Path, kfile: str
 class _Tracer:
     """Finds the source file:line of a built object by kind and name among the files the build read."""
 
-    def __init__(self, tree: CommitTree, files: list[str], fallback: str) -> None:
+    def __init__(self, tree: Tree, files: list[str], fallback: str) -> None:
         self.sha = tree.sha
         self.fallback = fallback
         self.fallback_text = tree.read(fallback).decode("utf-8", "replace") if tree.exists(fallback) else ""

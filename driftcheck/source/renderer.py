@@ -1,0 +1,34 @@
+"""What a renderer is: the call every tool's renderer answers, and the Output it returns.
+
+A renderer turns the files of a Tree into documents with their origins; it neither keys nor
+de-duplicates them (`render.render_app` does, the same way for every tool).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any, Protocol
+
+from driftcheck.fetch.tree import Tree
+from driftcheck.model import AppSpec, Origin, RunError
+
+
+@dataclass(frozen=True)
+class Document:
+    """One rendered YAML document and where it came from."""
+
+    body: dict[str, Any]
+    origin: Origin
+
+
+@dataclass
+class Output:
+    """What one renderer produced, in the order it produced it."""
+
+    documents: list[Document] = field(default_factory=list)
+    files_read: list[str] = field(default_factory=list)  # repository paths the render depends on
+    errors: list[RunError] = field(default_factory=list)
+
+
+class Renderer(Protocol):
+    def __call__(self, tree: Tree, app: AppSpec, path: str, timeout: float) -> Output: ...
