@@ -131,7 +131,7 @@ def _serve() -> None:
     """Answer requests until stdin closes; each request may use TIMEOUT more seconds of CPU."""
     import resource
 
-    import jq  # type: ignore[import-not-found]
+    import jq
 
     _die_with_parent()
     resource.setrlimit(resource.RLIMIT_AS, (_MEMORY, _MEMORY))
