@@ -4,12 +4,12 @@ from __future__ import annotations
 
 import gc
 from collections.abc import Callable
-from dataclasses import dataclass, field
+from dataclasses import dataclass, replace
 from datetime import UTC, datetime
-from pathlib import Path
 from typing import Any
 
 from driftcheck import __version__
+from driftcheck.commands.options import CheckOptions, ClusterOptions, SourceOptions
 from driftcheck.model import (
     AppSpec,
     AuditReport,
@@ -24,57 +24,6 @@ Progress = Callable[[str], None]
 
 
 @dataclass
-class AuditOptions:
-    """Everything one run needs, already parsed; built by the CLI or by callers such as the demo."""
-
-    repo: str = "."
-    revision: str | None = None
-    at: str | None = None
-    paths: list[str] = field(default_factory=list)
-    namespace: str = ""
-    recurse: bool = False
-    app_names: list[str] = field(default_factory=list)
-    config_file: Path | None = None
-    argocd_apps: str | None = None
-    repo_urls: list[str] = field(default_factory=list)
-    git_token_file: Path | None = None
-    require_fresh: bool = False
-    rule_files: list[Path] = field(default_factory=list)
-    rule_packs: list[str] = field(default_factory=list)
-    live_snapshot: Path | None = None
-    kubeconfig: Path | None = None
-    context: str | None = None
-    all_namespaces: bool = False
-    selector: str | None = None
-    request_timeout: float = 30.0
-    render_timeout: float = 120.0
-    out: Path = Path("reports")
-    formats: list[str] = field(default_factory=lambda: ["html", "json"])
-    history_since: str = "90d"
-    explain_target: str | None = None
-    compare_status: bool = False
-    compare_aggregated_rules: bool = False
-
-    @classmethod
-    def from_cli(cls, kwargs: dict[str, Any]) -> AuditOptions:
-        """Flags as given; --repo, --revision and --history-since left out fall back to --config's keys."""
-        known = {f for f in cls.__dataclass_fields__}
-        values = {k: v for k, v in kwargs.items() if k in known and v is not None}
-        for name in ("paths", "app_names", "repo_urls", "rule_files", "rule_packs"):
-            values[name] = list(values.get(name) or [])
-        values["formats"] = [f.strip() for f in str(kwargs.get("formats") or "").split(",") if f.strip()]
-        if values.get("config_file"):
-            from driftcheck.config import load_config
-
-            config = load_config(values["config_file"])
-            for name, default in (("repo", config.repo), ("revision", config.revision),
-                                  ("history_since", config.history_since)):
-                if default and name not in values:
-                    values[name] = default
-        return cls(**values)
-
-
-@dataclass
 class DesiredState:
     """The Git side of a run: the commit, the apps found there and what each renders."""
 
@@ -83,44 +32,56 @@ class DesiredState:
     discovered: Any  # source.apps.DiscoveredApps
     desired_by_app: dict[str, list[Resource]]
     errors: list[RunError]
+    rendered: list[Any]  # source.render.Rendered per app, narrowed by -l: what `render` writes
 
 
-def desired_state(options: AuditOptions, progress: Progress = lambda _m: None) -> DesiredState:
-    """Open the repo, resolve the commit, find the apps and render each (narrowed by -l)."""
+def desired_state(source: SourceOptions, render_timeout: float = 120.0, selector: str | None = None,
+                  progress: Progress = lambda _m: None, show_renderer: bool = False) -> DesiredState:
+    """Open the repo, resolve the commit, find the apps and render each (narrowed by -l).
+
+    Shared by check, render and snapshot; show_renderer is render's progress line (it names the tool).
+    """
     from driftcheck.source.apps import discover_apps
     from driftcheck.source.render import render_app
     from driftcheck.source.repo import mask_url, open_repo, resolve_commit
     from driftcheck.source.tree import CommitTree
 
-    repo = open_repo(options.repo, require_fresh=options.require_fresh, token_file=options.git_token_file)
-    tree = CommitTree(repo, resolve_commit(repo, options.revision, options.at))
-    progress(f"desired state: {mask_url(options.repo)} at {tree.sha[:12]} ({tree.date})")
-    discovered = discover_apps(tree, options)
+    repo = open_repo(source.repo, require_fresh=source.require_fresh, token_file=source.git_token_file)
+    tree = CommitTree(repo, resolve_commit(repo, source.revision, source.at))
+    progress(f"desired state: {mask_url(source.repo)} at {tree.sha[:12]} ({tree.date})")
+    discovered = discover_apps(tree, source)
     for note in discovered.notes:
         progress(f"note: {note}")
     errors = list(discovered.errors)
     desired_by_app: dict[str, list[Resource]] = {}
+    all_rendered = []
     for app in discovered.apps:
-        rendered = render_app(tree, app, timeout=options.render_timeout)
+        rendered = render_app(tree, app, timeout=render_timeout)
         errors += rendered.errors
-        desired_by_app[app.name] = selected(options.selector, rendered.resources)
-        progress(f"  app {app.name}: {len(rendered.resources)} objects from {app.path}")
-    return DesiredState(repo, tree, discovered, desired_by_app, errors)
+        all_rendered.append(replace(rendered, resources=selected(selector, rendered.resources)))
+        desired_by_app[app.name] = all_rendered[-1].resources
+        line = f"  app {app.name}: {len(rendered.resources)} objects from "
+        if show_renderer:
+            progress(f"{line}{app.path or '.'} ({rendered.renderer or 'not rendered'})")
+        else:
+            progress(f"{line}{app.path}")
+    return DesiredState(repo, tree, discovered, desired_by_app, errors, all_rendered)
 
 
-def run_audit(options: AuditOptions, progress: Progress = lambda _m: None) -> tuple[AuditReport, str | None]:
+def run_audit(options: CheckOptions, progress: Progress = lambda _m: None) -> tuple[AuditReport, str | None]:
     """The whole run. Returns the report and, when --explain was asked, the explanation text."""
     from driftcheck.compare import CompareOptions, available_packs, compare_app, coverage, explain, load_rules
     from driftcheck.source.repo import mask_url, parse_moment
 
-    git_side = desired_state(options, progress)
+    source, cluster = options.source, options.cluster
+    git_side = desired_state(source, options.render_timeout, cluster.selector, progress)
     tree, discovered, desired_by_app = git_side.tree, git_side.discovered, git_side.desired_by_app
     apps, errors = discovered.apps, git_side.errors
     packs = options.rule_packs or discovered.rule_packs or available_packs()
     rules, rule_errors = load_rules(packs, options.rule_files, discovered.rule_sources)
     errors += rule_errors
 
-    live = read_live(options, apps, desired_by_app, progress)
+    live = read_live(cluster, live_scope(apps, desired_by_app, cluster.all_namespaces), progress)
     # Desired and live objects live until the reports are written: keep the cyclic GC from rescanning
     # them at every collection (bench: -10% CPU at 5,000 and 20,000 objects, same peak RSS).
     gc.freeze()
@@ -134,7 +95,7 @@ def run_audit(options: AuditOptions, progress: Progress = lambda _m: None) -> tu
     errors += rules.errors()
     cov, unmanaged = coverage(apps, results, live)
 
-    history, history_errors = app_histories(git_side.repo, tree, apps, results, live, options)
+    history, history_errors = app_histories(git_side.repo, tree, apps, results, live, options.history_since)
     errors += history_errors
     app_rows = [app_row(app, [r for r in results if r.app == app.name],
                         [e for e in errors if e.app == app.name]) for app in apps]
@@ -146,11 +107,11 @@ def run_audit(options: AuditOptions, progress: Progress = lambda _m: None) -> tu
     report = AuditReport(
         generated_at=datetime.now(UTC).isoformat(timespec="seconds"),
         tool_version=__version__,
-        source={"repo": mask_url(options.repo), "revision": options.revision or "HEAD",
+        source={"repo": mask_url(source.repo), "revision": source.revision or "HEAD",
                 "commit": tree.sha, "commit_date": tree.date,
-                "at": parse_moment(options.at).isoformat() if options.at else None},
+                "at": parse_moment(source.at).isoformat() if source.at else None},
         cluster={"context": live.info.get("context"), "server": live.info.get("server"),
-                 "snapshot": str(options.live_snapshot) if options.live_snapshot else None},
+                 "snapshot": str(cluster.live_snapshot) if cluster.live_snapshot else None},
         rules={"packs": rules.packs, "digest": rules.digest, "unused": rules.unused()},
         apps=app_rows,
         resources=results,
@@ -163,10 +124,10 @@ def run_audit(options: AuditOptions, progress: Progress = lambda _m: None) -> tu
     return report, explained
 
 
-def read_live(options: AuditOptions, apps: list[AppSpec], desired_by_app: dict[str, list[Resource]],
+def read_live(options: ClusterOptions, scope: tuple[set[tuple[str, str]], set[str] | None],
               progress: Progress) -> LiveState:
     """Live objects of the kinds Git uses, in the apps' namespaces, from a snapshot or the API."""
-    kinds, namespaces = live_scope(options, apps, desired_by_app)
+    kinds, namespaces = scope
     if options.live_snapshot:
         from driftcheck.live.snapshot import read_snapshot
 
@@ -190,21 +151,14 @@ def selected(selector: str | None, resources: list[Resource]) -> list[Resource]:
     return [r for r in resources if selects(requirements, r.body)]
 
 
-def live_scope(options: AuditOptions, apps: list[AppSpec],
-               desired_by_app: dict[str, list[Resource]]) -> tuple[set[tuple[str, str]], set[str] | None]:
+def live_scope(apps: list[AppSpec], desired_by_app: dict[str, list[Resource]],
+               all_namespaces: bool = False) -> tuple[set[tuple[str, str]], set[str] | None]:
     """The kinds Git uses, and where: the apps' namespaces plus any a manifest names (None = all)."""
     kinds = {r.key.group_kind for rs in desired_by_app.values() for r in rs}
-    if options.all_namespaces:
+    if all_namespaces:
         return kinds, None
     named = {r.key.namespace for rs in desired_by_app.values() for r in rs if r.key.namespace}
     return kinds, {a.namespace for a in apps if a.namespace} | named
-
-
-def snapshot_scope(options: AuditOptions,
-                   progress: Progress = lambda _m: None) -> tuple[set[tuple[str, str]], set[str] | None]:
-    """What `check` with these options would read live: for `driftcheck snapshot` to capture exactly that."""
-    git_side = desired_state(options, progress)
-    return live_scope(options, git_side.discovered.apps, git_side.desired_by_app)
 
 
 def rekey_cluster_scoped(desired: list[Resource], live: LiveState) -> list[Resource]:
@@ -229,12 +183,12 @@ def app_row(app: AppSpec, results: list[ResourceResult], errors: list[RunError])
 
 
 def app_histories(repo: Any, tree: Any, apps: list[AppSpec], results: list[ResourceResult],
-                  live: LiveState, options: AuditOptions) -> tuple[list[Any], list[RunError]]:
+                  live: LiveState, history_since: str) -> tuple[list[Any], list[RunError]]:
     """Each app's deploy history since --history-since, and for drifts the commit live matches within it
     (or the state in effect at the window's start; see history.app_history)."""
     from driftcheck.history import app_history, match_live_commit, parse_since
 
-    since = parse_since(options.history_since, tree.date)
+    since = parse_since(history_since, tree.date)
     live_by_key = {r.key: r for r in live.resources}
     events: list[Any] = []
     errors: list[RunError] = []

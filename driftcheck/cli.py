@@ -1,4 +1,5 @@
-"""The `driftcheck` command line: flag parsing, exit codes and progress output; no logic beyond wiring."""
+"""The `driftcheck` command line: click flags, progress output and the last-resort error line; each command
+body is one call into `driftcheck.commands`."""
 
 from __future__ import annotations
 
@@ -7,16 +8,19 @@ import logging
 import os
 import signal
 import sys
-import time
+from collections.abc import Callable
 from pathlib import Path
+from typing import Any, TypeVar
 
 import click
 
 from driftcheck import __version__, scrub
+from driftcheck.commands import EXIT_ERROR
+from driftcheck.commands.options import ClusterOptions, SourceOptions
 from driftcheck.model import DriftcheckError
 from driftcheck.textsafe import for_terminal
 
-EXIT_IN_SYNC, EXIT_DRIFT, EXIT_ERROR = 0, 1, 2
+Command = TypeVar("Command", bound=Callable[..., Any])
 
 
 class DriftcheckGroup(click.Group):
@@ -94,17 +98,17 @@ def main() -> None:
         root.addHandler(_TerminalLog())
 
 
-def source_options(func):  # type: ignore[no-untyped-def]
-    """The flags that choose the desired state: repository, moment, apps."""
-    options = [
-        click.option("--repo", default=None, callback=_register_url,
+def source_flags(namespace: Callable[[Command], Command]) -> Callable[[Command], Command]:
+    """The flags that choose the desired state: repository, moment, apps (-n is the command's own)."""
+    options: list[Callable[[Command], Command]] = [
+        click.option("--repo", default="", callback=_register_url,
                      help="Git repository: a local path or a URL (default: --config's repo, else '.')."),
         click.option("--revision", default=None, help="Branch, tag or commit (default: HEAD)."),
         click.option("--at", "at", default=None,
                      help="A moment (ISO-8601; a bare date means the end of that day, UTC): "
                           "the last commit on --revision at or before it."),
         click.option("--path", "paths", multiple=True, help="An app path in the repo (repeatable)."),
-        click.option("-n", "--namespace", default="", help="Destination namespace for --path apps."),
+        namespace,
         click.option("--recurse", is_flag=True, help="Read --path directories recursively."),
         click.option("--app", "app_names", multiple=True,
                      help="Only these apps (from config or Applications)."),
@@ -120,13 +124,32 @@ def source_options(func):  # type: ignore[no-untyped-def]
         click.option("--require-fresh", is_flag=True,
                      help="Fail when the remote cannot be fetched instead of using the cached clone."),
     ]
-    for option in reversed(options):
-        func = option(func)
-    return func
+
+    def add(func: Command) -> Command:
+        for option in reversed(options):
+            func = option(func)
+        return func
+    return add
+
+
+APP_NAMESPACE = click.option("-n", "--namespace", default="", help="Destination namespace for --path apps.")
+KUBECONFIG = click.option("--kubeconfig", type=click.Path(path_type=Path), default=None)
+CONTEXT = click.option("--context", default=None, help="Kubeconfig context.")
+SELECTOR = click.option("-l", "--selector", default=None, help="Label selector for live objects.")
+RENDER_TIMEOUT = click.option(
+    "--render-timeout", type=click.FloatRange(min=1), default=120.0, show_default=True,
+    help="Seconds a Kustomize or Helm render may take before it is an app error.")
+
+
+def _source(repo: str, revision: str | None, at: str | None, paths: tuple[str, ...], namespace: str,
+            recurse: bool, app_names: tuple[str, ...], config_file: Path | None, argocd_apps: str | None,
+            repo_urls: tuple[str, ...], git_token_file: Path | None, require_fresh: bool) -> SourceOptions:
+    return SourceOptions(repo, revision, at, list(paths), namespace, recurse, list(app_names), config_file,
+                         argocd_apps, list(repo_urls), git_token_file, require_fresh)
 
 
 @main.command()
-@source_options
+@source_flags(APP_NAMESPACE)
 @click.option("--rules", "rule_files", multiple=True, type=click.Path(exists=True, path_type=Path),
               help="Extra ignore-rule file or directory (repeatable).")
 @click.option("--rule-pack", "rule_packs", multiple=True,
@@ -136,12 +159,11 @@ def source_options(func):  # type: ignore[no-untyped-def]
 @click.option("--request-timeout", type=click.FloatRange(min=1), default=30.0, show_default=True,
               help="Seconds each API request may take, whole answer, before it is retried; each LIST "
                    "may take 4x, the whole live read 10x.")
-@click.option("--render-timeout", type=click.FloatRange(min=1), default=120.0, show_default=True,
-              help="Seconds a Kustomize or Helm render may take before it is an app error.")
-@click.option("--kubeconfig", type=click.Path(path_type=Path), default=None)
-@click.option("--context", default=None, help="Kubeconfig context.")
+@RENDER_TIMEOUT
+@KUBECONFIG
+@CONTEXT
 @click.option("-A", "--all-namespaces", is_flag=True, help="Read live objects in all namespaces.")
-@click.option("-l", "--selector", default=None, help="Label selector for live objects.")
+@SELECTOR
 @click.option("--out", type=click.Path(file_okay=False, path_type=Path), default=Path("reports"),
               show_default=True, help="Report archive directory.")
 @click.option("--format", "formats", default="html,json", show_default=True,
@@ -152,7 +174,7 @@ def source_options(func):  # type: ignore[no-untyped-def]
               help="Write Prometheus metrics here (node-exporter textfile collector), atomically.")
 @click.option("--pushgateway", default=None, callback=_register_url,
               help="Push the metrics to this Prometheus Pushgateway URL.")
-@click.option("--history-since", default=None,
+@click.option("--history-since", default="",
               help="How far back the report's deploy history goes (e.g. 90d, or a date; default: "
                    "--config's historySince, else 90d).")
 @click.option("--explain", "explain_target", default=None, help="Print the full comparison of KIND/NAME.")
@@ -161,30 +183,29 @@ def source_options(func):  # type: ignore[no-untyped-def]
               help="Compare the rules of aggregated ClusterRoles (normally their controller's).")
 @click.option("-o", "--output", type=click.Choice(["table", "json", "none"]), default="table",
               help="What to print on stdout.")
-def check(**kwargs: object) -> None:
+def check(repo: str, revision: str | None, at: str | None, paths: tuple[str, ...], namespace: str,
+          recurse: bool, app_names: tuple[str, ...], config_file: Path | None, argocd_apps: str | None,
+          repo_urls: tuple[str, ...], git_token_file: Path | None, require_fresh: bool,
+          rule_files: tuple[Path, ...], rule_packs: tuple[str, ...], live_snapshot: Path | None,
+          request_timeout: float, render_timeout: float, kubeconfig: Path | None, context: str | None,
+          all_namespaces: bool, selector: str | None, out: Path, formats: str, keep: int | None,
+          metrics_file: Path | None, pushgateway: str | None, history_since: str, explain_target: str | None,
+          compare_status: bool, compare_aggregated_rules: bool, output: str) -> None:
     """Render desired state, read live state, compare, and write the reports.
 
     Exit 0 when in sync, 1 when anything drifted, is missing or extra, 2 on errors.
     """
-    from driftcheck.audit import AuditOptions, run_audit
-    from driftcheck.report import parse_formats, write_reports
-    from driftcheck.report.terminal import summary_table
+    from driftcheck.commands import check as command
+    from driftcheck.commands.options import CheckOptions, OutputOptions
 
-    parse_formats(str(kwargs["formats"]))  # a typo fails now, not after the whole audit
-    options = AuditOptions.from_cli(kwargs)
-    started = time.monotonic()
-    report, explained = run_audit(options, progress=progress)
-    report.duration_seconds = time.monotonic() - started
-    written = write_reports(report, options.out, options.formats, keep=kwargs["keep"],  # type: ignore[arg-type]
-                            metrics_file=kwargs["metrics_file"],  # type: ignore[arg-type]
-                            pushgateway=kwargs["pushgateway"], on_wait=progress)  # type: ignore[arg-type]
-    if kwargs["output"] == "table":
-        click.echo(summary_table(report))
-    if explained is not None:
-        click.echo(explained)
-    for path in written.paths:
-        progress(f"wrote {path}")
-    sys.exit(exit_code(report))
+    sys.exit(command.run(CheckOptions(
+        source=_source(repo, revision, at, paths, namespace, recurse, app_names, config_file, argocd_apps,
+                       repo_urls, git_token_file, require_fresh),
+        cluster=ClusterOptions(live_snapshot, kubeconfig, context, all_namespaces, selector, request_timeout),
+        output=OutputOptions(out, formats, keep, metrics_file, pushgateway, output),
+        rule_files=list(rule_files), rule_packs=list(rule_packs), render_timeout=render_timeout,
+        history_since=history_since, explain_target=explain_target, compare_status=compare_status,
+        compare_aggregated_rules=compare_aggregated_rules), progress))
 
 
 @main.command()
@@ -192,49 +213,42 @@ def check(**kwargs: object) -> None:
               show_default=True, help="Report archive directory.")
 def demo(out: Path) -> None:
     """Run the main job on the bundled example repository and live snapshot (exit 1: it has drift)."""
-    from driftcheck.demo.run import run_demo
-    from driftcheck.report.terminal import summary_table
+    from driftcheck.commands import demo as command
 
-    result = run_demo(out, progress=progress)
-    click.echo(summary_table(result.report))
-    for path in result.written.paths:
-        click.echo(f"report: {path}")
-    click.echo(f"demo repository and snapshot: {result.workdir}")
-    sys.exit(exit_code(result.report))
+    sys.exit(command.run(out, progress))
 
 
 @main.command()
 @click.argument("report_file", metavar="REPORT.json", type=click.Path(dir_okay=False, path_type=Path))
 def verify(report_file: Path) -> None:
     """Check a JSON report's digest; say which part changed if it does not match (exit 1)."""
-    from driftcheck.report.verify import verify as verify_report
+    from driftcheck.commands import verify as command
 
-    result = verify_report(report_file)
-    click.echo(result.message())
-    sys.exit(0 if result.ok else 1)
+    sys.exit(command.run(report_file))
 
 
 @main.command()
-@source_options
+@source_flags(APP_NAMESPACE)
 @click.option("--out", required=True, type=click.Path(file_okay=False, path_type=Path),
               help="Directory to write (empty, new, or an earlier render: it is replaced).")
 @click.option("--include-secret-values", is_flag=True,
               help="Write Secret values as Git has them (default: redacted, keys kept).")
-def render(**kwargs: object) -> None:
+@RENDER_TIMEOUT
+@click.option("-l", "--selector", default=None, help="Only the objects this label selector chooses.")
+def render(repo: str, revision: str | None, at: str | None, paths: tuple[str, ...], namespace: str,
+           recurse: bool, app_names: tuple[str, ...], config_file: Path | None, argocd_apps: str | None,
+           repo_urls: tuple[str, ...], git_token_file: Path | None, require_fresh: bool, out: Path,
+           include_secret_values: bool, render_timeout: float, selector: str | None) -> None:
     """Write the desired state at --revision/--at as files: <namespace>/<Kind>.<name>.yaml + MANIFEST.json.
 
     Exit 0 when every app rendered, 2 when some could not (the rest is still written).
     """
-    from driftcheck.audit import AuditOptions
-    from driftcheck.reconstruct import reconstruct
+    from driftcheck.commands import render as command
 
-    options = AuditOptions.from_cli(kwargs)
-    out = Path(str(kwargs["out"]))
-    written = reconstruct(options, out, bool(kwargs["include_secret_values"]), progress=progress)
-    for error in written.errors:
-        progress(f"error: {error}")
-    click.echo(f"wrote {written.objects} objects and MANIFEST.json to {out}")
-    sys.exit(EXIT_ERROR if written.errors else EXIT_IN_SYNC)
+    sys.exit(command.run(command.RenderOptions(
+        out, _source(repo, revision, at, paths, namespace, recurse, app_names, config_file, argocd_apps,
+                     repo_urls, git_token_file, require_fresh),
+        include_secret_values, render_timeout, selector), progress))
 
 
 @main.command()
@@ -242,99 +256,55 @@ def render(**kwargs: object) -> None:
               help="Snapshot file to write (YAML; `check --live-snapshot` reads it).")
 @click.option("--kubeconfig", type=click.Path(path_type=Path), default=None,
               help="Kubeconfig (default: KUBECONFIG, else the Pod's service account, else ~/.kube/config).")
-@click.option("--context", default=None, help="Kubeconfig context.")
-@click.option("-n", "--namespace", "namespaces", multiple=True,
-              help="Namespace to capture (repeatable; default: the apps' namespaces, else all).")
+@CONTEXT
 @click.option("-A", "--all-namespaces", is_flag=True, help="Capture all namespaces.")
-@click.option("-l", "--selector", default=None, help="Label selector for live objects.")
+@SELECTOR
 @click.option("--kinds", default=None,
               help="Comma-separated kinds as kubectl names them (Deployment, deploy, Rollout.argoproj.io); "
                    "default: the kinds the apps use, else common kinds and every CRD's.")
 @click.option("--include-secret-values", is_flag=True,
               help="Keep Secret values (default: redacted, keys kept).")
-@click.option("--repo", default=None, callback=_register_url,
-              help="Capture what `check` reads for this repository's apps.")
-@click.option("--revision", default=None, help="Branch, tag or commit (default: HEAD).")
-@click.option("--at", "at", default=None, help="A moment: the last commit on --revision at or before it.")
-@click.option("--path", "paths", multiple=True,
-              help="An app path in the repo (repeatable; -n is its namespace).")
-@click.option("--recurse", is_flag=True, help="Read --path directories recursively.")
-@click.option("--app", "app_names", multiple=True, help="Only these apps (from config or Applications).")
-@click.option("--config", "config_file", type=click.Path(dir_okay=False, path_type=Path), default=None,
-              help="driftcheck.yaml (default: driftcheck.yaml in the repo at the commit).")
-@click.option("--argocd-apps", default=None, help="Glob of ArgoCD Application manifests in the repo.")
-@click.option("--repo-url", "repo_urls", multiple=True,
-              help="URL(s) the Applications use for this repository (repeatable).")
-@click.option("--git-token-file", type=click.Path(dir_okay=False, path_type=Path), default=None,
-              callback=_register_token_file,
-              help="File holding an HTTPS token for the remote (or set DRIFTCHECK_GIT_TOKEN).")
-def snapshot(**kwargs: object) -> None:
+@source_flags(click.option(
+    "-n", "--namespace", "namespaces", multiple=True,
+    help="Namespace to capture (repeatable; default: the apps' namespaces, else all)."))
+def snapshot(out: Path, kubeconfig: Path | None, context: str | None, all_namespaces: bool,
+             selector: str | None, kinds: str | None, include_secret_values: bool, repo: str,
+             revision: str | None, at: str | None, paths: tuple[str, ...], namespaces: tuple[str, ...],
+             recurse: bool, app_names: tuple[str, ...], config_file: Path | None, argocd_apps: str | None,
+             repo_urls: tuple[str, ...], git_token_file: Path | None, require_fresh: bool) -> None:
     """Capture live objects to a file, for the archive or an offline `check --live-snapshot`.
 
     With --repo/--path/--app/--config it captures exactly what `check` with the same flags reads.
     """
-    from driftcheck.audit import AuditOptions, snapshot_scope
-    from driftcheck.live.cluster import ClusterReader
-    from driftcheck.live.discovery import gitops_kinds, kinds_named
-    from driftcheck.live.snapshot import write_snapshot
+    from driftcheck.commands import snapshot as command
 
-    namespaces = set(kwargs["namespaces"])  # type: ignore[arg-type]
-    reader = ClusterReader(str(kwargs["kubeconfig"]) if kwargs["kubeconfig"] else None,
-                           kwargs["context"])  # type: ignore[arg-type]
-    progress(f"live state: {reader.info['server']} (context {reader.info['context']})")
-    served = reader.served_types()
-    named = [k.strip() for k in str(kwargs["kinds"] or "").split(",") if k.strip()]
-    kinds = kinds_named(served, named) if named else set()
-    if any(kwargs[k] for k in ("repo", "paths", "app_names", "config_file", "argocd_apps")):
-        if kwargs["paths"] and len(namespaces) > 1:
-            raise DriftcheckError("with --path, give one -n: the apps' destination namespace")
-        options = AuditOptions.from_cli({**kwargs, "namespace": next(iter(namespaces), "")})
-        git_kinds, git_namespaces = snapshot_scope(options, progress)
-        kinds |= git_kinds
-        namespaces |= git_namespaces or set()
-    elif not kinds:
-        kinds = gitops_kinds(served)
-    state = reader.read(kinds, None if kwargs["all_namespaces"] or not namespaces else namespaces,
-                        kwargs["selector"])  # type: ignore[arg-type]
-    state.info["served"] = {t.group_kind for t in served}  # offline, tells "never captured" from "not served"
-    write_snapshot(state, Path(str(kwargs["out"])), bool(kwargs["include_secret_values"]))
-    for reason in sorted(state.unreadable.values()):
-        progress(f"warning: not captured: {reason}")
-    for group, kind in sorted(state.not_served):
-        progress(f"warning: not served by the cluster: {kind}{'.' + group if group else ''}")
-    scope = state.info["scope"]["namespaces"]
-    where = "all namespaces" if scope is None else f"{len(scope)} namespace(s)"
-    click.echo(f"wrote {kwargs['out']}: {len(state.resources)} objects of {len(kinds)} kinds in {where}, "
-               f"{state.requests} API requests")
+    sys.exit(command.run(command.SnapshotOptions(
+        out, ClusterOptions(None, kubeconfig, context, all_namespaces, selector),
+        _source(repo, revision, at, paths, "", recurse, app_names, config_file, argocd_apps, repo_urls,
+                git_token_file, require_fresh),
+        list(namespaces), kinds, include_secret_values), progress))
 
 
 @main.command()
-@source_options
+@source_flags(APP_NAMESPACE)
 @click.option("--since", default=None, help="Only deploys from this date, moment or age (e.g. 90d) on.")
 @click.option("--until", default=None, help="Only deploys up to this date (its end) or moment.")
 @click.option("--author", default=None, help="Only deploys whose author (name <email>) contains this text.")
 @click.option("-o", "--output", type=click.Choice(["table", "json", "md"]), default="table",
               help="What to print on stdout.")
-def history(**kwargs: object) -> None:
+def history(repo: str, revision: str | None, at: str | None, paths: tuple[str, ...], namespace: str,
+            recurse: bool, app_names: tuple[str, ...], config_file: Path | None, argocd_apps: str | None,
+            repo_urls: tuple[str, ...], git_token_file: Path | None, require_fresh: bool,
+            since: str | None, until: str | None, author: str | None, output: str) -> None:
     """The dated deploy history of apps: who changed what they render, when, and what was rolled back."""
-    from driftcheck.audit import AuditOptions
-    from driftcheck.history import format_histories, histories
+    from driftcheck.commands.history import histories
+    from driftcheck.commands.options import with_config_defaults
+    from driftcheck.report.history_text import format_histories
 
-    options = AuditOptions.from_cli(kwargs)
-    found = histories(options, *(str(kwargs[k]) if kwargs[k] else None for k in ("since", "until", "author")))
-    click.echo(format_histories(found, str(kwargs["output"])))
-
-
-def exit_code(report: object) -> int:
-    """2 when something could not be checked, 1 when anything differs, 0 when all is in sync."""
-    from driftcheck.model import AuditReport
-
-    assert isinstance(report, AuditReport)
-    if report.errors or any(r.status == "unknown" for r in report.resources):
-        return EXIT_ERROR
-    if any(r.status != "in-sync" for r in report.resources):
-        return EXIT_DRIFT
-    return EXIT_IN_SYNC
+    source, _ = with_config_defaults(_source(repo, revision, at, paths, namespace, recurse, app_names,
+                                             config_file, argocd_apps, repo_urls, git_token_file,
+                                             require_fresh))
+    click.echo(format_histories(histories(source, since or None, until or None, author or None), output))
 
 
 if __name__ == "__main__":

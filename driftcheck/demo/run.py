@@ -27,7 +27,8 @@ class DemoRun:
 def run_demo(out: Path, formats: list[str] | None = None,
              progress: Callable[[str], None] = lambda _m: None) -> DemoRun:
     """Materialize the demo repository, copy the shipped snapshot beside it, audit both as `check` would."""
-    from driftcheck.audit import AuditOptions, run_audit
+    from driftcheck.audit import run_audit
+    from driftcheck.commands.options import CheckOptions, ClusterOptions, SourceOptions, resolved
     from driftcheck.report import write_reports
 
     workdir = Path(tempfile.mkdtemp(prefix="driftcheck-demo-"))
@@ -36,7 +37,9 @@ def run_demo(out: Path, formats: list[str] | None = None,
     with resources.as_file(resources.files("driftcheck.demo") / SNAPSHOT_NAME) as shipped:
         shutil.copyfile(shipped, snapshot)
     progress(f"demo repository {repo}, live snapshot {snapshot}")
-    options = AuditOptions(repo=str(repo), argocd_apps=DEMO_ARGOCD_APP, repo_urls=[DEMO_REPO_URL],
-                           live_snapshot=snapshot, out=out, formats=formats or ["html", "json"])
+    options = resolved(CheckOptions(
+        source=SourceOptions(repo=str(repo), argocd_apps=DEMO_ARGOCD_APP, repo_urls=[DEMO_REPO_URL]),
+        cluster=ClusterOptions(live_snapshot=snapshot)))
+    chosen = formats or ["html", "json"]
     report, _ = run_audit(options, progress)
-    return DemoRun(report, write_reports(report, out, options.formats), workdir)
+    return DemoRun(report, write_reports(report, out, chosen), workdir)

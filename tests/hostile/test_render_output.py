@@ -13,7 +13,7 @@ import pytest
 import yaml
 
 from driftcheck.model import AppSpec, Origin, Resource, ResourceKey
-from driftcheck.reconstruct import NAME_BYTES, write_desired
+from driftcheck.report.desired_dir import NAME_BYTES, write_desired
 from driftcheck.source.render import Rendered
 from testing import planted
 

@@ -1,4 +1,4 @@
-"""Point-in-time reconstruction: the desired state of a commit written as files plus a MANIFEST.json.
+"""The `render` output directory: the desired state of a commit written as files plus a MANIFEST.json.
 
 Layout: `<namespace or _cluster>/<Kind>.<name>.yaml`, one object per file (a name over NAME_BYTES is
 cut and ends in a hash of the whole, so a valid 253-character name still fits a file system), and
@@ -23,7 +23,7 @@ from driftcheck import __version__
 from driftcheck.compare.secrets import redact_secret_values
 from driftcheck.model import DriftcheckError, Resource, RunError, split_api_version, utf8_text
 from driftcheck.source.render import Rendered
-from driftcheck.source.yamlload import dump_yaml
+from driftcheck.source.yaml import dump_yaml
 
 SCHEMA = "driftcheck.render/v1"
 MANIFEST = "MANIFEST.json"
@@ -35,6 +35,8 @@ DATA_MARKER, STRING_MARKER = "UkVEQUNURUQ=", "REDACTED"
 
 @dataclass
 class Written:
+    """What write_desired put in the directory, and the errors it carries in MANIFEST.json."""
+
     out: Path
     objects: int = 0
     errors: list[RunError] = field(default_factory=list)
@@ -178,41 +180,3 @@ def _object_entry(res: Resource, app: str, rel: str, digest: str) -> dict[str, A
 def _error_dict(e: RunError) -> dict[str, Any]:
     return {"message": e.message, "app": e.app, "file": e.file, "line": e.line, "resource": e.resource,
             "stage": e.stage}
-
-
-def reconstruct(options: Any, out: Path, include_secret_values: bool = False,
-                progress: Any = lambda _m: None) -> Written:
-    """The `render` command: open the repo, resolve --revision/--at, render the apps, write out.
-
-    options carries the source flags (repo, revision, at, paths, namespace, recurse, app_names,
-    config_file, argocd_apps, repo_urls, git_token_file, require_fresh), e.g. an AuditOptions.
-    """
-    from driftcheck.source.apps import discover_apps
-    from driftcheck.source.render import render_app
-    from driftcheck.source.repo import mask_url, open_repo, parse_moment, resolve_commit
-    from driftcheck.source.tree import CommitTree
-
-    repo = open_repo(options.repo, require_fresh=options.require_fresh, token_file=options.git_token_file)
-    commit = resolve_commit(repo, options.revision, options.at)
-    tree = CommitTree(repo, commit)
-    progress(f"desired state: {mask_url(options.repo)} at {tree.sha[:12]} ({tree.date})")
-    discovered = discover_apps(tree, options)
-    for note in discovered.notes:
-        progress(f"note: {note}")
-    rendered = []
-    for app in discovered.apps:
-        r = render_app(tree, app)
-        progress(f"  app {app.name}: {len(r.resources)} objects from {app.path or '.'} "
-                 f"({r.renderer or 'not rendered'})")
-        rendered.append(r)
-    source = {
-        "repo": mask_url(options.repo),
-        "revision": options.revision or "HEAD",
-        "commit": tree.sha,
-        "commit_date": tree.date,
-        "at": ({"requested": options.at, "moment": parse_moment(options.at).isoformat()}
-               if options.at else None),
-        "skipped_apps": [{"name": s.name, "reason": utf8_text(s.reason), "origin": utf8_text(s.origin)}
-                         for s in discovered.skipped],
-    }
-    return write_desired(out, rendered, source, include_secret_values, discovered.errors)

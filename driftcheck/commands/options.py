@@ -1,0 +1,94 @@
+"""The flag groups several commands share (source, cluster, report output) and the options of `check`.
+
+A run's code reads these typed values, never click's parameters; `with_config_defaults` is the one
+place where flags left out fall back to `--config`'s keys.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field, replace
+from pathlib import Path
+
+DEFAULT_HISTORY_SINCE = "90d"
+
+
+@dataclass
+class SourceOptions:
+    """Which desired state: the repository, the moment, the apps (what `apps.find_apps` reads)."""
+
+    repo: str = ""  # "" until with_config_defaults: --config's repo, else "."
+    revision: str | None = None
+    at: str | None = None
+    paths: list[str] = field(default_factory=list)
+    namespace: str = ""
+    recurse: bool = False
+    app_names: list[str] = field(default_factory=list)
+    config_file: Path | None = None
+    argocd_apps: str | None = None
+    repo_urls: list[str] = field(default_factory=list)
+    git_token_file: Path | None = None
+    require_fresh: bool = False
+
+    def chooses_apps(self) -> bool:
+        """Whether any flag names apps or where they come from (snapshot then captures what they use)."""
+        return bool(self.repo or self.paths or self.app_names or self.config_file or self.argocd_apps)
+
+
+@dataclass
+class ClusterOptions:
+    """Where live objects come from and which of them: a snapshot, or a kubeconfig context."""
+
+    live_snapshot: Path | None = None
+    kubeconfig: Path | None = None
+    context: str | None = None
+    all_namespaces: bool = False
+    selector: str | None = None
+    request_timeout: float = 30.0
+
+
+@dataclass
+class OutputOptions:
+    """Where and how the reports of a run are written."""
+
+    out: Path = Path("reports")
+    formats: str = "html,json"  # as given: parse_formats checks it before the run starts
+    keep: int | None = None
+    metrics_file: Path | None = None
+    pushgateway: str | None = None
+    output: str = "table"  # stdout: table | json | none
+
+
+@dataclass
+class CheckOptions:
+    """Everything one `check` run needs; built by the CLI or by callers such as the demo."""
+
+    source: SourceOptions = field(default_factory=SourceOptions)
+    cluster: ClusterOptions = field(default_factory=ClusterOptions)
+    output: OutputOptions = field(default_factory=OutputOptions)
+    rule_files: list[Path] = field(default_factory=list)
+    rule_packs: list[str] = field(default_factory=list)
+    render_timeout: float = 120.0
+    history_since: str = ""  # "" until with_config_defaults: --config's historySince, else 90d
+    explain_target: str | None = None
+    compare_status: bool = False
+    compare_aggregated_rules: bool = False
+
+
+def with_config_defaults(source: SourceOptions) -> tuple[SourceOptions, str]:
+    """--repo and --revision left out fall back to --config's keys (the repo to '.'); also returns
+    --config's historySince ('' without one)."""
+    repo, revision, history_since = source.repo, source.revision, ""
+    if source.config_file is not None:
+        from driftcheck.apps.config import load_config
+
+        config = load_config(source.config_file)
+        repo, revision = repo or config.repo, revision or config.revision or None
+        history_since = config.history_since
+    return replace(source, repo=repo or ".", revision=revision), history_since
+
+
+def resolved(options: CheckOptions) -> CheckOptions:
+    """A check's options with --config's defaults applied (and 90d when no history window is given)."""
+    source, config_since = with_config_defaults(options.source)
+    since = options.history_since or config_since or DEFAULT_HISTORY_SINCE
+    return replace(options, source=source, history_since=since)
