@@ -24,3 +24,12 @@ def _escape(match: re.Match[str]) -> str:
 def for_terminal(text: object) -> str:
     """str(text) with every control character written as a visible escape; a backslash stays itself."""
     return _CONTROL.sub(_escape, str(text))
+
+
+_SHOWN = 80  # characters of a user's --revision, --at or --repo echoed in an error
+
+
+def shown(text: str) -> str:
+    """A user's --revision, --at or --repo text as an error line echoes it: its start only, controls
+    escaped (a 100 KB value or an escape sequence must not fill or rewrite the terminal)."""
+    return for_terminal(text if len(text) <= _SHOWN else f"{text[:_SHOWN]}…")

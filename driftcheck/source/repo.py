@@ -18,8 +18,7 @@ import stat
 import subprocess
 import tempfile
 import time
-from datetime import UTC, date, datetime, timedelta
-from datetime import time as dtime
+from datetime import datetime, timedelta
 from pathlib import Path
 from urllib.parse import urlsplit, urlunsplit
 
@@ -27,13 +26,13 @@ import git
 
 from driftcheck.model import DriftcheckError
 from driftcheck.scrub import mask_url
-from driftcheck.textsafe import for_terminal
+from driftcheck.source.gitobjects import GIT_OPTIONS, shallow_boundary
+from driftcheck.source.moments import parse_moment
+from driftcheck.textsafe import for_terminal, shown
 
 log = logging.getLogger(__name__)
 
 REMOTE_TIMEOUT = 60.0  # seconds for one clone or fetch
-# Every git driftcheck runs: no hook runs, whatever a repository or the clone cache holds.
-GIT_OPTIONS = ("-c", "core.hooksPath=/dev/null")
 # Clone and fetch check every object as `git fsck` does (a tree entry `..` or `.git`, duplicate entries,
 # hostile .gitmodules are refused before they reach the cache). The ignored checks are commit and tree
 # formatting quirks of old tools that long-lived legitimate repositories still carry.
@@ -44,7 +43,6 @@ _FETCH_CHECKS = tuple(arg for option in (
         "missingSpaceBeforeEmail", "missingTaggerEntry", "badTagName", "extraHeaderEntry")))
     for arg in ("-c", option))
 _FSCK_LINE = re.compile(r"^error: object ([0-9a-f]{7,64}): (\w+): (.*)$")
-_SHOWN = 80  # characters of a user's --revision or --at echoed in an error
 _SCP_LIKE = re.compile(r"^[\w.-]+@[\w.-]+:(?!//)")
 _ASKPASS = """#!/bin/sh
 case "$1" in
@@ -132,12 +130,6 @@ def _opened(repo: git.Repo) -> git.Repo:
     """The repository with every git that GitPython runs for it hook-free too."""
     repo.git.set_persistent_git_options(c=GIT_OPTIONS[1])
     return repo
-
-
-def shown(text: str) -> str:
-    """A user's --revision, --at or --repo text as an error line echoes it: its start only, controls
-    escaped (a 100 KB value or an escape sequence must not fill or rewrite the terminal)."""
-    return for_terminal(text if len(text) <= _SHOWN else f"{text[:_SHOWN]}…")
 
 
 def _age(dest: Path) -> str:
@@ -234,23 +226,6 @@ def _kill_group(proc: subprocess.Popen[str]) -> None:
     proc.communicate()
 
 
-def parse_moment(text: str) -> datetime:
-    """An aware datetime from ISO-8601 text.
-
-    With an offset it is taken as given; without one it is UTC. A bare date (2026-01-19) means the
-    end of that day in UTC (23:59:59), i.e. "what was deployed on 19 January".
-    """
-    s = text.strip()
-    try:
-        if re.fullmatch(r"\d{4}-\d{2}-\d{2}", s):
-            return datetime.combine(date.fromisoformat(s), dtime(23, 59, 59), tzinfo=UTC)
-        moment = datetime.fromisoformat(s.replace("z", "Z"))
-    except ValueError:
-        raise DriftcheckError(f"--at {shown(repr(text))}: not an ISO-8601 date or moment "
-                              "(e.g. 2026-01-19 or 2026-01-20T16:30:00+09:00)") from None
-    return moment if moment.tzinfo else moment.replace(tzinfo=UTC)
-
-
 def resolve_commit(repo: git.Repo, revision: str | None = None,
                    at: str | datetime | None = None) -> git.Commit:
     """The commit for --revision (branch, tag, full/short SHA; default HEAD) and optionally --at.
@@ -269,7 +244,7 @@ def resolve_commit(repo: git.Repo, revision: str | None = None,
     moment = at if isinstance(at, datetime) else parse_moment(at)
     limit = moment.timestamp()
     tip = commit
-    boundary = _shallow_boundary(repo)
+    boundary = shallow_boundary(repo.git_dir)
     while commit.committed_date > limit:
         first = f"({commit.hexsha[:12]}, {commit.committed_datetime.isoformat()})"
         if commit.hexsha in boundary:  # its parents are named but were never fetched
@@ -282,12 +257,6 @@ def resolve_commit(repo: git.Repo, revision: str | None = None,
     log.debug("--at %s on %s (%s) resolved to %s", moment.isoformat(), shown(rev), tip.hexsha[:12],
               commit.hexsha)
     return commit
-
-
-def _shallow_boundary(repo: git.Repo) -> set[str]:
-    """Commits whose parents a shallow clone lacks (empty for a full clone)."""
-    shallow = Path(repo.git_dir) / "shallow"
-    return set(shallow.read_text().split()) if shallow.exists() else set()
 
 
 def remote_urls(repo: git.Repo) -> set[str]:

@@ -11,9 +11,7 @@ import posixpath
 import re
 import shutil
 import stat
-import subprocess
 import tempfile
-import threading
 import weakref
 from collections import Counter
 from collections.abc import Iterator
@@ -24,7 +22,7 @@ from pathlib import Path
 import git
 
 from driftcheck.model import DriftcheckError, RunError
-from driftcheck.source.repo import GIT_OPTIONS
+from driftcheck.source.gitobjects import MissingObject, ObjectReader
 from driftcheck.textsafe import for_terminal
 
 log = logging.getLogger(__name__)
@@ -204,28 +202,12 @@ class CommitTree:
         """Blob contents in order, from one `git cat-file --batch` (a read per blob costs ~2 ms)."""
         if not shas:
             return
-        proc = subprocess.Popen(["git", *GIT_OPTIONS, "--git-dir", self.repo.git_dir, "cat-file", "--batch"],
-                                stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=subprocess.DEVNULL)
-        assert proc.stdin is not None and proc.stdout is not None
-        stdin = proc.stdin
-
-        def feed() -> None:
-            with stdin:
-                stdin.write("".join(f"{sha}\n" for sha in shas).encode())
-
-        writer = threading.Thread(target=feed, daemon=True)
-        writer.start()
-        try:
-            for _ in shas:
-                header = proc.stdout.readline().split()
-                if len(header) != 3:
-                    raise DriftcheckError(f"git cat-file could not read objects of commit {self.sha[:12]}")
-                yield proc.stdout.read(int(header[2]))
-                proc.stdout.read(1)  # the newline after each object
-        finally:
-            writer.join()
-            proc.stdout.close()
-            proc.wait()
+        with ObjectReader(self.repo.git_dir) as reader:
+            try:
+                yield from reader.contents(shas)
+            except MissingObject:
+                raise DriftcheckError(f"git cat-file could not read objects of commit {self.sha[:12]}"
+                                      ) from None
 
 
 def _norm(path: str) -> str:

@@ -11,7 +11,8 @@ from typing import TYPE_CHECKING
 import pytest
 
 from driftcheck.model import DriftcheckError
-from driftcheck.source.repo import open_repo, parse_moment, resolve_commit
+from driftcheck.source.moments import parse_moment
+from driftcheck.source.repo import open_repo, resolve_commit
 
 if TYPE_CHECKING:
     from conftest import GitRepoBuilder  # the git_repo fixture's type (tests/conftest.py)
