@@ -178,3 +178,43 @@ def test_unreachable_remote_is_exit_2_within_seconds(tmp_path: Path) -> None:
     assert proc.returncode == 2 and "Traceback" not in proc.stderr
     error_lines = [line for line in proc.stderr.splitlines() if line.startswith("driftcheck: error:")]
     assert len(error_lines) == 1 and f"127.0.0.1:{port}" in error_lines[0]
+
+
+def test_render_timeout_stops_a_stuck_render_and_the_other_apps_are_written(git_repo: GitRepoBuilder,
+                                                                            tmp_path: Path) -> None:
+    """render takes check's --render-timeout: a kustomize that hangs is an app error after 2 s."""
+    git_repo.commit({"kapp/kustomization.yaml": "resources: [cm.yaml]\n",
+                     "kapp/cm.yaml": "apiVersion: v1\nkind: ConfigMap\nmetadata: {name: k}\n",
+                     "app/cm.yaml": "apiVersion: v1\nkind: ConfigMap\nmetadata: {name: a}\n"}, "one")
+    bin_dir = tmp_path / "bin"
+    bin_dir.mkdir()
+    (bin_dir / "kustomize").write_text("#!/bin/sh\nexec sleep 300\n")
+    (bin_dir / "kustomize").chmod(0o755)
+    out = tmp_path / "o"
+    started = time.monotonic()
+    proc = subprocess.run([*DRIFTCHECK, "render", "--repo", str(git_repo.path), "--path", "kapp", "--path",
+                           "app", "-n", "team", "--out", str(out), "--render-timeout", "2"],
+                          capture_output=True, text=True, timeout=120,
+                          env={**os.environ, "PATH": f"{bin_dir}:{os.environ['PATH']}"})
+    assert time.monotonic() - started < 30
+    assert proc.returncode == 2 and "Traceback" not in proc.stderr
+    manifest = json.loads((out / "MANIFEST.json").read_text())
+    [error] = manifest["errors"]
+    assert error["app"] == "kapp" and "did not finish within 2 s" in error["message"]
+    assert [o["name"] for o in manifest["objects"]] == ["a"]
+
+
+def test_selector_writes_only_the_objects_it_chooses(git_repo: GitRepoBuilder, tmp_path: Path) -> None:
+    """render -l narrows Git exactly as check -l does."""
+    git_repo.commit({"app/web.yaml": "apiVersion: v1\nkind: ConfigMap\nmetadata: {name: web, labels: "
+                                     "{tier: web}}\n",
+                     "app/db.yaml": "apiVersion: v1\nkind: ConfigMap\nmetadata: {name: db, labels: "
+                                    "{tier: db}}\n"}, "one")
+    out = tmp_path / "o"
+    proc = run("render", "--repo", str(git_repo.path), "--path", "app", "-n", "team", "--out", str(out),
+               "-l", "tier=web")
+    assert proc.returncode == 0, proc.stderr
+    assert sorted(written_objects(out)) == ["team/ConfigMap.web.yaml"]
+    manifest = json.loads((out / "MANIFEST.json").read_text())
+    assert [o["name"] for o in manifest["objects"]] == ["web"]
+    assert "wrote 1 objects" in proc.stdout
