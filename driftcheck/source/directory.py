@@ -8,36 +8,35 @@ from collections.abc import Callable
 import git
 
 from driftcheck.fetch.tree import Tree
-from driftcheck.model import AppSpec, DriftcheckError, Origin, RunError
+from driftcheck.model import DirectoryOptions, DriftcheckError, Origin, Render, RunError
 from driftcheck.source.argocd import DirectoryGlob
-from driftcheck.source.renderer import Document, Output
+from driftcheck.source.renderer import Document, Output, Target
 from driftcheck.source.yamlload import load_manifests
 
 MANIFEST_SUFFIXES = (".yaml", ".yml", ".json")
 LFS_POINTER = b"version https://git-lfs.github.com/spec/"
 
 
-def render(tree: Tree, app: AppSpec, path: str, timeout: float) -> Output:
+def render(tree: Tree, path: str, options: Render, target: Target, timeout: float) -> Output:
     """The documents of every manifest under path (path itself when it is a file); no process runs,
     so timeout is not needed."""
     out = Output()
     if not tree.is_dir(path):
         files = [path]
     else:
-        chosen = _directory_filter(app, path)
-        files = [f for f in tree.list_files(path, recurse=app.recurse)
+        chosen = _directory_filter(options.directory, path)
+        files = [f for f in tree.list_files(path, recurse=options.directory.recurse)
                  if f.endswith(MANIFEST_SUFFIXES) and chosen(f)]
     for file in files:
         _read_file(tree, file, out)
     return out
 
 
-def _directory_filter(app: AppSpec, path: str) -> Callable[[str], bool]:
+def _directory_filter(directory: DirectoryOptions, path: str) -> Callable[[str], bool]:
     """ArgoCD's directory.include / directory.exclude, matched against the path relative to the app's
     directory (see `argocd.DirectoryGlob`)."""
-    directory = app.source_options.get("directory") or {}
-    include = DirectoryGlob(str(directory["include"])) if directory.get("include") else None
-    exclude = DirectoryGlob(str(directory["exclude"])) if directory.get("exclude") else None
+    include = DirectoryGlob(directory.include) if directory.include else None
+    exclude = DirectoryGlob(directory.exclude) if directory.exclude else None
 
     def chosen(file: str) -> bool:
         rel = posixpath.relpath(file, path) if path else file

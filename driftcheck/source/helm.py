@@ -17,9 +17,9 @@ from pathlib import Path
 from typing import Any
 
 from driftcheck.fetch.tree import Tree
-from driftcheck.model import AppSpec, Origin, RunError
+from driftcheck.model import HelmOptions, Origin, Render, RunError, ValuesFile
 from driftcheck.source.helm_run import HelmError, run_binary, run_in_child
-from driftcheck.source.renderer import Document, Output
+from driftcheck.source.renderer import Document, Output, Target
 from driftcheck.source.yamlload import dump_yaml, load_manifests
 
 _SOURCE = re.compile(r"^# Source: (\S+)", re.MULTILINE)
@@ -47,7 +47,7 @@ def missing_dependencies(tree: Tree, chart_dir: str) -> list[dict[str, Any]]:
     return missing
 
 
-def render(tree: Tree, app: AppSpec, path: str, timeout: float) -> Output:
+def render(tree: Tree, path: str, options: Render, target: Target, timeout: float) -> Output:
     """Render the chart at path with the app's values files: its objects, errors and the files it reads."""
     out = Output(files_read=tree.list_files(path, recurse=True))
     chart_file = posixpath.join(path, "Chart.yaml")
@@ -60,22 +60,21 @@ def render(tree: Tree, app: AppSpec, path: str, timeout: float) -> Output:
                 f"Helm chart dependency {dep['name']}{version}{where} is not vendored under "
                 f"{posixpath.join(path, 'charts')}/; run `helm dependency build {path}` and commit the "
                 "result",
-                app=app.name, file=chart_file))
+                app=target.app, file=chart_file))
         return out
-    release = app.release_name or app.name
-    options = app.source_options.get("helm") or {}
+    helm = options.helm or HelmOptions()
+    release = helm.release_name or target.app
     with tree.exported() as (root, export_errors), \
             tempfile.TemporaryDirectory(prefix="driftcheck-helm-") as tmp:
         out.errors.extend(e for e in export_errors if e.file.startswith(f"{path}/"))
         try:
-            values = _values_files(tree, path, app.values_files, root,
-                                   bool(options.get("ignoreMissingValueFiles")))
+            values = _values_files(tree, path, helm.values_files, root)
             out.files_read.extend(str(v.relative_to(root.resolve())) for v in values)
-            extra = _argocd_values(options, Path(tmp))
-            crds = not options.get("skipCrds")  # ArgoCD's default
-            text = _template(root, path, values + extra, release, app.namespace, timeout, crds)
+            extra = _argocd_values(helm, Path(tmp))
+            crds = not helm.skip_crds  # ArgoCD's default includes them
+            text = _template(root, path, values + extra, release, target.namespace, timeout, crds)
         except HelmError as e:
-            out.errors.append(RunError(str(e), app=app.name, file=chart_file))
+            out.errors.append(RunError(str(e), app=target.app, file=chart_file))
             return out
     docs, errors = load_manifests(text.encode(), f"helm template {path}")
     out.errors.extend(errors)
@@ -86,27 +85,27 @@ def render(tree: Tree, app: AppSpec, path: str, timeout: float) -> Output:
     return out
 
 
-def _values_files(tree: Tree, chart_dir: str, raw_files: list[str], root: Path,
-                  ignore_missing: bool) -> list[Path]:
+def _values_files(tree: Tree, chart_dir: str, values_files: tuple[ValuesFile, ...], root: Path) -> list[Path]:
     """The app's values files on disk, resolved by ArgoCD's rule (`getResolvedValueFiles`,
     `ResolveValueFilePathOrUrl`): relative to the chart directory, a leading `/` from the repository
     root; the result, symlinks resolved, must be a file inside the repository. A URL is refused, since
-    this render is offline. ignore_missing is ArgoCD's `ignoreMissingValueFiles`."""
+    this render is offline. An optional file (ArgoCD's `ignoreMissingValueFiles`) may be missing."""
     real_root = root.resolve()
     files: list[Path] = []
-    for raw in raw_files:
+    for values_file in values_files:
+        raw = values_file.path
         if _URL.match(raw):
             raise HelmError(f"values file {raw}: remote value files are not fetched (the render is offline)")
-        rel = posixpath.normpath(raw.lstrip("/") if raw.startswith("/") else posixpath.join(chart_dir, raw))
-        real = Path(os.path.realpath(real_root / rel))
-        if rel == "." or rel == ".." or rel.startswith("../") or real_root not in real.parents:
+        rel = values_file_path(chart_dir, raw)
+        real = Path(os.path.realpath(real_root / rel)) if rel is not None else real_root
+        if rel is None or real_root not in real.parents:
             raise HelmError(f"values file {raw} resolves outside the repository; not read")
         if not real.is_file():
             link = tree.symlink_target(rel)
             if link is not None:
                 raise HelmError(f"values file {raw} is a symlink to {link!r}, which leads outside the "
                                 "repository; not read")
-            if ignore_missing:
+            if values_file.optional:
                 continue
             raise HelmError(f"values file {rel} does not exist at this commit")
         if real not in files:  # ArgoCD passes each file once
@@ -114,27 +113,34 @@ def _values_files(tree: Tree, chart_dir: str, raw_files: list[str], root: Path,
     return files
 
 
-def _argocd_values(options: dict[str, Any], tmp: Path) -> list[Path]:
+def values_file_path(chart_dir: str, raw: str) -> str | None:
+    """The repository path of a values file by ArgoCD's rule: relative to the chart directory, a leading
+    `/` from the repository root; None for a URL or a path that leaves the repository (never read)."""
+    if _URL.match(raw):
+        return None
+    rel = posixpath.normpath(raw.lstrip("/") if raw.startswith("/") else posixpath.join(chart_dir, raw))
+    return None if rel in (".", "..") or rel.startswith("../") else rel
+
+
+def _argocd_values(helm: HelmOptions, tmp: Path) -> list[Path]:
     """ArgoCD's inline helm values, valuesObject and parameters as values files, in ArgoCD's order of
     precedence (after the valueFiles): values, then valuesObject, then parameters."""
     layers: list[dict[str, Any]] = []
-    if isinstance(options.get("values"), str) and options["values"].strip():
-        docs, errors = load_manifests(options["values"].encode(), "spec.source.helm.values")
-        if errors:
-            raise HelmError(f"spec.source.helm.values: {errors[0].message}")
-        layers += [body for body, _ in docs]
-    if isinstance(options.get("valuesObject"), dict):
-        layers.append(options["valuesObject"])
+    for layer in helm.values:
+        if isinstance(layer, str):
+            docs, errors = load_manifests(layer.encode(), "spec.source.helm.values")
+            if errors:
+                raise HelmError(f"spec.source.helm.values: {errors[0].message}")
+            layers += [body for body, _ in docs]
+        else:
+            layers.append(dict(layer))
     params: dict[str, Any] = {}
-    for param in options.get("parameters") or []:
-        if not isinstance(param, dict) or not param.get("name"):
-            continue
-        name, value = str(param["name"]), param.get("value", "")
-        if any(c in name for c in "[]\\,"):
-            raise HelmError(f"helm parameter {name!r}: list indexes and escapes are not supported; "
+    for param in helm.parameters:
+        if any(c in param.name for c in "[]\\,"):
+            raise HelmError(f"helm parameter {param.name!r}: list indexes and escapes are not supported; "
                              "use valuesObject")
-        typed = str(value) if param.get("forceString") else _set_value(str(value))
-        _merge(params, _nested(name.split("."), typed))
+        typed = param.value if param.force_string else _set_value(param.value)
+        _merge(params, _nested(param.name.split("."), typed))
     if params:
         layers.append(params)
     files = []

@@ -18,9 +18,9 @@ from pathlib import Path
 from typing import Any
 
 from driftcheck.fetch.tree import FileReader, Tree
-from driftcheck.model import AppSpec, Origin, RunError
+from driftcheck.model import KustomizeOptions, Origin, Render, RunError
 from driftcheck.source import argocd, sandbox
-from driftcheck.source.renderer import Document, Output
+from driftcheck.source.renderer import Document, Output, Target
 from driftcheck.source.yamlload import dump_yaml, load_manifests
 
 KUSTOMIZATION_NAMES = ("kustomization.yaml", "kustomization.yml", "Kustomization")
@@ -232,7 +232,7 @@ def builder() -> list[str] | None:
     return None
 
 
-def render(tree: Tree, app: AppSpec, path: str, timeout: float) -> Output:
+def render(tree: Tree, path: str, options: Render, target: Target, timeout: float) -> Output:
     """Build the kustomization at path: its objects, errors and the files it reads."""
     kfile = kustomization_file(tree, path) or path
     graph = inputs(tree, path)
@@ -240,18 +240,17 @@ def render(tree: Tree, app: AppSpec, path: str, timeout: float) -> Output:
     command = builder()
     if command is None:
         out.errors.append(RunError("Kustomize app, but neither kustomize nor kubectl is on PATH",
-                                   app=app.name, file=path))
+                                   app=target.app, file=path))
         return out
-    options = app.source_options.get("kustomize") or {}
-    try:
-        options = argocd.checked_kustomize_options(options)
-    except argocd.OptionError as e:
-        out.errors.append(RunError(f"spec.source.kustomize: {e}", app=app.name, **_declared_at(app, kfile)))
+    if options.kustomize is not None and options.kustomize.refused:
+        out.errors.append(RunError(f"spec.source.kustomize: {options.kustomize.refused}", app=target.app,
+                                   **_declared_at(target, kfile)))
         return out
-    with tree.exported(private=bool(options)) as (root, export_errors):
+    edits = _as_argocd(options.kustomize) if options.kustomize is not None else {}
+    with tree.exported(private=bool(edits)) as (root, export_errors):
         # Only the export's complaints about files this build reads concern this app.
         out.errors.extend(e for e in export_errors if e.file in graph.files or e.file.startswith(f"{path}/"))
-        if options and not _edit_as_argocd(root, path, kfile, app, options, out):
+        if edits and not _edit_as_argocd(root, path, kfile, target, edits, out):
             return out
         check = check_build(root, path)
         if check.problems:
@@ -261,11 +260,11 @@ def render(tree: Tree, app: AppSpec, path: str, timeout: float) -> Output:
             proc = sandbox.run([*command, str(root / path)], cwd=root, timeout=timeout)
         except sandbox.RenderTimeout:
             out.errors.append(RunError(f"{' '.join(command)} did not finish within {timeout:g} s",
-                                       app=app.name, file=path))
+                                       app=target.app, file=path))
             return out
         if proc.returncode != 0:
             out.errors.append(RunError(_failure(command, proc, root, kfile, check.secret_inputs),
-                                       app=app.name, file=kfile))
+                                       app=target.app, file=kfile))
             return out
     docs, errors = load_manifests(proc.stdout, f"{' '.join(command)} {path}")
     out.errors.extend(errors)
@@ -274,13 +273,27 @@ def render(tree: Tree, app: AppSpec, path: str, timeout: float) -> Output:
     return out
 
 
-def _declared_at(app: AppSpec, fallback: str) -> dict[str, Any]:
+def _declared_at(target: Target, fallback: str) -> dict[str, Any]:
     """file and line of the app's declaration ("argocd/web.yaml:3"), for errors in its options."""
-    where = re.fullmatch(r"(.+):(\d+)", app.origin)
-    return {"file": where[1], "line": int(where[2])} if where else {"file": app.origin or fallback}
+    where = re.fullmatch(r"(.+):(\d+)", target.declared_at)
+    return {"file": where[1], "line": int(where[2])} if where else {"file": target.declared_at or fallback}
 
 
-def _edit_as_argocd(root: Path, path: str, kfile: str, app: AppSpec, options: dict[str, Any],
+def _as_argocd(options: KustomizeOptions) -> dict[str, Any]:
+    """The options given, spelled as `argocd.kustomize_edits` applies them (ArgoCD's field names)."""
+    block: dict[str, Any] = {key: value for key, value in (
+        ("namePrefix", options.name_prefix), ("nameSuffix", options.name_suffix),
+        ("namespace", options.namespace), ("images", list(options.images)),
+        ("components", list(options.components)), ("patches", [dict(p) for p in options.patches]),
+        ("replicas", [{"name": r.name, "count": r.count} for r in options.replicas])) if value}
+    for key, given in (("commonLabels", options.common_labels),
+                       ("commonAnnotations", options.common_annotations)):
+        if given is not None:
+            block[key] = dict(given)
+    return block
+
+
+def _edit_as_argocd(root: Path, path: str, kfile: str, target: Target, options: dict[str, Any],
                     out: Output) -> bool:
     """Write the Application's kustomize options into the exported kustomization, as ArgoCD does; False
     (with the errors in out) when a path the options add is not local or the kustomization does not parse."""
@@ -288,7 +301,7 @@ def _edit_as_argocd(root: Path, path: str, kfile: str, app: AppSpec, options: di
              if isinstance(p.get("path"), str)]
     added += [("components", c) for c in options.get("components", [])]
     problems = [RunError(f"spec.source.kustomize.{name} {ref!r} {reason}; the kustomization is not built",
-                         app=app.name, **_declared_at(app, kfile))
+                         app=target.app, **_declared_at(target, kfile))
                 for name, ref in added if (reason := why_not_local(root, path, ref))]
     spec, problem = parse_kustomization((root / kfile).read_bytes(), kfile)
     out.errors.extend([*problems, *([problem] if problem else [])])

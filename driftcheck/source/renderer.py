@@ -10,7 +10,17 @@ from dataclasses import dataclass, field
 from typing import Any, Protocol
 
 from driftcheck.fetch.tree import Tree
-from driftcheck.model import AppSpec, Origin, RunError
+from driftcheck.model import Origin, Render, RunError
+
+
+@dataclass(frozen=True)
+class Target:
+    """Whom a render is for: the app (release name, errors), its destination namespace (Helm's
+    .Release.Namespace) and where it was declared (errors in its render options point there)."""
+
+    app: str
+    namespace: str = ""
+    declared_at: str = ""  # "argocd/web.yaml:4", "driftcheck.yaml", "cli"
 
 
 @dataclass(frozen=True)
@@ -31,4 +41,6 @@ class Output:
 
 
 class Renderer(Protocol):
-    def __call__(self, tree: Tree, app: AppSpec, path: str, timeout: float) -> Output: ...
+    """Render path of tree with the app source's options, a child process bounded by timeout seconds."""
+
+    def __call__(self, tree: Tree, path: str, options: Render, target: Target, timeout: float) -> Output: ...
