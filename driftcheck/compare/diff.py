@@ -9,8 +9,8 @@ from typing import Any
 from driftcheck.compare.canonical import is_empty, scalars_equal
 from driftcheck.compare.managedfields import FieldNode, has_member
 from driftcheck.compare.mergekeys import find_item, match
-from driftcheck.compare.normalize import BUILTIN_GROUPS
 from driftcheck.compare.pointer import ABSENT, Path, to_pointer
+from driftcheck.kube import BUILTIN_GROUPS
 from driftcheck.model import IgnoredField
 
 REMOVED_LAST_APPLIED = "removed from Git, still live (in last-applied-configuration)"

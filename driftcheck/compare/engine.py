@@ -9,11 +9,12 @@ from typing import Any
 from driftcheck.compare.derived import Relations, derive
 from driftcheck.compare.diff import Walker
 from driftcheck.compare.managedfields import ManagedEntry, managed_entries, owned_leaves, owner
-from driftcheck.compare.normalize import TRACKING_ID, TRACKING_LABEL, last_applied, normalize
+from driftcheck.compare.normalize import last_applied, normalize
 from driftcheck.compare.pointer import ABSENT, Path, dig, get_at, mapping, to_pointer
 from driftcheck.compare.rules import Rule, RuleError, RuleSet, RuleUnfinished
 from driftcheck.compare.secrets import CHANGED, CHANGED_NOTE, redact
 from driftcheck.compare.versions import to_live_version
+from driftcheck.kube import TRACKING_ID, TRACKING_LABEL
 from driftcheck.model import AppSpec, FieldDiff, LiveState, Resource, ResourceKey, ResourceResult, Status
 
 DEFAULT_GITOPS_MANAGERS = ("argocd-controller", "argocd-application-controller", "kubectl-client-side-apply",
@@ -51,16 +52,18 @@ class Prepared:
 def prepare(key: ResourceKey, desired: dict[str, Any] | None, live: dict[str, Any] | None,
             options: CompareOptions) -> Prepared:
     """Normalize and redact a desired/live pair; used by the comparison and by --explain alike."""
-    tracking = {"tracking_label": options.tracking_label, "tracking_annotation": options.tracking_annotation}
+    label, annotation = options.tracking_label, options.tracking_annotation
     if desired is not None and live is not None:
         desired = to_live_version(desired, str(live.get("apiVersion", "")))
     status = options.compare_status
-    d = normalize(desired, key.group, compare_status=status, **tracking) if desired is not None else None
+    d = normalize(desired, key.group, compare_status=status, tracking_label=label,
+                  tracking_annotation=annotation) if desired is not None else None
     labels = mapping(d, "metadata", "labels")
-    lv = normalize(live, key.group, compare_status=status, desired_labels=labels, **tracking) \
-        if live is not None else None
+    lv = normalize(live, key.group, compare_status=status, desired_labels=labels, tracking_label=label,
+                   tracking_annotation=annotation) if live is not None else None
     raw_applied = last_applied(live) if live is not None else None
-    applied = normalize(raw_applied, key.group, desired_labels=labels, **tracking) if raw_applied else ABSENT
+    applied = normalize(raw_applied, key.group, desired_labels=labels, tracking_label=label,
+                        tracking_annotation=annotation) if raw_applied else ABSENT
     not_compared = redact(key.group, key.kind, d, lv, applied)
     return Prepared(d if d is not None else {}, lv if lv is not None else {}, applied,
                     managed_entries(live) if live is not None else [], not_compared)

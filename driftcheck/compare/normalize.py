@@ -6,30 +6,11 @@ import json
 from typing import Any
 
 from driftcheck.compare.pointer import mapping
-
-LAST_APPLIED = "kubectl.kubernetes.io/last-applied-configuration"
-TRACKING_ID = "argocd.argoproj.io/tracking-id"
-TRACKING_LABEL = "app.kubernetes.io/instance"
+from driftcheck.kube import BOOKKEEPING_ANNOTATIONS, BUILTIN_GROUPS, LAST_APPLIED, TRACKING_ID, TRACKING_LABEL
 
 # Written by the API server on every object.
 SERVER_METADATA = ("uid", "resourceVersion", "generation", "creationTimestamp", "managedFields", "selfLink",
                    "deletionTimestamp", "deletionGracePeriodSeconds", "namespace")
-# Bookkeeping annotations written by tools and controllers, never by people in Git.
-BOOKKEEPING_ANNOTATIONS = frozenset({
-    LAST_APPLIED, TRACKING_ID,
-    "deployment.kubernetes.io/revision",
-    "rollout.argoproj.io/revision",
-    "rollout.argoproj.io/workload-generation",
-    "argocd.argoproj.io/compare-result",
-    "meta.helm.sh/release-name",
-    "meta.helm.sh/release-namespace",
-})
-# API groups of built-in kinds: their `status` is always the server's; a CRD's may be compared on request.
-BUILTIN_GROUPS = frozenset({
-    "", "apps", "batch", "autoscaling", "policy", "networking.k8s.io", "rbac.authorization.k8s.io",
-    "storage.k8s.io", "admissionregistration.k8s.io", "apiextensions.k8s.io", "apiregistration.k8s.io",
-    "scheduling.k8s.io", "coordination.k8s.io", "discovery.k8s.io", "node.k8s.io", "certificates.k8s.io",
-})
 
 
 def normalize(body: dict[str, Any], group: str, *, compare_status: bool = False,

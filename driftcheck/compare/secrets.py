@@ -12,10 +12,8 @@ import binascii
 import json
 from typing import Any
 
-from driftcheck.compare.normalize import LAST_APPLIED
 from driftcheck.compare.pointer import ABSENT
-
-SNAPSHOT_REDACTED = "<redacted by driftcheck>"  # what live/snapshot.py writes in place of a value
+from driftcheck.kube import LAST_APPLIED, REDACTED
 
 IN_GIT = "<secret>"
 UNCHANGED = "<secret: unchanged>"
@@ -29,8 +27,8 @@ CHANGED_NOTE = "secret value differs from Git (values are never shown)"
 _SECRET_FRAME = frozenset({"apiVersion", "kind", "metadata", "type", "immutable"})
 
 
-def redact_secret_values(body: dict[str, Any], data_marker: str = SNAPSHOT_REDACTED,
-                         string_marker: str = SNAPSHOT_REDACTED) -> dict[str, Any]:
+def redact_secret_values(body: dict[str, Any], data_marker: str = REDACTED,
+                         string_marker: str = REDACTED) -> dict[str, Any]:
     """A copy of a core Secret (or of a `*List` of them) with every value replaced; other bodies as they are.
 
     Keys are kept. Values go from `data` (each becomes `data_marker`), `stringData` and any unknown
@@ -105,7 +103,7 @@ def redact(group: str, kind: str, desired: dict[str, Any] | None, live: dict[str
     l_out: dict[str, str] = {}
     for key in want.keys() | have.keys():
         if key in want and key in have:
-            if have[key] == SNAPSHOT_REDACTED.encode():
+            if have[key] == REDACTED.encode():
                 d_out[key] = l_out[key] = NOT_COMPARED
             elif want[key] == have[key]:
                 d_out[key] = l_out[key] = UNCHANGED
@@ -139,7 +137,8 @@ def _without_other_values(secret: dict[str, Any]) -> None:
 def _values(group: str, body: dict[str, Any]) -> dict[str, bytes]:
     """Comparable bytes per key, popping the value fields out of `body`."""
     if group == "bitnami.com":
-        spec = body.get("spec") if isinstance(body.get("spec"), dict) else {}
+        spec = body.get("spec")
+        spec = spec if isinstance(spec, dict) else {}
         enc = spec.get("encryptedData") or {}
         return {str(k): str(v).encode() for k, v in enc.items()} if isinstance(enc, dict) else {}
     out: dict[str, bytes] = {}
@@ -156,7 +155,7 @@ def _values(group: str, body: dict[str, Any]) -> dict[str, bytes]:
 
 def _decode(value: Any) -> bytes:
     text = str(value if value is not None else "")
-    if text == SNAPSHOT_REDACTED:
+    if text == REDACTED:
         return text.encode()
     try:
         return base64.b64decode(text, validate=True)

@@ -18,22 +18,6 @@ from driftcheck.model import DriftcheckError
 
 Get = Callable[[str], dict[str, Any]]
 
-BUILTIN_GROUPS = frozenset({"", "apps", "batch", "autoscaling", "policy", "extensions", "events"})
-COMMON_KINDS: frozenset[tuple[str, str]] = frozenset({
-    ("", "Namespace"), ("", "ConfigMap"), ("", "Secret"), ("", "Service"), ("", "ServiceAccount"),
-    ("", "PersistentVolumeClaim"), ("", "PersistentVolume"), ("", "LimitRange"), ("", "ResourceQuota"),
-    ("apps", "Deployment"), ("apps", "StatefulSet"), ("apps", "DaemonSet"),
-    ("batch", "Job"), ("batch", "CronJob"), ("autoscaling", "HorizontalPodAutoscaler"),
-    ("policy", "PodDisruptionBudget"), ("networking.k8s.io", "Ingress"),
-    ("networking.k8s.io", "IngressClass"), ("networking.k8s.io", "NetworkPolicy"),
-    ("rbac.authorization.k8s.io", "Role"),
-    ("rbac.authorization.k8s.io", "RoleBinding"), ("rbac.authorization.k8s.io", "ClusterRole"),
-    ("rbac.authorization.k8s.io", "ClusterRoleBinding"), ("storage.k8s.io", "StorageClass"),
-    ("scheduling.k8s.io", "PriorityClass"), ("apiextensions.k8s.io", "CustomResourceDefinition"),
-    ("admissionregistration.k8s.io", "ValidatingWebhookConfiguration"),
-    ("admissionregistration.k8s.io", "MutatingWebhookConfiguration"),
-})
-
 
 @dataclass(frozen=True)
 class ApiType:
@@ -121,7 +105,7 @@ def served_types(get: Get) -> list[ApiType]:
 
 def gitops_kinds(types: list[ApiType]) -> set[tuple[str, str]]:
     """What a GitOps repository typically holds: common built-in kinds, plus every kind a CRD adds."""
-    return {t.group_kind for t in types if t.group_kind in COMMON_KINDS or not _builtin_group(t.group)}
+    return {t.group_kind for t in types if kube.is_snapshot_kind(t.group, t.kind)}
 
 
 def kinds_named(types: list[ApiType], names: list[str]) -> set[tuple[str, str]]:
@@ -136,10 +120,6 @@ def kinds_named(types: list[ApiType], names: list[str]) -> set[tuple[str, str]]:
         core = [t for t in matches if t.group == ""]  # kubectl's rule: an unqualified name prefers core
         chosen |= {t.group_kind for t in (core or matches)}
     return chosen
-
-
-def _builtin_group(group: str) -> bool:
-    return group in BUILTIN_GROUPS or group.endswith(".k8s.io")
 
 
 def _versions(group: dict[str, Any]) -> list[str]:

@@ -21,29 +21,15 @@ from typing import Any
 
 import yaml
 
-from driftcheck.compare.secrets import SNAPSHOT_REDACTED, redact_secret_values
+from driftcheck import kube
+from driftcheck.compare.secrets import redact_secret_values
 from driftcheck.live.selector import parse_selector, selects
 from driftcheck.model import DriftcheckError, LiveState, Origin, Resource, ResourceKey
 
 HEADER_KIND = "DriftcheckSnapshot"
 HEADER_API_VERSION = "driftcheck.io/v1"
-REDACTED = SNAPSHOT_REDACTED  # in place of each value: the compare reads it as "not compared"
 SNAPSHOT_SUFFIXES = (".yaml", ".yml", ".json")
 DOCUMENT_START = re.compile(r"^---[ \t]*(?:\n|$)", re.MULTILINE)  # a bare `---` line starts a document
-
-# Cluster-scoped built-in kinds, for kubectl output that carries no discovery information.
-BUILTIN_CLUSTER_SCOPED: frozenset[tuple[str, str]] = frozenset({
-    ("", "Namespace"), ("", "Node"), ("", "PersistentVolume"), ("", "ComponentStatus"),
-    ("rbac.authorization.k8s.io", "ClusterRole"), ("rbac.authorization.k8s.io", "ClusterRoleBinding"),
-    ("storage.k8s.io", "StorageClass"), ("storage.k8s.io", "CSIDriver"), ("storage.k8s.io", "CSINode"),
-    ("storage.k8s.io", "VolumeAttachment"), ("apiextensions.k8s.io", "CustomResourceDefinition"),
-    ("apiregistration.k8s.io", "APIService"), ("scheduling.k8s.io", "PriorityClass"),
-    ("networking.k8s.io", "IngressClass"), ("node.k8s.io", "RuntimeClass"),
-    ("admissionregistration.k8s.io", "ValidatingWebhookConfiguration"),
-    ("admissionregistration.k8s.io", "MutatingWebhookConfiguration"),
-    ("certificates.k8s.io", "CertificateSigningRequest"), ("flowcontrol.apiserver.k8s.io", "FlowSchema"),
-    ("flowcontrol.apiserver.k8s.io", "PriorityLevelConfiguration"),
-})
 
 
 def read_snapshot(path: str | os.PathLike[str], kinds: set[tuple[str, str]] | None = None,
@@ -77,7 +63,7 @@ def read_snapshot(path: str | os.PathLike[str], kinds: set[tuple[str, str]] | No
                 state.cluster_scoped.add(resource.key.group_kind)
             by_key[resource.key] = resource
     state.resources = list(by_key.values())
-    state.cluster_scoped |= BUILTIN_CLUSTER_SCOPED
+    state.cluster_scoped |= kube.CLUSTER_SCOPED_KINDS  # kubectl output says nothing of scope
     scope = _apply_headers(state, headers, root)
     if kinds is not None:
         _restrict(state, scope, kinds, namespaces, seen_kinds)

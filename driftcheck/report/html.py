@@ -8,7 +8,6 @@ from __future__ import annotations
 
 import base64
 import hashlib
-from collections import Counter
 from collections.abc import Iterator
 from functools import cache
 from importlib import resources as package_files
@@ -16,9 +15,12 @@ from typing import Any
 
 import jinja2
 
+from driftcheck.kube import AppTally, tally_apps
 from driftcheck.report import present
 
-STATUS_ORDER = ("drifted", "missing", "extra", "unknown", "in-sync")
+# The resource list leads with what differs from Git (what to fix), then what could not be read; apps
+# are ranked by `kube.SEVERITY` instead, which puts an unreadable app first.
+RESOURCE_ORDER = ("drifted", "missing", "extra", "unknown", "in-sync")
 
 
 @cache
@@ -51,13 +53,13 @@ def render_html(doc: dict[str, Any]) -> Iterator[str]:
     held whole, as text and again as bytes, at the run's peak memory."""
     style, script = asset("report.css"), asset("report.js")
     resources = sorted(doc["resources"], key=lambda r: (
-        STATUS_ORDER.index(r["status"]), r["app"], r["group"], r["kind"], r["namespace"], r["name"]))
+        RESOURCE_ORDER.index(r["status"]), r["app"], r["group"], r["kind"], r["namespace"], r["name"]))
     return environment().get_template("report.html.j2").generate(
         doc=doc, style=style, script=script, csp=content_security_policy(style, script),
         verdict=verdict(doc["summary"]), app_rows=app_rows(doc), resources=resources,
         unknown=[r for r in resources if r["status"] == "unknown"],
         kinds=sorted({r["kind"] for r in resources}), apps=sorted({r["app"] for r in resources}),
-        statuses=[s for s in STATUS_ORDER if any(r["status"] == s for r in resources)],
+        statuses=[s for s in RESOURCE_ORDER if any(r["status"] == s for r in resources)],
         tiles=[(key, status, doc["summary"][key]) for key, status in present.SUMMARY_KEYS.items()],
         age=lambda r: present.drift_age(r["first_seen"], doc["generated_at"], r["status"]),
         live_commit=present.live_commit_text, pointer=present.pointer_parts, search_text=search_text,
@@ -88,23 +90,14 @@ def verdict(summary: dict[str, int]) -> tuple[str, str, str]:
 
 def app_rows(doc: dict[str, Any]) -> list[dict[str, Any]]:
     """Per-app counts from the resources themselves, worst news first; skipped apps last."""
-    counts: dict[str, Counter[str]] = {a["name"]: Counter() for a in doc["apps"]}
-    for r in doc["resources"]:
-        counts.setdefault(r["app"], Counter())[r["status"]] += 1
-    errors = Counter(e["app"] for e in doc["errors"])
     info = {a["name"]: a for a in doc["apps"]}
-    rows = []
-    for name, c in counts.items():
-        app = info.get(name, {})
-        status = app.get("status") or next((s for s in ("unknown", "drifted", "missing", "extra") if c[s]),
-                                           "in-sync")
-        if errors[name] and status != "skipped":
-            status = "error"
-        rows.append({"name": name, "status": status, "counts": c, "errors": errors[name],
-                     "path": app.get("path", ""), "origin": app.get("origin", ""),
-                     "reason": app.get("reason", "")})
-    return sorted(rows, key=lambda row: (present.severity(row["status"]), -row["errors"],
-                                         *(-row["counts"][s] for s in STATUS_ORDER), row["name"]))
+    tallies = tally_apps(info, ((r["app"], r["status"]) for r in doc["resources"]),
+                         (e["app"] for e in doc["errors"]),
+                         skipped=(a["name"] for a in doc["apps"] if a.get("status") == "skipped"))
+    return [{"name": t.name, "status": t.status, "counts": t.counts, "errors": t.errors,
+             "path": info.get(t.name, {}).get("path", ""), "origin": info.get(t.name, {}).get("origin", ""),
+             "reason": info.get(t.name, {}).get("reason", "")}
+            for t in sorted(tallies, key=AppTally.worst_first)]
 
 
 def search_text(r: dict[str, Any]) -> str:

@@ -10,6 +10,7 @@ from __future__ import annotations
 import re
 from typing import Any
 
+from driftcheck import kube
 from driftcheck.report import present
 from driftcheck.textsafe import for_terminal
 
@@ -35,7 +36,7 @@ def render_markdown(doc: dict[str, Any]) -> str:
         f"| {s['total']} |",
     ]
     differing = [r for r in doc["resources"] if r["status"] != "in-sync"]
-    differing.sort(key=lambda r: present.severity(r["status"]))
+    differing.sort(key=lambda r: kube.severity(r["status"]))
     if differing:
         lines += ["", "| status | resource | app | fields | since |", "|---|---|---|---|---|"]
         for r in differing[:MAX_LISTED]:

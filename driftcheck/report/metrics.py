@@ -15,6 +15,7 @@ from urllib.parse import unquote, urlsplit, urlunsplit
 from prometheus_client import CollectorRegistry, Gauge, generate_latest, push_to_gateway
 from prometheus_client.exposition import basic_auth_handler, default_handler
 
+from driftcheck.kube import tally_apps
 from driftcheck.model import STATUSES, DriftcheckError
 from driftcheck.report import present
 from driftcheck.report.atomic import atomic_write
@@ -29,12 +30,13 @@ def registry_for(doc: dict[str, Any], cluster: str,
     registry = CollectorRegistry()
     resources = Gauge("driftcheck_resources", "Resources checked, by app and status.",
                       ["cluster", "app", "status"], registry=registry)
-    apps = sorted({a["name"] for a in doc["apps"] if a.get("status") != "skipped"} |
-                  {r["app"] for r in doc["resources"]})
-    for app in apps:
+    tallies = sorted(tally_apps((a["name"] for a in doc["apps"] if a.get("status") != "skipped"),
+                                ((r["app"], r["status"]) for r in doc["resources"]), ()),
+                     key=lambda t: t.name)
+    apps = [t.name for t in tallies]
+    for tally in tallies:
         for status in STATUSES:
-            resources.labels(cluster, app, status).set(
-                sum(1 for r in doc["resources"] if r["app"] == app and r["status"] == status))
+            resources.labels(cluster, tally.name, status).set(tally.counts[status])
     errors = Gauge("driftcheck_errors", "Errors in the run (what could not be rendered, read or compared).",
                    ["cluster"], registry=registry)
     errors.labels(cluster).set(len(doc["errors"]))

@@ -1,4 +1,4 @@
-"""How report values read to a person: times, ages, YAML snippets, status order and wording.
+"""How report values read to a person: times, ages, YAML snippets and status wording.
 
 Shared by the HTML, Markdown and index renderers so every format says the same thing the same way.
 """
@@ -12,16 +12,10 @@ from typing import Any
 
 from ruamel.yaml import YAML
 
-# Worst news first: what failed, what could not be read, then what differs, then what is fine.
-SEVERITY = ("error", "unknown", "drifted", "missing", "extra", "in-sync", "skipped")
 STATUS_WORDS = {"in-sync": "in sync", "drifted": "drifted", "missing": "missing", "extra": "extra",
                 "unknown": "unknown", "error": "error", "skipped": "skipped"}
 SUMMARY_KEYS = {"errors": "error", "unknown": "unknown", "drifted": "drifted", "missing": "missing",
                 "extra": "extra", "in_sync": "in-sync"}
-
-
-def severity(status: str) -> int:
-    return SEVERITY.index(status) if status in SEVERITY else len(SEVERITY)
 
 
 def parse_time(text: str | None) -> datetime | None:

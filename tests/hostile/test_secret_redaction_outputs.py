@@ -11,8 +11,8 @@ from typing import TYPE_CHECKING, Any
 
 import yaml
 
-from driftcheck.compare.normalize import LAST_APPLIED
-from driftcheck.compare.secrets import SNAPSHOT_REDACTED, redact_secret_values
+from driftcheck.compare.secrets import redact_secret_values
+from driftcheck.kube import LAST_APPLIED, REDACTED
 from testing import planted
 from testing.k8s_emulator import KubernetesEmulator
 
@@ -65,7 +65,7 @@ def test_a_last_applied_that_is_not_json_is_replaced_whole() -> None:
     value = planted.secret("yaml-last-applied")
     body = {"apiVersion": "v1", "kind": "Secret", "metadata": {"name": "s", "annotations": {
         LAST_APPLIED: f"data:\n  password: {value}\n"}}, "data": {}}
-    assert redact_secret_values(body)["metadata"]["annotations"][LAST_APPLIED] == SNAPSHOT_REDACTED
+    assert redact_secret_values(body)["metadata"]["annotations"][LAST_APPLIED] == REDACTED
 
 
 def test_secrets_inside_a_secret_list_and_fields_no_secret_has_are_redacted() -> None:
@@ -119,5 +119,5 @@ def test_snapshot_and_check_write_no_secret_value_anywhere(git_repo: GitRepoBuil
     for root in (snap.parent, tmp_path / "reports", tmp_path / "logs"):
         _assert_no_value_in(root, values + git_values)
     snapshot_text = snap.read_text()
-    assert SNAPSHOT_REDACTED in json.loads(snapshot_text.split("---\n")[-1])["metadata"]["annotations"][
+    assert REDACTED in json.loads(snapshot_text.split("---\n")[-1])["metadata"]["annotations"][
         LAST_APPLIED]

@@ -11,9 +11,10 @@ import yaml
 from click.testing import CliRunner
 
 from driftcheck.cli import main
+from driftcheck.kube import LAST_APPLIED, REDACTED
 from driftcheck.live.cluster import ClusterReader
 from driftcheck.live.connection import RetryPolicy
-from driftcheck.live.snapshot import REDACTED, read_snapshot, write_snapshot
+from driftcheck.live.snapshot import read_snapshot, write_snapshot
 from testing.k8s_emulator import BLOG_SYSTEM_LIVE, KubernetesEmulator
 
 # production retries with short waits, so fault tests stay fast; Retry-After is still honoured
@@ -21,7 +22,6 @@ FAST_RETRY = RetryPolicy(attempts=4, backoff=0.05, max_backoff=0.2, connect_dead
 KINDS = {("apps", "Deployment"), ("argoproj.io", "Rollout"), ("networking.istio.io", "DestinationRule"),
          ("", "Secret"), ("", "Service"), ("", "ConfigMap"), ("", "Namespace"),
          ("bitnami.com", "SealedSecret")}
-LAST_APPLIED = "kubectl.kubernetes.io/last-applied-configuration"
 SECRET_VALUES = ("Ym9hcmQtcGFzcy0yMDI2", "czNjcjN0LXJvb3QtcHc=")
 
 

@@ -9,7 +9,8 @@ from pathlib import Path
 import pytest
 import yaml
 
-from driftcheck.live.snapshot import REDACTED, read_snapshot, write_snapshot
+from driftcheck.kube import REDACTED
+from driftcheck.live.snapshot import read_snapshot, write_snapshot
 from driftcheck.model import DriftcheckError, LiveState, Origin, Resource, ResourceKey
 
 FIXTURE = Path(__file__).resolve().parents[3] / "testing" / "fixtures" / "blog-system-live.yaml"
