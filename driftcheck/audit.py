@@ -35,14 +35,9 @@ class DesiredState:
     rendered: list[Any]  # source.render.Rendered per app, narrowed by -l: what `render` writes
 
 
-def desired_state(source: SourceOptions, render_timeout: float = 120.0, selector: str | None = None,
-                  progress: Progress = lambda _m: None, show_renderer: bool = False) -> DesiredState:
-    """Open the repo, resolve the commit, find the apps and render each (narrowed by -l).
-
-    Shared by check, render and snapshot; show_renderer is render's progress line (it names the tool).
-    """
+def desired_apps(source: SourceOptions, progress: Progress = lambda _m: None) -> tuple[Any, Any, Any]:
+    """Open the repo, resolve the commit, find the apps: (repo, tree, found apps); `history` stops here."""
     from driftcheck.source.apps import discover_apps
-    from driftcheck.source.render import render_app
     from driftcheck.source.repo import mask_url, open_repo, resolve_commit
     from driftcheck.source.tree import CommitTree
 
@@ -52,6 +47,18 @@ def desired_state(source: SourceOptions, render_timeout: float = 120.0, selector
     discovered = discover_apps(tree, source)
     for note in discovered.notes:
         progress(f"note: {note}")
+    return repo, tree, discovered
+
+
+def desired_state(source: SourceOptions, render_timeout: float = 120.0, selector: str | None = None,
+                  progress: Progress = lambda _m: None, show_renderer: bool = False) -> DesiredState:
+    """desired_apps, then render each app (narrowed by -l).
+
+    Shared by check, render and snapshot; show_renderer is render's progress line (it names the tool).
+    """
+    from driftcheck.source.render import render_app
+
+    repo, tree, discovered = desired_apps(source, progress)
     errors = list(discovered.errors)
     desired_by_app: dict[str, list[Resource]] = {}
     all_rendered = []
