@@ -119,7 +119,7 @@ def _child(send: Connection, log: str, home: str, render: Callable[..., str], ar
     os.close(fd)
     sandbox.isolate_current_process(Path(home))
     try:
-        import helm_python  # type: ignore[import-not-found]  # noqa: F401  # starts the Go runtime
+        import helm_python  # noqa: F401  # starts the Go runtime
     except ImportError:
         send.send((False, "Helm chart, but no Helm renderer is available: install helm on PATH or "
                           "`pip install 'driftcheck[helm]'`"))
