@@ -31,7 +31,8 @@ def run(options: RenderOptions, progress: Callable[[str], None]) -> int:
     """
     from driftcheck.audit import desired_state
     from driftcheck.report.desired_dir import write_desired
-    from driftcheck.source.repo import mask_url, parse_moment
+    from driftcheck.scrub import mask_url
+    from driftcheck.source.moments import parse_moment
 
     source, _ = with_config_defaults(options.source)
     state = desired_state(source, options.render_timeout, options.selector, progress, show_renderer=True)
