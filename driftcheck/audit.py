@@ -10,6 +10,7 @@ from typing import Any
 
 from driftcheck import __version__
 from driftcheck.commands.options import CheckOptions, ClusterOptions, SourceOptions
+from driftcheck.kube import AppTally, tally_apps
 from driftcheck.model import (
     AppSpec,
     AuditReport,
@@ -37,9 +38,8 @@ class DesiredState:
 
 def desired_apps(source: SourceOptions, progress: Progress = lambda _m: None) -> tuple[Any, Any, Any]:
     """Open the repo, resolve the commit, find the apps: (repo, tree, found apps); `history` stops here."""
-    from driftcheck.scrub import mask_url
     from driftcheck.source.apps import discover_apps
-    from driftcheck.source.repo import open_repo, resolve_commit
+    from driftcheck.source.repo import mask_url, open_repo, resolve_commit
     from driftcheck.source.tree import CommitTree
 
     repo = open_repo(source.repo, require_fresh=source.require_fresh, token_file=source.git_token_file)
@@ -79,8 +79,7 @@ def desired_state(source: SourceOptions, render_timeout: float = 120.0, selector
 def run_audit(options: CheckOptions, progress: Progress = lambda _m: None) -> tuple[AuditReport, str | None]:
     """The whole run. Returns the report and, when --explain was asked, the explanation text."""
     from driftcheck.compare import CompareOptions, available_packs, compare_app, coverage, explain, load_rules
-    from driftcheck.scrub import mask_url
-    from driftcheck.source.moments import parse_moment
+    from driftcheck.source.repo import mask_url, parse_moment
 
     source, cluster = options.source, options.cluster
     git_side = desired_state(source, options.render_timeout, cluster.selector, progress)
@@ -106,8 +105,9 @@ def run_audit(options: CheckOptions, progress: Progress = lambda _m: None) -> tu
 
     history, history_errors = app_histories(git_side.repo, tree, apps, results, live, options.history_since)
     errors += history_errors
-    app_rows = [app_row(app, [r for r in results if r.app == app.name],
-                        [e for e in errors if e.app == app.name]) for app in apps]
+    tallies = {t.name: t for t in tally_apps((app.name for app in apps), ((r.app, r.status) for r in results),
+                                             (e.app for e in errors))}
+    app_rows = [app_row(app, tallies[app.name]) for app in apps]
 
     explained = None
     if options.explain_target:
@@ -181,14 +181,10 @@ def rekey_cluster_scoped(desired: list[Resource], live: LiveState) -> list[Resou
     return out
 
 
-def app_row(app: AppSpec, results: list[ResourceResult], errors: list[RunError]) -> dict[str, Any]:
+def app_row(app: AppSpec, tally: AppTally) -> dict[str, Any]:
     """One line of the report's apps[]: where the app comes from and how it stands."""
-    counts = {s: sum(1 for r in results if r.status == s)
-              for s in ("in-sync", "drifted", "missing", "extra", "unknown")}
-    worst = "error" if errors else next(
-        (s for s in ("unknown", "drifted", "missing", "extra") if counts[s]), "in-sync")
     return {"name": app.name, "path": app.path, "namespace": app.namespace, "origin": app.origin,
-            "status": worst, "counts": counts, "errors": len(errors)}
+            "status": tally.status, "counts": tally.counts, "errors": tally.errors}
 
 
 def app_histories(repo: Any, tree: Any, apps: list[AppSpec], results: list[ResourceResult],
