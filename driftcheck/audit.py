@@ -38,8 +38,9 @@ class DesiredState:
 
 def desired_apps(source: SourceOptions, progress: Progress = lambda _m: None) -> tuple[Any, Any, Any]:
     """Open the repo, resolve the commit, find the apps: (repo, tree, found apps); `history` stops here."""
+    from driftcheck.scrub import mask_url
     from driftcheck.source.apps import discover_apps
-    from driftcheck.source.repo import mask_url, open_repo, resolve_commit
+    from driftcheck.source.repo import open_repo, resolve_commit
     from driftcheck.source.tree import CommitTree
 
     repo = open_repo(source.repo, require_fresh=source.require_fresh, token_file=source.git_token_file)
@@ -79,7 +80,8 @@ def desired_state(source: SourceOptions, render_timeout: float = 120.0, selector
 def run_audit(options: CheckOptions, progress: Progress = lambda _m: None) -> tuple[AuditReport, str | None]:
     """The whole run. Returns the report and, when --explain was asked, the explanation text."""
     from driftcheck.compare import CompareOptions, available_packs, compare_app, coverage, explain, load_rules
-    from driftcheck.source.repo import mask_url, parse_moment
+    from driftcheck.scrub import mask_url
+    from driftcheck.source.moments import parse_moment
 
     source, cluster = options.source, options.cluster
     git_side = desired_state(source, options.render_timeout, cluster.selector, progress)
