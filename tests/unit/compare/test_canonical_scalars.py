@@ -2,9 +2,8 @@
 
 from __future__ import annotations
 
-from compare_helpers import one, paths
-
 from driftcheck.compare.canonical import parse_quantity, scalars_equal
+from testing.compare_helpers import one, paths
 
 
 def test_quantities_compare_by_value() -> None:

@@ -5,11 +5,10 @@ from __future__ import annotations
 import gc
 import weakref
 
-from compare_helpers import APP, res, run
-
 from driftcheck.compare import CompareOptions, coverage, explain
 from driftcheck.compare.engine import live_index
 from driftcheck.model import LiveState
+from testing.compare_helpers import APP, res, run
 
 
 def obj(kind: str, name: str, ns: str = "blog-system", api: str = "v1", **meta: object) -> dict:

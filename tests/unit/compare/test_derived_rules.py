@@ -5,9 +5,8 @@ from __future__ import annotations
 import copy
 from pathlib import Path
 
-from compare_helpers import one, paths, run
-
 from driftcheck.compare import CompareOptions, load_rules
+from testing.compare_helpers import one, paths, run
 
 NS = "blog-system"
 HPA = {"apiVersion": "autoscaling/v2", "kind": "HorizontalPodAutoscaler",

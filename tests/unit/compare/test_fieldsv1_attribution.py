@@ -2,11 +2,10 @@
 
 from __future__ import annotations
 
-from compare_helpers import one
-
 from driftcheck.compare.explain import describe
 from driftcheck.compare.managedfields import managed_entries, owned_leaves, owner, parse_fields
 from driftcheck.model import ChangedBy
+from testing.compare_helpers import one
 
 FIELDS = {
     "f:metadata": {"f:labels": {".": {}, "f:app": {}}},

@@ -4,12 +4,12 @@ from __future__ import annotations
 
 import json
 
-from compare_helpers import APP, res, run
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from driftcheck.compare import coverage, explain
 from driftcheck.model import LiveState
+from testing.compare_helpers import APP, res, run
 
 SCALAR = st.one_of(st.none(), st.booleans(), st.integers(-5, 5), st.text(max_size=4),
                    st.sampled_from(["500m", "1Gi", "{", "[1]", "k:{}", "<redacted by driftcheck>"]))

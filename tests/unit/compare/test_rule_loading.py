@@ -8,12 +8,12 @@ from pathlib import Path
 
 import jsonschema
 import pytest
-from compare_helpers import APP, run
 from ruamel.yaml import YAML
 
 from driftcheck.compare import available_packs, load_rules
 from driftcheck.compare.rules import packs_dir
 from driftcheck.model import DriftcheckError
+from testing.compare_helpers import APP, run
 
 ISTIO = {"group": "networking.istio.io", "kind": "DestinationRule"}
 DR = {"apiVersion": "networking.istio.io/v1beta1", "kind": "DestinationRule",

@@ -6,9 +6,8 @@ import base64
 import json
 from dataclasses import asdict
 
-from compare_helpers import res, run
-
 from driftcheck.compare import explain
+from testing.compare_helpers import res, run
 
 PLAIN = {"password": "hunter2-Pa55w0rd!", "api-key": "AKIAEXAMPLEKEY123", "same": "unchanged-value-42"}
 LIVE = {"password": "changed-by-hand-99", "same": "unchanged-value-42", "token": "controller-token-777"}

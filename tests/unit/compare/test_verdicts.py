@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from compare_helpers import run
+from testing.compare_helpers import run
 
 CM = {"apiVersion": "v1", "kind": "ConfigMap", "metadata": {"name": "was-config", "namespace": "blog-system"},
       "data": {"a": "1"}}

@@ -1,4 +1,4 @@
-"""Builders for compare tests: resources, live states and a one-call comparison."""
+"""Builders for compare tests: resources, live states and a one-call comparison (tests/unit/compare)."""
 
 from __future__ import annotations
 
