@@ -10,8 +10,9 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Any
 
+from driftcheck.kube import BUILTIN_GROUPS
 from driftcheck.model import split_api_version
-from testing.livify import BUILTIN_GROUPS, list_item_key, managed_entry
+from testing.livify import list_item_key, managed_entry
 
 
 def _segments(pointer: str) -> list[str]:

@@ -18,17 +18,14 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
+from driftcheck.kube import BUILTIN_GROUPS, LAST_APPLIED, TRACKING_ID, TRACKING_LABEL
 from driftcheck.model import ResourceKey, split_api_version
 
 GITOPS_MANAGER = "argocd-controller"
 KUBECTL_APPLY_MANAGER = "kubectl-client-side-apply"
-LAST_APPLIED = "kubectl.kubernetes.io/last-applied-configuration"
-TRACKING_LABEL = "app.kubernetes.io/instance"
-TRACKING_ANNOTATION = "argocd.argoproj.io/tracking-id"
 
-# Built-in kinds have schemas with associative lists; CRDs (Rollout, Istio, ...) keep lists atomic.
-BUILTIN_GROUPS = {"", "apps", "batch", "autoscaling", "policy", "networking.k8s.io",
-                   "rbac.authorization.k8s.io", "storage.k8s.io", "scheduling.k8s.io"}
+# Built-in kinds (kube.BUILTIN_GROUPS) have schemas with associative lists; CRDs (Rollout, Istio, ...)
+# keep lists atomic.
 _LIST_KEYS = {"containers": ("name",), "initContainers": ("name",), "ephemeralContainers": ("name",),
               "env": ("name",), "volumes": ("name",), "volumeMounts": ("name",),
               "imagePullSecrets": ("name",), "volumeDevices": ("devicePath",),
@@ -317,7 +314,7 @@ def livify_object(cluster: Cluster, desired: dict[str, Any], *, app: str | None,
     key = ResourceKey.of(live)
     if app:
         meta.setdefault("labels", {})[TRACKING_LABEL] = app
-        meta.setdefault("annotations", {})[TRACKING_ANNOTATION] = tracking_id(app, key)
+        meta.setdefault("annotations", {})[TRACKING_ID] = tracking_id(app, key)
     created_at = created_at or applied_at
     managed = []
     if app:
