@@ -297,8 +297,9 @@ def history(repo: str, revision: str | None, at: str | None, paths: tuple[str, .
             repo_urls: tuple[str, ...], git_token_file: Path | None, require_fresh: bool,
             since: str | None, until: str | None, author: str | None, output: str) -> None:
     """The dated deploy history of apps: who changed what they render, when, and what was rolled back."""
+    from driftcheck.commands.history import histories
     from driftcheck.commands.options import with_config_defaults
-    from driftcheck.history import format_histories, histories
+    from driftcheck.report.history_text import format_histories
 
     source, _ = with_config_defaults(_source(repo, revision, at, paths, namespace, recurse, app_names,
                                              config_file, argocd_apps, repo_urls, git_token_file,

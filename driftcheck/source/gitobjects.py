@@ -7,6 +7,7 @@ with GIT_OPTIONS, so no hook a repository or the clone cache holds ever runs.
 from __future__ import annotations
 
 import functools
+import os
 import subprocess
 from collections.abc import Iterator
 from dataclasses import dataclass
@@ -24,15 +25,15 @@ class MissingObject(DriftcheckError):
     """An object id the repository does not hold."""
 
 
-def git_command(git_dir: str, *args: str) -> list[str]:
+def git_command(git_dir: str | os.PathLike[str], *args: str) -> list[str]:
     """The argv of one hook-free git command on the repository at git_dir."""
-    return ["git", *GIT_OPTIONS, "--git-dir", git_dir, *args]
+    return ["git", *GIT_OPTIONS, "--git-dir", os.fspath(git_dir), *args]
 
 
 class ObjectReader:
     """Object contents through one `git cat-file --batch` process, many objects per round trip."""
 
-    def __init__(self, git_dir: str) -> None:
+    def __init__(self, git_dir: str | os.PathLike[str]) -> None:
         self.proc = subprocess.Popen(git_command(git_dir, "cat-file", "--batch"), stdin=subprocess.PIPE,
                                      stdout=subprocess.PIPE, stderr=subprocess.DEVNULL)
 
@@ -158,7 +159,7 @@ def _changes(tokens: list[str]) -> list[Change]:
     return changes
 
 
-def shallow_boundary(git_dir: str) -> set[str]:
+def shallow_boundary(git_dir: str | os.PathLike[str]) -> set[str]:
     """Commits whose parents a shallow clone lacks (empty for a full clone)."""
     shallow = Path(git_dir) / "shallow"
     return set(shallow.read_text().split()) if shallow.exists() else set()

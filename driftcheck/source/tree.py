@@ -96,7 +96,8 @@ class CommitTree:
         entry = self._entry(path)
         if entry is None or entry.kind not in (_FILE, _SYMLINK):
             return None
-        return self.repo.odb.stream(bytes.fromhex(entry.sha)).read()
+        data: bytes = self.repo.odb.stream(bytes.fromhex(entry.sha)).read()
+        return data
 
     def exists(self, path: str) -> bool:
         return self._entry(path) is not None

@@ -10,7 +10,7 @@ from typing import Any
 import pytest
 from ruamel.yaml import YAML
 
-from driftcheck import images
+from driftcheck.history import state as images
 
 
 def workload(kind: str, image: str, init_image: str | None = None) -> dict[str, Any]:

@@ -1,0 +1,32 @@
+"""`driftcheck history`: each chosen app's dated deploys on the first-parent chain of --revision/--at."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+
+from driftcheck.audit import desired_apps
+from driftcheck.commands.options import SourceOptions
+from driftcheck.history import HistoryApp, HistoryResult, app_history
+from driftcheck.model import DriftcheckError
+from driftcheck.source.moments import flag_moment, parse_since
+
+
+def histories(source: SourceOptions, since: str | None = None, until: str | None = None,
+              author: str | None = None) -> list[tuple[HistoryApp, HistoryResult]]:
+    """The history of every app the source flags choose, filtered by --since/--until/--author.
+
+    --since takes an age (90d, before now), a date (from its start) or a moment; --until a date
+    (to its end) or a moment. An app whose path never held anything it reads ends the command.
+    """
+    start = parse_since(since, datetime.now(UTC), "--since") if since else None
+    end = flag_moment(until, "--until") if until else None
+    if start and end and start > end:
+        raise DriftcheckError(f"--since {since} is after --until {until}")
+    repo, tree, discovered = desired_apps(source)
+    # the text forms show events only: the timeline keeps no bodies
+    found: list[tuple[HistoryApp, HistoryResult]] = [
+        (app, app_history(repo, app, tree.sha, start, end, author, keep=set())) for app in discovered.apps]
+    missing = [str(error) for _, result in found if not result.found for error in result.errors]
+    if missing:
+        raise DriftcheckError("; ".join(missing))
+    return found
