@@ -24,7 +24,8 @@ CRDS_IN_K8S_IO_GROUPS = (
     ApiResource("metrics.k8s.io", ("v1beta1",), "PodMetrics", "pods"),  # aggregated, read-only: not Git's
 )
 ROUTE = {"apiVersion": f"{GATEWAY}/v1", "kind": "HTTPRoute", "metadata": {"name": "web", "namespace": "shop"},
-         "spec": {"parentRefs": [{"name": "edge"}], "rules": [{"backendRefs": [{"name": "web", "port": 80}]}]}}
+         "spec": {"parentRefs": [{"name": "edge"}],
+                  "rules": [{"backendRefs": [{"name": "web", "port": 80}]}]}}
 VOLUME_SNAPSHOT = {"apiVersion": f"{SNAPSHOT}/v1", "kind": "VolumeSnapshot",
                    "metadata": {"name": "db-nightly", "namespace": "shop"},
                    "spec": {"source": {"persistentVolumeClaimName": "db"}}}
