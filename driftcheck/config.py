@@ -27,17 +27,13 @@ from __future__ import annotations
 import re
 from collections import Counter
 from dataclasses import dataclass, field
-from datetime import date
 from pathlib import Path
 from typing import Any
 from urllib.parse import urlsplit
 
-from ruamel.yaml import YAML
-from ruamel.yaml.comments import CommentedMap, CommentedSeq
-from ruamel.yaml.error import YAMLError
-
 from driftcheck.model import AppSpec, DriftcheckError, SkippedApp
 from driftcheck.scrub import mask_url, register_url
+from driftcheck.source.yaml import LinedMap, LinedSeq, YAMLStreamError, load_lined
 
 ARGOCD_KINDS = ("Application", "ApplicationSet")
 
@@ -77,25 +73,24 @@ def load_config(path: str | Path) -> Config:
 def parse_config(text: str, file: str) -> Config:
     """Parse driftcheck.yaml text (from disk or from the repository at a commit)."""
     try:
-        doc = YAML(typ="rt").load(text)
-    except YAMLError as e:
-        mark = getattr(e, "problem_mark", None)
-        where = f"{file}:{mark.line + 1}" if mark is not None else file
-        raise DriftcheckError(f"{where}: malformed YAML: {getattr(e, 'problem', None) or e}") from None
+        doc = load_lined(text)  # typed as Kubernetes types manifests, with the line of each key
+    except YAMLStreamError as e:
+        where = f"{file}:{e.line}" if e.line else file
+        raise DriftcheckError(f"{where}: malformed YAML: {e.problem}") from None
     if doc is None:
         return Config(path=file)
-    if not isinstance(doc, CommentedMap):
+    if not isinstance(doc, LinedMap):
         raise DriftcheckError(f"{file}:1: expected a mapping with apps:, rules:, ...")
     _check_keys(doc, _TOP_KEYS, file, "driftcheck.yaml")
     cfg = Config(path=file)
     apps = doc.get("apps")
     if apps is None:  # no apps: listed; they come from ArgoCD Applications or the command line
-        apps = CommentedSeq()
-    if not isinstance(apps, CommentedSeq):
+        apps = LinedSeq()
+    if not isinstance(apps, LinedSeq):
         raise DriftcheckError(f"{_where(doc, 'apps', file)}: apps must be a list")
     names: set[str] = set()
     for i, entry in enumerate(apps):
-        where = f"{file}:{apps.lc.item(i)[0] + 1}"
+        where = f"{file}:{apps.lines[i]}"
         app = _app(entry, where, file)
         if app.name in names:
             raise DriftcheckError(f"{where}: app {app.name!r} is defined twice")
@@ -112,18 +107,16 @@ def parse_config(text: str, file: str) -> Config:
     for key, attr in (("argocdApps", "argocd_apps"), ("repo", "repo"), ("revision", "revision"),
                       ("historySince", "history_since")):
         value = doc.get(key)
-        if value is not None and not isinstance(value, (str, int, date)):
+        if value is not None and not isinstance(value, (str, int)):
             raise DriftcheckError(f"{_where(doc, key, file)}: {key} must be a string")
-        # YAML reads `historySince: 2026-01-01` as a date: take it as the ISO text the user wrote
-        text = value.isoformat() if isinstance(value, date) else str(value)
-        setattr(cfg, attr, "" if value is None else text)
+        setattr(cfg, attr, "" if value is None else str(value))  # a date stays the text written
     if cfg.repo.startswith(("http://", "https://")):  # a token in `repo:` is a credential like --repo's
         register_url(cfg.repo)
     return cfg
 
 
 def _app(entry: Any, where: str, file: str) -> AppSpec:
-    if not isinstance(entry, CommentedMap):
+    if not isinstance(entry, LinedMap):
         raise DriftcheckError(f"{where}: each app must be a mapping with name:, path:, namespace:")
     _check_keys(entry, _APP_KEYS, file, "app")
     for key in ("name", "path"):
@@ -142,7 +135,7 @@ def _app(entry: Any, where: str, file: str) -> AppSpec:
                    release_name=str(entry.get("releaseName") or ""), origin=where)
 
 
-def _check_keys(doc: CommentedMap, allowed: set[str], file: str, what: str) -> None:
+def _check_keys(doc: LinedMap, allowed: set[str], file: str, what: str) -> None:
     for key in doc:
         if key not in allowed:
             raise DriftcheckError(f"{_where(doc, key, file)}: unknown key {key!r} in {what} "
@@ -151,7 +144,7 @@ def _check_keys(doc: CommentedMap, allowed: set[str], file: str, what: str) -> N
 
 def _where(doc: Any, key: str, file: str) -> str:
     try:
-        return f"{file}:{doc.lc.key(key)[0] + 1}"
+        return f"{file}:{doc.lines[key]}"
     except (AttributeError, KeyError, TypeError):
         return file
 
@@ -168,7 +161,7 @@ def _strings(doc: Any, key: str, file: str) -> list[str]:
 
 
 def _plain(value: Any) -> Any:
-    """Round-trip YAML containers turned into plain dicts and lists."""
+    """Line-keeping YAML containers turned into plain dicts and lists."""
     if isinstance(value, dict):
         return {str(k): _plain(v) for k, v in value.items()}
     if isinstance(value, list):

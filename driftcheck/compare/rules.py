@@ -12,12 +12,11 @@ from pathlib import Path as FsPath
 from typing import Any
 
 import jsonschema
-from ruamel.yaml import YAML
-from ruamel.yaml.error import YAMLError
 
 from driftcheck.compare import jqeval
 from driftcheck.compare.pointer import Path, PointerError, parse_pointer, resolve_pointer
 from driftcheck.model import AppSpec, DriftcheckError, ResourceKey, RunError
+from driftcheck.source.yaml import YAMLStreamError, load_single
 
 APP_PREFIX = "app:"
 
@@ -251,11 +250,9 @@ def _read_yaml(path: FsPath) -> tuple[Any, RunError | None]:
 
 def _parse_yaml(text: str | bytes, file: str) -> tuple[Any, RunError | None]:
     try:
-        return YAML(typ="safe").load(text), None
-    except YAMLError as exc:
-        mark = getattr(exc, "problem_mark", None)
-        return None, RunError(f"not valid YAML: {getattr(exc, 'problem', None) or exc}", file=file,
-                              line=(mark.line + 1) if mark else 0, stage="rules")
+        return load_single(text), None  # typed as Kubernetes types manifests
+    except YAMLStreamError as exc:
+        return None, RunError(f"not valid YAML: {exc.problem}", file=file, line=exc.line, stage="rules")
 
 
 Extra = list[tuple[str, Any]]

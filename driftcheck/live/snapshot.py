@@ -25,6 +25,7 @@ from driftcheck import kube
 from driftcheck.compare.secrets import redact_secret_values
 from driftcheck.live.selector import parse_selector, selects
 from driftcheck.model import DriftcheckError, LiveState, Origin, Resource, ResourceKey
+from driftcheck.source.yaml import decode_json, load_documents
 
 HEADER_KIND = "DriftcheckSnapshot"
 HEADER_API_VERSION = "driftcheck.io/v1"
@@ -202,7 +203,7 @@ def _documents(file: Path) -> Iterator[dict[str, Any]]:
         raise DriftcheckError(f"live snapshot {file}: cannot read ({exc})") from None
     try:
         docs = _parse(text)
-    except (ValueError, yaml.YAMLError) as exc:
+    except ValueError as exc:  # YAMLStreamError and JSON's errors alike
         raise DriftcheckError(f"live snapshot {file}: not valid YAML or JSON ({_one_line(exc)})") from None
     for doc in docs:
         if isinstance(doc, list):
@@ -217,20 +218,13 @@ def _documents(file: Path) -> Iterator[dict[str, Any]]:
 
 def _parse(text: str) -> list[Any]:
     """One JSON document if the file is one, else a YAML stream (`{…}\n---\n{…}` is one of JSON documents):
-    the first character alone cannot tell them apart."""
+    the first character alone cannot tell them apart. Both are read by the Kubernetes dialect, as Git is."""
     if text.lstrip()[:1] in ("{", "["):
         try:
-            return [json.loads(text)]
+            return [decode_json(text)]
         except ValueError:
             pass  # not a single JSON document: the YAML stream reader decides, and words any error
     return _yaml_documents(text)
-
-
-class _Loader(yaml.CSafeLoader):
-    """YAML as the API server means it: a timestamp stays a string (JSON, and so Kubernetes, has no dates)."""
-
-
-_Loader.add_constructor("tag:yaml.org,2002:timestamp", yaml.constructor.SafeConstructor.construct_yaml_str)
 
 
 def _yaml_documents(text: str) -> list[Any]:
@@ -239,11 +233,11 @@ def _yaml_documents(text: str) -> list[Any]:
     for chunk in DOCUMENT_START.split(text):
         if chunk.lstrip()[:1] == "{":
             try:
-                docs.append(json.loads(chunk))
+                docs.append(decode_json(chunk))
                 continue
             except ValueError:
                 pass  # YAML flow style that is not JSON: the YAML loader takes it
-        docs.extend(yaml.load_all(chunk, Loader=_Loader))
+        docs.extend(load_documents(chunk))
     return docs
 
 

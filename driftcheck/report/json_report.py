@@ -32,7 +32,7 @@ from driftcheck.model import (
 )
 
 SCHEMA_ID = "driftcheck.report/v1"
-# Manifests stay within 500 levels (source/yamlload.MAX_DEPTH); a report wraps a few levels around them.
+# Manifests stay within 500 levels (source/yaml/limits.MAX_DEPTH); a report wraps a few levels around them.
 MAX_DEPTH = 520
 TOOL_NAME = "driftcheck"
 # Sections sealed one by one so that verify can name the part that changed.

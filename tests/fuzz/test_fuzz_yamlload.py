@@ -11,8 +11,8 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from driftcheck.model import RunError
-from driftcheck.source import yamlload
-from driftcheck.source.yamlload import dump_yaml, load_manifests
+from driftcheck.source.yaml import dump_yaml, load_manifests
+from driftcheck.source.yaml import load as full
 
 FUZZ = settings(max_examples=150, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 
@@ -82,11 +82,11 @@ SCALARS = [b"a: ", b"yes", b"0755", b"1e3", b"-.inf", b"1:30", b"~", b"!!int ", 
 def test_fast_path_loads_what_the_full_path_loads(parts: list[bytes]) -> None:
     """Whatever the PyYAML fast path accepts, it types and places exactly as the ruamel path does."""
     data = b"".join(parts)
-    fast = yamlload._load_fast(data)
+    fast = full.load_fast(data)
     if fast is None:
         return
-    yamlload._PARSED.clear()
-    with patch.object(yamlload, "_load_fast", lambda _: None):
+    full._PARSED.clear()
+    with patch.object(full, "load_fast", lambda _: None):
         manifests, errors = load_manifests(data, "noise.yaml")
     assert errors == []
     assert json.dumps(manifests) == json.dumps(fast)

@@ -50,7 +50,7 @@ def test_history_memory_does_not_grow_with_the_versions_of_a_big_file(git_repo: 
     shas = versions(git_repo, 48, keys=5000)  # 0.5 MB a version
     few = peak_rss_kb(git_repo.path, f"{shas[8]}")
     grown = peak_rss_kb(git_repo.path, "HEAD") - few
-    # each version kept parsed was ~1.3 MB here (61 MB for 40 more); what may grow is yamlload's JSON
+    # each version kept parsed was ~1.3 MB here (61 MB for 40 more); what may grow is the YAML loader's JSON
     # cache of parsed files (~0.5 MB a version, capped at 64 MB)
     assert grown < 35_000, f"40 more versions of a 0.5 MB file took {grown} kB more (kept every version?)"
 

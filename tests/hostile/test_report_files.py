@@ -146,7 +146,7 @@ def test_a_report_holding_a_value_as_deep_as_a_manifest_may_be_still_verifies(ch
     report = written(check("--format", "json"), "report.json")
     doc = json.loads(report.read_text())
     deep: object = "bottom"
-    for _ in range(500):  # source/yamlload.MAX_DEPTH: the deepest object a manifest can hold
+    for _ in range(500):  # source/yaml/limits.MAX_DEPTH: the deepest object a manifest can hold
         deep = [deep]
     doc["resources"][0]["differences"][0]["live"] = deep
     report.write_text(json_report.dumps(json_report.seal(doc)))

@@ -1,14 +1,13 @@
-"""load_manifests: every object with the line its document starts at, typed as Kubernetes reads YAML;
+"""load_manifests: every object with the line its document starts at (typing: test_yaml_dialect.py);
 dump_yaml writes objects that read back identically."""
 
 from __future__ import annotations
 
 import json
 
-import pytest
 import yaml
 
-from driftcheck.source.yamlload import dump_yaml, load_manifests
+from driftcheck.source.yaml import dump_yaml, load_manifests
 
 MULTI = b"""# leading comment
 ---
@@ -62,21 +61,6 @@ def test_duplicate_keys_are_an_error_as_kubectl_makes_them() -> None:
     manifests, errors = load_manifests(data, "dup.yaml")
     assert manifests == []
     assert errors[0].line == 6 and 'duplicate mapping key "labels"' in errors[0].message
-
-
-@pytest.mark.parametrize(("text", "value"), [
-    ("yes", True), ("No", False), ("on", True), ("OFF", False), ("y", True), ("true", True),
-    ("0755", 493), ("0o17", 15), ("0x1F", 31), ("1_000", 1000), ("-12", -12), ("1e3", 1000.0),
-    ("1.5", 1.5), ("~", None), ("null", None), ("", None),
-    ("12:30", "12:30"), ("2026-01-20", "2026-01-20"), ("2026-01-20T10:00:00Z", "2026-01-20T10:00:00Z"),
-    ("'yes'", "yes"), ('"0755"', "0755"), ("v1.2", "v1.2"), ("nginx:1.25", "nginx:1.25"),
-])
-def test_plain_scalars_are_typed_as_kubernetes_decodes_them(text: str, value: object) -> None:
-    """sigs.k8s.io/yaml (go-yaml v2) rules: YAML 1.1 booleans and octal, no sexagesimal, dates as text."""
-    manifests, errors = load_manifests(f"kind: X\nv: {text}\n".encode(), "s.yaml")
-    assert errors == []
-    assert manifests[0][0]["v"] == value
-    assert type(manifests[0][0]["v"]) is type(value)
 
 
 def test_json_files_load_with_a_line() -> None:
