@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import pytest
+
 from driftcheck.compare.canonical import parse_quantity, scalars_equal
 from testing.compare_helpers import one, paths
 
@@ -99,3 +101,15 @@ def test_extra_content_in_a_custom_list_is_a_default_when_the_gitops_tool_wrote_
 
     assert one(widget, live("argocd-controller")).status == "in-sync"
     assert paths(one(widget, live("kubectl-edit"))) == ["/spec/backends/0/weight"]
+
+
+@pytest.mark.parametrize(("desired", "live", "equal"), [
+    (0.1, "100m", True),  # Quantity.UnmarshalJSON reads the JSON text 0.1, not the binary float
+    ("100Mi ", "100Mi", True),  # and trims blanks around it
+    ("1K", "1k", False),  # K is no suffix of resource.Quantity (the Python client's parse_quantity takes it)
+])
+def test_quantities_compare_as_the_api_server_decodes_them(desired: object, live: object,
+                                                           equal: bool) -> None:
+    """Why the hand-written parser stays: kubernetes.utils.parse_quantity agrees on every conformance case
+    but reads these three unlike apimachinery."""
+    assert scalars_equal(desired, live, ("resources", "requests", "cpu")) is equal
