@@ -58,7 +58,7 @@ def desired_state(source: SourceOptions, render_timeout: float = 120.0, selector
 
     Shared by check, render and snapshot; show_renderer is render's progress line (it names the tool).
     """
-    from driftcheck.source.render import render_app
+    from driftcheck.render import render_app
 
     repo, tree, discovered = desired_apps(source, progress)
     errors = list(discovered.errors)

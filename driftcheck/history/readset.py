@@ -16,10 +16,10 @@ from dataclasses import dataclass
 from typing import Any, Literal, Protocol
 
 from driftcheck.model import DriftcheckError
-from driftcheck.source import kustomize
+from driftcheck.render import kustomize
+from driftcheck.render.directory import MANIFEST_SUFFIXES
+from driftcheck.render.helm import values_file_path
 from driftcheck.source.gitobjects import LogCommit, ObjectReader
-from driftcheck.source.helm import values_file_path
-from driftcheck.source.render import MANIFEST_SUFFIXES
 
 
 class HistoryApp(Protocol):

@@ -17,8 +17,8 @@ from typing import Any
 
 from driftcheck.history.readset import FileRole
 from driftcheck.model import ResourceKey, RunError
+from driftcheck.render.kinds import key_of
 from driftcheck.source.gitobjects import ObjectReader
-from driftcheck.source.kinds import key_of
 from driftcheck.source.yamlload import load_manifests
 
 # A blob's documents (body, line), its parse errors and the digest of each document.

@@ -22,7 +22,7 @@ from typing import Any
 from driftcheck import __version__
 from driftcheck.compare.secrets import redact_secret_values
 from driftcheck.model import DriftcheckError, Resource, RunError, split_api_version, utf8_text
-from driftcheck.source.render import Rendered
+from driftcheck.render import Rendered
 from driftcheck.source.yamlload import dump_yaml
 
 SCHEMA = "driftcheck.render/v1"

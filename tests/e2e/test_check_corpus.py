@@ -14,8 +14,8 @@ import pytest
 
 from driftcheck.live.snapshot import write_snapshot
 from driftcheck.model import AppSpec, LiveState, Origin, Resource, ResourceKey
+from driftcheck.render import render_app
 from driftcheck.report.json_report import schema_problems
-from driftcheck.source.render import render_app
 from driftcheck.source.tree import CommitTree
 from testing.livify import livify
 

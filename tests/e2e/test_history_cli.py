@@ -14,7 +14,7 @@ import pytest
 
 from driftcheck.live.snapshot import write_snapshot
 from driftcheck.model import AppSpec, LiveState, Origin, Resource, ResourceKey
-from driftcheck.source.render import render_app
+from driftcheck.render import render_app
 from driftcheck.source.tree import CommitTree
 from testing.livify import livify
 

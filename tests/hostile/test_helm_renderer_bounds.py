@@ -17,7 +17,7 @@ from typing import Any
 
 import pytest
 
-from driftcheck.source.helm_run import GO_RESERVATION, RENDER_MEMORY
+from driftcheck.render.helm_run import GO_RESERVATION, RENDER_MEMORY
 from tests.conftest import GitRepoBuilder
 
 

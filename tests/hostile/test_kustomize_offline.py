@@ -16,7 +16,7 @@ from typing import ClassVar
 import pytest
 
 from driftcheck.model import AppSpec
-from driftcheck.source.render import Rendered, render_app
+from driftcheck.render import Rendered, render_app
 from driftcheck.source.repo import open_repo, resolve_commit
 from driftcheck.source.tree import CommitTree
 from tests.conftest import GitRepoBuilder

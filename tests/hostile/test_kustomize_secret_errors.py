@@ -11,8 +11,7 @@ from typing import Any
 import pytest
 
 from driftcheck.model import AppSpec
-from driftcheck.source import sandbox
-from driftcheck.source.render import render_app
+from driftcheck.render import render_app, sandbox
 from driftcheck.source.repo import open_repo, resolve_commit
 from driftcheck.source.tree import CommitTree
 from testing import planted

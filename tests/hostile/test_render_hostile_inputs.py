@@ -11,8 +11,8 @@ from pathlib import Path
 import pytest
 
 from driftcheck.model import AppSpec
+from driftcheck.render import Rendered, render_app
 from driftcheck.source.argocd import DirectoryGlob
-from driftcheck.source.render import Rendered, render_app
 from driftcheck.source.repo import open_repo, resolve_commit
 from driftcheck.source.tree import CommitTree
 from testing import planted

@@ -13,8 +13,8 @@ import pytest
 import yaml
 
 from driftcheck.model import AppSpec, Origin, Resource, ResourceKey
+from driftcheck.render import Rendered
 from driftcheck.report.desired_dir import NAME_BYTES, write_desired
-from driftcheck.source.render import Rendered
 from testing import planted
 
 if TYPE_CHECKING:

@@ -19,7 +19,7 @@ from pathlib import Path
 
 import pytest
 
-from driftcheck.source import sandbox
+from driftcheck.render import sandbox
 from testing import planted
 from tests.conftest import GitRepoBuilder
 

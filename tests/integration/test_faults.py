@@ -24,7 +24,7 @@ from typing import TYPE_CHECKING, Any
 import pytest
 
 from driftcheck.model import AppSpec
-from driftcheck.source.render import render_app
+from driftcheck.render import render_app
 from driftcheck.source.repo import open_repo, resolve_commit
 from driftcheck.source.tree import CommitTree
 from testing.k8s_emulator import KubernetesEmulator

@@ -15,8 +15,8 @@ import yaml
 
 from driftcheck.config import apps_from_argocd, infer_repo_urls
 from driftcheck.model import AppSpec
+from driftcheck.render import render_app
 from driftcheck.source.argocd import find_application_documents
-from driftcheck.source.render import render_app
 from driftcheck.source.repo import open_repo, remote_urls, resolve_commit
 from driftcheck.source.tree import CommitTree
 

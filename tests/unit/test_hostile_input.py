@@ -16,7 +16,7 @@ import pytest
 
 from driftcheck.config import apps_from_argocd
 from driftcheck.model import AppSpec, RunError
-from driftcheck.source.render import Rendered, render_app
+from driftcheck.render import Rendered, render_app
 from driftcheck.source.repo import open_repo, resolve_commit
 from driftcheck.source.tree import CommitTree
 from driftcheck.source.yamlload import load_manifests

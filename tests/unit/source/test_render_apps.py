@@ -14,7 +14,7 @@ import pytest
 import yaml
 
 from driftcheck.model import AppSpec
-from driftcheck.source.render import Rendered, render_app
+from driftcheck.render import Rendered, render_app
 from driftcheck.source.repo import open_repo, resolve_commit
 from driftcheck.source.tree import CommitTree
 

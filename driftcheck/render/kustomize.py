@@ -19,8 +19,9 @@ from typing import Any
 
 from driftcheck.fetch.tree import FileReader, Tree
 from driftcheck.model import KustomizeOptions, Origin, Render, RunError
-from driftcheck.source import argocd, sandbox
-from driftcheck.source.renderer import Document, Output, Target
+from driftcheck.render import sandbox
+from driftcheck.render.renderer import Document, Output, Target
+from driftcheck.source import argocd
 from driftcheck.source.yamlload import dump_yaml, load_manifests
 
 KUSTOMIZATION_NAMES = ("kustomization.yaml", "kustomization.yml", "Kustomization")

@@ -29,10 +29,10 @@ from driftcheck.model import (
     RunError,
     ValuesFile,
 )
-from driftcheck.source import argocd, directory, helm, kustomize
-from driftcheck.source.directory import MANIFEST_SUFFIXES as MANIFEST_SUFFIXES  # history reads it here
-from driftcheck.source.kinds import key_of
-from driftcheck.source.renderer import Renderer, Target
+from driftcheck.render import directory, helm, kustomize
+from driftcheck.render.kinds import key_of
+from driftcheck.render.renderer import Renderer, Target
+from driftcheck.source import argocd
 
 RENDERERS: dict[str, Renderer] = {
     "directory": directory.render,

@@ -24,7 +24,7 @@ from multiprocessing.connection import Connection, wait
 from pathlib import Path
 from typing import Any
 
-from driftcheck.source import sandbox
+from driftcheck.render import sandbox
 from driftcheck.source.yaml import MAX_FILE_BYTES
 
 RENDER_MEMORY = 1 << 30  # address space one render may add to what the Go runtime reserved at start

@@ -9,8 +9,8 @@ import git
 
 from driftcheck.fetch.tree import Tree
 from driftcheck.model import DirectoryOptions, DriftcheckError, Origin, Render, RunError
+from driftcheck.render.renderer import Document, Output, Target
 from driftcheck.source.argocd import DirectoryGlob
-from driftcheck.source.renderer import Document, Output, Target
 from driftcheck.source.yamlload import load_manifests
 
 MANIFEST_SUFFIXES = (".yaml", ".yml", ".json")

@@ -18,8 +18,8 @@ from typing import Any
 
 from driftcheck.fetch.tree import Tree
 from driftcheck.model import HelmOptions, Origin, Render, RunError, ValuesFile
-from driftcheck.source.helm_run import HelmError, run_binary, run_in_child
-from driftcheck.source.renderer import Document, Output, Target
+from driftcheck.render.helm_run import HelmError, run_binary, run_in_child
+from driftcheck.render.renderer import Document, Output, Target
 from driftcheck.source.yamlload import dump_yaml, load_manifests
 
 _SOURCE = re.compile(r"^# Source: (\S+)", re.MULTILINE)
