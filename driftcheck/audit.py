@@ -38,10 +38,10 @@ class DesiredState:
 
 def desired_apps(source: SourceOptions, progress: Progress = lambda _m: None) -> tuple[Any, Any, Any]:
     """Open the repo, resolve the commit, find the apps: (repo, tree, found apps); `history` stops here."""
+    from driftcheck.fetch.git import open_repo, resolve_commit
+    from driftcheck.fetch.tree import CommitTree
     from driftcheck.scrub import mask_url
     from driftcheck.source.apps import discover_apps
-    from driftcheck.source.repo import open_repo, resolve_commit
-    from driftcheck.source.tree import CommitTree
 
     repo = open_repo(source.repo, require_fresh=source.require_fresh, token_file=source.git_token_file)
     tree = CommitTree(repo, resolve_commit(repo, source.revision, source.at))

@@ -14,10 +14,10 @@ from typing import Any
 import git
 
 from driftcheck.demo.repo import DEMO_APP, DEMO_APP_PATH, DEMO_NAMESPACE
+from driftcheck.fetch.tree import CommitTree
 from driftcheck.live.snapshot import write_snapshot
 from driftcheck.model import AppSpec, DriftcheckError, LiveState, Origin, Resource, ResourceKey
 from driftcheck.render import render_app
-from driftcheck.source.tree import CommitTree
 from testing.drift import set_field
 from testing.livify import Cluster, kubectl_order, livify, livify_object, owned_replicaset
 

@@ -13,10 +13,10 @@ from typing import Protocol
 from urllib.parse import urlsplit, urlunsplit
 
 from driftcheck.config import Config, apps_from_argocd, infer_repo_urls, load_config, parse_config
+from driftcheck.fetch.git import is_remote, remote_urls
+from driftcheck.fetch.tree import CommitTree
 from driftcheck.model import AppSpec, DriftcheckError, RunError, SkippedApp
 from driftcheck.source.argocd import find_application_documents
-from driftcheck.source.repo import is_remote, remote_urls
-from driftcheck.source.tree import CommitTree
 
 CONFIG_NAME = "driftcheck.yaml"
 

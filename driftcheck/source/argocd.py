@@ -12,8 +12,8 @@ from dataclasses import dataclass
 from typing import Any
 
 from driftcheck.config import ARGOCD_KINDS
+from driftcheck.fetch.tree import CommitTree
 from driftcheck.model import RunError
-from driftcheck.source.tree import CommitTree
 from driftcheck.source.yamlload import load_manifests
 
 

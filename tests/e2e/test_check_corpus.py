@@ -12,11 +12,11 @@ from typing import Any
 import git
 import pytest
 
+from driftcheck.fetch.tree import CommitTree
 from driftcheck.live.snapshot import write_snapshot
 from driftcheck.model import AppSpec, LiveState, Origin, Resource, ResourceKey
 from driftcheck.render import render_app
 from driftcheck.report.json_report import schema_problems
-from driftcheck.source.tree import CommitTree
 from testing.livify import livify
 
 APP, NAMESPACE, PATH = "blog-system", "blog-system", "services/blog-system"

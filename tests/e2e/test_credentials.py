@@ -20,8 +20,8 @@ from typing import TYPE_CHECKING
 
 import pytest
 
+from driftcheck.fetch.git import mask_url, open_repo
 from driftcheck.model import DriftcheckError
-from driftcheck.source.repo import mask_url, open_repo
 from testing import planted
 from testing.loopback import free_port, wait_for_port
 

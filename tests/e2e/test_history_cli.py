@@ -12,10 +12,10 @@ from typing import Any
 import git
 import pytest
 
+from driftcheck.fetch.tree import CommitTree
 from driftcheck.live.snapshot import write_snapshot
 from driftcheck.model import AppSpec, LiveState, Origin, Resource, ResourceKey
 from driftcheck.render import render_app
-from driftcheck.source.tree import CommitTree
 from testing.livify import livify
 
 BLOG = "services/blog-system"

@@ -15,10 +15,10 @@ from typing import ClassVar
 
 import pytest
 
+from driftcheck.fetch.git import open_repo, resolve_commit
+from driftcheck.fetch.tree import CommitTree
 from driftcheck.model import AppSpec
 from driftcheck.render import Rendered, render_app
-from driftcheck.source.repo import open_repo, resolve_commit
-from driftcheck.source.tree import CommitTree
 from tests.conftest import GitRepoBuilder
 
 CM = "apiVersion: v1\nkind: ConfigMap\nmetadata: {name: local}\ndata: {a: b}\n"

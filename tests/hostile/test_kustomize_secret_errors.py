@@ -10,10 +10,10 @@ from typing import Any
 
 import pytest
 
+from driftcheck.fetch.git import open_repo, resolve_commit
+from driftcheck.fetch.tree import CommitTree
 from driftcheck.model import AppSpec
 from driftcheck.render import render_app, sandbox
-from driftcheck.source.repo import open_repo, resolve_commit
-from driftcheck.source.tree import CommitTree
 from testing import planted
 from tests.conftest import GitRepoBuilder
 

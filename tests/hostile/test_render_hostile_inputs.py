@@ -10,11 +10,11 @@ from pathlib import Path
 
 import pytest
 
+from driftcheck.fetch.git import open_repo, resolve_commit
+from driftcheck.fetch.tree import CommitTree
 from driftcheck.model import AppSpec
 from driftcheck.render import Rendered, render_app
 from driftcheck.source.argocd import DirectoryGlob
-from driftcheck.source.repo import open_repo, resolve_commit
-from driftcheck.source.tree import CommitTree
 from testing import planted
 from tests.conftest import GitRepoBuilder
 

@@ -14,11 +14,11 @@ import pytest
 import yaml
 
 from driftcheck.config import apps_from_argocd, infer_repo_urls
+from driftcheck.fetch.git import open_repo, remote_urls, resolve_commit
+from driftcheck.fetch.tree import CommitTree
 from driftcheck.model import AppSpec
 from driftcheck.render import render_app
 from driftcheck.source.argocd import find_application_documents
-from driftcheck.source.repo import open_repo, remote_urls, resolve_commit
-from driftcheck.source.tree import CommitTree
 
 NAMESPACE = "blog-system"
 

@@ -15,10 +15,10 @@ from typing import TYPE_CHECKING, Any
 import pytest
 
 from driftcheck.config import apps_from_argocd
+from driftcheck.fetch.git import open_repo, resolve_commit
+from driftcheck.fetch.tree import CommitTree
 from driftcheck.model import AppSpec, RunError
 from driftcheck.render import Rendered, render_app
-from driftcheck.source.repo import open_repo, resolve_commit
-from driftcheck.source.tree import CommitTree
 from driftcheck.source.yamlload import load_manifests
 
 if TYPE_CHECKING:

@@ -9,9 +9,9 @@ from typing import TYPE_CHECKING
 
 import pytest
 
+from driftcheck.fetch.git import open_repo, resolve_commit
+from driftcheck.fetch.tree import CommitTree
 from driftcheck.model import DriftcheckError
-from driftcheck.source.repo import open_repo, resolve_commit
-from driftcheck.source.tree import CommitTree
 from driftcheck.textsafe import for_terminal
 from testing.crafted_git import CraftedRepo, Entry, file_entry, hook_entry, link_entry, tree_entry
 

@@ -6,9 +6,9 @@ from typing import TYPE_CHECKING
 
 import pytest
 
+from driftcheck.fetch.git import open_repo, resolve_commit
+from driftcheck.fetch.tree import CommitTree
 from driftcheck.source.argocd import find_application_documents, glob_regex
-from driftcheck.source.repo import open_repo, resolve_commit
-from driftcheck.source.tree import CommitTree
 
 if TYPE_CHECKING:
     from conftest import GitRepoBuilder  # the git_repo fixture's type (tests/conftest.py)

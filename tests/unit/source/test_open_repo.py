@@ -16,8 +16,8 @@ from typing import TYPE_CHECKING
 
 import pytest
 
+from driftcheck.fetch.git import mask_url, open_repo, remote_urls
 from driftcheck.model import DriftcheckError
-from driftcheck.source.repo import mask_url, open_repo, remote_urls
 from testing.crafted_git import CraftedRepo, Entry, file_entry, tree_entry
 
 if TYPE_CHECKING:

@@ -13,10 +13,10 @@ from typing import TYPE_CHECKING
 import pytest
 import yaml
 
+from driftcheck.fetch.git import open_repo, resolve_commit
+from driftcheck.fetch.tree import CommitTree
 from driftcheck.model import AppSpec
 from driftcheck.render import Rendered, render_app
-from driftcheck.source.repo import open_repo, resolve_commit
-from driftcheck.source.tree import CommitTree
 
 if TYPE_CHECKING:
     from conftest import GitRepoBuilder  # the git_repo fixture's type (tests/conftest.py)
