@@ -14,7 +14,7 @@ DEFAULT_HISTORY_SINCE = "90d"
 
 @dataclass
 class SourceOptions:
-    """Which desired state: the repository, the moment, the apps (what `discover_apps` reads)."""
+    """Which desired state: the repository, the moment, the apps (what `apps.find_apps` reads)."""
 
     repo: str = ""  # "" until with_config_defaults: --config's repo, else "."
     revision: str | None = None
@@ -79,7 +79,7 @@ def with_config_defaults(source: SourceOptions) -> tuple[SourceOptions, str]:
     --config's historySince ('' without one)."""
     repo, revision, history_since = source.repo, source.revision, ""
     if source.config_file is not None:
-        from driftcheck.config import load_config
+        from driftcheck.apps.config import load_config
 
         config = load_config(source.config_file)
         repo, revision = repo or config.repo, revision or config.revision or None

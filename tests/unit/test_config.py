@@ -7,8 +7,22 @@ from pathlib import Path
 import pytest
 
 from driftcheck import scrub
-from driftcheck.config import apps_from_argocd, infer_repo_urls, load_config, normalize_repo_url
-from driftcheck.model import AppSpec, DriftcheckError
+from driftcheck.apps.argocd import apps_from_argocd
+from driftcheck.apps.config import load_config
+from driftcheck.apps.urls import infer_repo_urls, normalize_repo_url
+from driftcheck.model import (
+    App,
+    AppSource,
+    DefinedBy,
+    Destination,
+    DirectoryOptions,
+    DriftcheckError,
+    GitSource,
+    HelmOptions,
+    IgnoreRule,
+    Render,
+    ValuesFile,
+)
 from testing import planted
 
 GOOD = """\
@@ -43,14 +57,19 @@ def write(tmp_path: Path, text: str) -> Path:
 
 def test_a_full_config_loads(tmp_path: Path) -> None:
     cfg = load_config(write(tmp_path, GOOD))
+    file = str(tmp_path / "driftcheck.yaml")
     assert cfg.apps == [
-        AppSpec("web", "apps/web", "shop", True,
-                [{"group": "apps", "kind": "Deployment", "jsonPointers": ["/spec/replicas"]}],
-                origin=f"{tmp_path / 'driftcheck.yaml'}:9"),
-        AppSpec("chart", "charts/api", values_files=["values-prod.yaml"], release_name="api",
-                origin=f"{tmp_path / 'driftcheck.yaml'}:17"),
+        App("web", (AppSource(GitSource(path="apps/web"),
+                              Render(directory=DirectoryOptions(recurse=True), helm=HelmOptions())),),
+            Destination(namespace="shop"),
+            (IgnoreRule({"group": "apps", "kind": "Deployment", "jsonPointers": ["/spec/replicas"]}),),
+            defined_by=DefinedBy("config", file, 9)),
+        App("chart", (AppSource(GitSource(path="charts/api"), Render(helm=HelmOptions(
+            release_name="api", values_files=(ValuesFile("values-prod.yaml"),)))),),
+            defined_by=DefinedBy("config", file, 17)),
     ]
-    assert type(cfg.apps[0].ignore_differences[0]) is dict, "plain data, not ruamel containers"
+    assert cfg.apps[0].origin == f"{file}:9", "reports show where the app was declared as file:line"
+    assert type(cfg.apps[0].ignore[0].spec) is dict, "plain data, not ruamel containers"
     assert cfg.rule_packs == ["argo-rollouts", "istio"] and cfg.rule_files == ["rules/team.yaml"]
     assert cfg.gitops_managers == ["argocd-controller"]
     assert (cfg.argocd_apps, cfg.history_since, cfg.repo) == ("argocd/*.yaml", "30d",
@@ -107,8 +126,12 @@ def test_applications_from_this_repo_become_apps_others_are_skipped_with_reasons
         ("web", "apps/web", "web-ns", True, "argocd/web.yaml:3"), ("api", "charts/api", "api-ns", False,
                                                                    "argocd/api.yaml:1")]
     assert apps[1].values_files == ["values-prod.yaml"] and apps[1].release_name == "r"
-    assert apps[0].source_options == {"directory": {"recurse": True}}
-    assert apps[1].source_options == {"helm": {"valueFiles": ["values-prod.yaml"], "releaseName": "r"}}
+    assert apps[0].sources[0] == AppSource(
+        GitSource("https://github.com/org/gitops.git", "", "apps/web"),
+        Render(directory=DirectoryOptions(recurse=True), helm=HelmOptions()))
+    assert apps[1].sources[0].render.helm == HelmOptions(release_name="r",
+                                                         values_files=(ValuesFile("values-prod.yaml"),))
+    assert apps[1].defined_by == DefinedBy("argocd-application", "argocd/api.yaml", 1)
     reasons = {s.name: s.reason for s in skipped}
     assert set(reasons) == {"other", "redis", "multi", "set", "web"}
     assert "another repository" in reasons["other"] and "Helm repository" in reasons["redis"]

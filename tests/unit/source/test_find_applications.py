@@ -5,10 +5,10 @@ from __future__ import annotations
 from typing import TYPE_CHECKING
 
 import pytest
-
 from driftcheck.fetch.git import open_repo, resolve_commit
+
+from driftcheck.apps.argocd import find_application_documents, glob_regex
 from driftcheck.fetch.tree import CommitTree
-from driftcheck.source.argocd import find_application_documents, glob_regex
 
 if TYPE_CHECKING:
     from conftest import GitRepoBuilder  # the git_repo fixture's type (tests/conftest.py)

@@ -1,0 +1,153 @@
+"""Which apps a run checks: --path options, driftcheck.yaml, and ArgoCD Applications, as `App`s.
+
+Declarations are read from the tree at the run's commit; nothing here fetches or renders.
+
+Precedence: apps named on the command line (--path, --argocd-apps) replace the config's; without
+them the config's apps and its argocdApps glob are used. --app then narrows the list by name.
+"""
+
+from __future__ import annotations
+
+import posixpath
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Protocol
+from urllib.parse import urlsplit, urlunsplit
+
+from driftcheck.apps.argocd import apps_from_argocd, find_application_documents
+from driftcheck.apps.config import Config, load_config, parse_config
+from driftcheck.apps.urls import infer_repo_urls
+from driftcheck.fetch.git import is_remote, remote_urls
+from driftcheck.fetch.tree import CommitTree
+from driftcheck.model import (
+    App,
+    AppSource,
+    DefinedBy,
+    Destination,
+    DirectoryOptions,
+    DriftcheckError,
+    GitSource,
+    Render,
+    RunError,
+    SkippedApp,
+)
+
+CONFIG_NAME = "driftcheck.yaml"
+
+
+class AppOptions(Protocol):
+    """The command-line choices find_apps reads (AuditOptions and the render command have them)."""
+
+    repo: str
+    paths: list[str]
+    namespace: str
+    recurse: bool
+    app_names: list[str]
+    config_file: Path | None
+    argocd_apps: str | None
+    repo_urls: list[str]
+
+
+@dataclass
+class FoundApps:
+    apps: list[App] = field(default_factory=list)
+    skipped: list[SkippedApp] = field(default_factory=list)
+    errors: list[RunError] = field(default_factory=list)
+    notes: list[str] = field(default_factory=list)  # e.g. how "this repository" was recognised
+    config: Config = field(default_factory=Config)
+    rule_packs: list[str] = field(default_factory=list)  # from the config (the CLI's --rule-pack wins)
+    rule_sources: list[tuple[str, bytes]] = field(default_factory=list)  # (path, content): config rule files
+    gitops_managers: list[str] = field(default_factory=list)
+
+
+def find_apps(tree: CommitTree, options: AppOptions) -> FoundApps:
+    """The apps to check at this commit; DriftcheckError when there are none or --app names an unknown."""
+    found = FoundApps()
+    found.config = cfg = _config(tree, options)
+    found.rule_packs = list(cfg.rule_packs)
+    found.gitops_managers = list(cfg.gitops_managers)
+    found.rule_sources = _rule_sources(tree, cfg, found.errors)
+    cli_chosen = bool(options.paths or options.argocd_apps)
+    found.apps = path_apps(options.paths, options.namespace, options.recurse) if cli_chosen \
+        else list(cfg.apps)
+    glob = options.argocd_apps if cli_chosen else cfg.argocd_apps
+    if glob:
+        known = remote_urls(tree.repo) | set(options.repo_urls) | set(cfg.repo_urls)
+        if is_remote(options.repo):
+            known.add(without_userinfo(options.repo))
+        documents, errors = find_application_documents(tree, glob)
+        found.errors += errors
+        urls, note = infer_repo_urls(documents, known)
+        if note:
+            found.notes.append(note)
+        apps, found.skipped = apps_from_argocd(documents, urls)
+        taken = {a.name for a in found.apps}
+        for app in apps:
+            if app.name in taken:
+                found.skipped.append(SkippedApp(app.name, "an app of that name is already configured",
+                                                app.origin))
+            else:
+                found.apps.append(app)
+    if options.app_names:
+        by_name = {a.name: a for a in found.apps}
+        unknown = [n for n in options.app_names if n not in by_name]
+        if unknown:
+            raise DriftcheckError(f"--app {', '.join(unknown)}: no such app (known: "
+                                  f"{', '.join(sorted(by_name)) or 'none'})")
+        found.apps = [by_name[n] for n in options.app_names]
+    if not found.apps:
+        why = "; ".join(str(e) for e in found.errors[:3])  # e.g. the Application file that did not parse
+        raise DriftcheckError("no apps to check: give --path, --argocd-apps GLOB, or a driftcheck.yaml "
+                              "with apps:" + (f" ({len(found.skipped)} Applications skipped)" if found.skipped
+                                              else "") + (f" ({why})" if why else ""))
+    return found
+
+
+def without_userinfo(url: str) -> str:
+    """The URL as Applications write it: a user or token given with --repo is for the clone, not a
+    spelling of the repository (and must not reach a note)."""
+    parts = urlsplit(url)
+    if "@" not in parts.netloc:
+        return url
+    return urlunsplit((parts.scheme, parts.netloc.rsplit("@", 1)[1], parts.path, parts.query, parts.fragment))
+
+
+def path_apps(paths: list[str], namespace: str, recurse: bool) -> list[App]:
+    """One app per --path, named after the directory (or the whole path when two share a name)."""
+    names = [posixpath.basename(p.strip("/")) or p for p in paths]
+    return [path_app(name if names.count(name) == 1 else p.strip("/"), p, namespace, recurse=recurse)
+            for p, name in zip(paths, names, strict=True)]
+
+
+def path_app(name: str, path: str, namespace: str = "", *, recurse: bool = False) -> App:
+    """An app for a directory of this repository, as --path declares it."""
+    return App(name, (AppSource(GitSource(path=path), Render(directory=DirectoryOptions(recurse=recurse))),),
+               Destination(namespace=namespace), defined_by=DefinedBy("cli"))
+
+
+def _config(tree: CommitTree, options: AppOptions) -> Config:
+    """--config from disk, else driftcheck.yaml at the repository root at this commit, else empty."""
+    if options.config_file is not None:
+        return load_config(options.config_file)
+    if tree.exists(CONFIG_NAME) and not tree.is_dir(CONFIG_NAME):
+        return parse_config(tree.read(CONFIG_NAME).decode("utf-8", "replace"), CONFIG_NAME)
+    return Config()
+
+
+def _rule_sources(tree: CommitTree, cfg: Config, errors: list[RunError]) -> list[tuple[str, bytes]]:
+    """The config's rule files: next to a config on disk, or in the repository for one read from Git."""
+    out: list[tuple[str, bytes]] = []
+    on_disk = bool(cfg.path) and cfg.path != CONFIG_NAME
+    for name in cfg.rule_files:
+        if on_disk:
+            path = Path(cfg.path).parent / name
+            try:
+                out.append((str(path), path.read_bytes()))
+            except OSError as e:
+                errors.append(RunError(f"rule file {path}: {e.strerror or e}", file=cfg.path, stage="rules"))
+        elif tree.exists(name) and not tree.is_dir(name):
+            out.append((name, tree.read(name)))
+        else:
+            errors.append(RunError(f"rule file {name} does not exist at commit {tree.sha[:12]}",
+                                   file=cfg.path, stage="rules"))
+    return out

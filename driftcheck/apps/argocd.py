@@ -1,0 +1,186 @@
+"""ArgoCD Applications → `App`s: finding the documents by glob, and spec.source, destination and
+ignoreDifferences as typed data, with the option checks ArgoCD's API makes.
+
+Documents arrive as (body, file, line) read from a tree; nothing here renders. An Application that
+cannot be checked (another repository, a Helm-repository chart, several sources, a plugin, an
+ApplicationSet) is returned as skipped, with the reason.
+"""
+
+from __future__ import annotations
+
+import re
+from typing import Any
+
+from driftcheck.apps.urls import Document, normalize_repo_url
+from driftcheck.fetch.tree import CommitTree
+from driftcheck.model import (
+    App,
+    AppSource,
+    DefinedBy,
+    Destination,
+    DirectoryOptions,
+    GitSource,
+    HelmOptions,
+    HelmParameter,
+    IgnoreRule,
+    KustomizeOptions,
+    KustomizeReplica,
+    Render,
+    RunError,
+    SkippedApp,
+    ValuesFile,
+)
+from driftcheck.source.argocd import OptionError, checked_kustomize_options
+from driftcheck.source.yaml import load_manifests
+
+ARGOCD_KINDS = ("Application", "ApplicationSet")
+
+
+def glob_regex(pattern: str) -> re.Pattern[str]:
+    """A repository-relative glob as a regex: `*` and `?` stay within a directory, `**/` spans any."""
+    out = ""
+    i = 0
+    pattern = pattern.strip().removeprefix("./").lstrip("/")
+    while i < len(pattern):
+        if pattern.startswith("**/", i):
+            out += "(?:.*/)?"
+            i += 3
+        elif pattern.startswith("**", i):
+            out += ".*"
+            i += 2
+        elif pattern[i] == "*":
+            out += "[^/]*"
+            i += 1
+        elif pattern[i] == "?":
+            out += "[^/]"
+            i += 1
+        else:
+            out += re.escape(pattern[i])
+            i += 1
+    return re.compile(out + r"\Z")
+
+
+def find_application_documents(tree: CommitTree, pattern: str) -> tuple[list[Document], list[RunError]]:
+    """(body, file, line) of every Application/ApplicationSet in files matching pattern at this commit."""
+    regex = glob_regex(pattern)
+    documents: list[Document] = []
+    errors: list[RunError] = []
+    files = [f for f in tree.list_files("", recurse=True) if regex.match(f)]
+    if not files:
+        errors.append(RunError(f"--argocd-apps {pattern}: no file matches at commit {tree.sha[:12]}",
+                               stage="source"))
+    for file in files:
+        docs, errs = load_manifests(tree.read(file), file)
+        errors.extend(errs)
+        documents += [(body, file, line) for body, line in docs if body.get("kind") in ARGOCD_KINDS]
+    return documents, errors
+
+
+def apps_from_argocd(documents: list[Document], repo_urls: set[str]) -> tuple[list[App], list[SkippedApp]]:
+    """ArgoCD Applications (body, file, line) that render from this repository, as apps."""
+    wanted = {normalize_repo_url(u) for u in repo_urls}
+    apps: list[App] = []
+    skipped: list[SkippedApp] = []
+    seen: dict[str, str] = {}
+    for body, file, line in documents:
+        kind = body.get("kind")
+        if kind not in ARGOCD_KINDS or not str(body.get("apiVersion", "")).startswith("argoproj.io/"):
+            continue
+        meta = _block(body, "metadata")
+        name = str(meta.get("name") or "")
+        origin = f"{file}:{line}"
+        reason = _skip_reason(body, wanted)
+        if not reason and name in seen:
+            reason = f"another Application named {name} is defined at {seen[name]}"
+        if reason:
+            skipped.append(SkippedApp(name=name, reason=reason, origin=origin))
+            continue
+        seen[name] = origin
+        spec = body["spec"]
+        ignore = spec.get("ignoreDifferences") if isinstance(spec.get("ignoreDifferences"), list) else []
+        apps.append(App(
+            name=name,
+            sources=(app_source(spec["source"]),),
+            destination=Destination(namespace=str(_block(spec, "destination").get("namespace") or "")),
+            ignore=tuple(IgnoreRule(r) for r in ignore if isinstance(r, dict)),
+            defined_by=DefinedBy("argocd-application", file, line),
+        ))
+    return apps, skipped
+
+
+def app_source(source: dict[str, Any]) -> AppSource:
+    """One spec.source: the Git path and its directory, kustomize and helm blocks as render options."""
+    directory = _block(source, "directory")
+    kustomize = _block(source, "kustomize")
+    helm = _block(source, "helm")
+    render = Render(directory=DirectoryOptions(recurse=bool(directory.get("recurse", False)),
+                                               include=str(directory.get("include") or ""),
+                                               exclude=str(directory.get("exclude") or "")),
+                    kustomize=kustomize_options(kustomize) if kustomize else None,
+                    helm=helm_options(helm))
+    return AppSource(GitSource(url=str(source.get("repoURL") or ""),
+                               revision=str(source.get("targetRevision") or ""),
+                               path=str(source.get("path") or "")), render)
+
+
+def helm_options(helm: dict[str, Any]) -> HelmOptions:
+    """spec.source.helm; entries ArgoCD would ignore (a parameter without a name) are left out."""
+    optional = bool(helm.get("ignoreMissingValueFiles"))
+    layers: list[str | dict[str, Any]] = []
+    if isinstance(helm.get("values"), str) and helm["values"].strip():
+        layers.append(helm["values"])
+    if isinstance(helm.get("valuesObject"), dict):
+        layers.append(helm["valuesObject"])
+    parameters = [HelmParameter(str(p["name"]), str(p.get("value", "")), bool(p.get("forceString")))
+                  for p in helm.get("parameters") or [] if isinstance(p, dict) and p.get("name")] \
+        if isinstance(helm.get("parameters"), list) else []
+    return HelmOptions(
+        release_name=str(helm.get("releaseName") or ""),
+        values_files=tuple(ValuesFile(str(v), optional=optional) for v in helm.get("valueFiles") or []
+                           if isinstance(v, str)),
+        values=tuple(layers), parameters=tuple(parameters), skip_crds=bool(helm.get("skipCrds")))
+
+
+def kustomize_options(options: dict[str, Any]) -> KustomizeOptions:
+    """spec.source.kustomize typed; what ArgoCD's API would refuse is kept as `refused`, for the renderer
+    to report at the Application when it builds (a directory app never reads this block)."""
+    try:
+        checked = checked_kustomize_options(options)
+    except OptionError as e:
+        return KustomizeOptions(refused=str(e))
+    return KustomizeOptions(
+        name_prefix=checked.get("namePrefix", ""), name_suffix=checked.get("nameSuffix", ""),
+        namespace=checked.get("namespace", ""), images=tuple(checked.get("images", ())),
+        replicas=tuple(KustomizeReplica(r["name"], r["count"]) for r in checked.get("replicas", ())),
+        patches=tuple(checked.get("patches", ())), components=tuple(checked.get("components", ())),
+        common_labels=checked.get("commonLabels"), common_annotations=checked.get("commonAnnotations"))
+
+
+def _block(doc: dict[str, Any], key: str) -> dict[str, Any]:
+    value = doc.get(key)
+    return value if isinstance(value, dict) else {}
+
+
+def _skip_reason(body: dict[str, Any], wanted: set[str]) -> str:
+    if body.get("kind") == "ApplicationSet":
+        return "ApplicationSet: its generators are not expanded; list the generated apps in driftcheck.yaml"
+    meta = _block(body, "metadata")
+    if not meta.get("name"):
+        return "Application without metadata.name"
+    spec = body.get("spec")
+    if not isinstance(spec, dict):
+        return "Application without spec"
+    if spec.get("sources"):
+        return "multi-source Application (spec.sources) is not supported"
+    source = spec.get("source")
+    if not isinstance(source, dict):
+        return "Application without spec.source"
+    if source.get("chart"):
+        return (f"Helm chart {source['chart']} from the Helm repository {source.get('repoURL', '?')}, "
+                "not from this Git repository")
+    url = str(source.get("repoURL") or "")
+    if normalize_repo_url(url) not in wanted:
+        return f"repoURL {url or '(none)'} is another repository"
+    if source.get("plugin"):
+        return "config management plugin (spec.source.plugin) is not supported"
+    return ""
