@@ -146,6 +146,7 @@ POISON: dict[str, Callable[[dict[str, Any]], Any]] = {
 }
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("poison", list(POISON))
 def test_one_malformed_archived_report_is_skipped_with_a_warning_and_every_run_still_publishes(
         audit: Audit, tmp_path: Path, poison: str) -> None:
@@ -181,6 +182,7 @@ def test_one_malformed_archived_report_is_skipped_with_a_warning_and_every_run_s
     b"\xff\xfe not UTF-8",
     b"[]",
 ], ids=["duplicate key", "NaN", "1e999", "100k deep", "truncated", "not UTF-8", "not an object"])
+@pytest.mark.slow
 def test_an_archived_report_that_is_not_valid_json_is_skipped_with_a_warning(audit: Audit, tmp_path: Path,
                                                                              content: bytes) -> None:
     out = tmp_path / "reports"

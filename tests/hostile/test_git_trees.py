@@ -113,6 +113,7 @@ def snapshot(tmp_path: Path) -> Path:
     return path
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("case", ["dotdot", "symlink-and-tree", "absolute-name", "dotgit-hook",
                                   "backslash-dotdot"])
 @pytest.mark.parametrize("command", ["render", "check"])

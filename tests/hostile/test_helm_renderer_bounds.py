@@ -63,6 +63,7 @@ def helm_sdk(require: Callable[[bool, str], None], monkeypatch: pytest.MonkeyPat
                                                if not (Path(d) / "helm").exists()))
 
 
+@pytest.mark.slow
 def test_memory_bomb_and_oversized_output_are_app_errors_naming_the_limit(
         git_repo: GitRepoBuilder, tmp_path: Path, helm_sdk: None) -> None:
     """150 bytes asking for 400 MB (and far more while Helm quotes it) hit the memory cap; 70 MB of

@@ -84,6 +84,7 @@ def test_absolute_values_file_means_the_repository_root_not_the_host(git_repo: G
     assert "from-the-repository" in cm.read_text()
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("how", ["dotdot", "absolute-dotdot", "symlink-absolute", "symlink-relative", "url"])
 def test_values_file_leading_outside_the_repository_is_an_app_error(git_repo: GitRepoBuilder, tmp_path: Path,
                                                                    host_file: tuple[Path, str], how: str,

@@ -55,6 +55,7 @@ def looping_repo(git_repo: GitRepoBuilder, tmp_path: Path) -> Iterator[tuple[lis
            "--format", "json"], out
 
 
+@pytest.mark.slow
 def test_a_looping_jq_rule_is_reported_not_applied_and_the_run_completes(
         looping_repo: tuple[list[str], Path], tmp_path: Path) -> None:
     args, out = looping_repo
@@ -85,6 +86,7 @@ def _jq_children(pid: int) -> list[int]:
     return found
 
 
+@pytest.mark.slow
 def test_sigterm_while_a_jq_rule_loops_ends_the_run_at_once_with_nothing_written_or_left_running(
         looping_repo: tuple[list[str], Path], tmp_path: Path) -> None:
     args, out = looping_repo

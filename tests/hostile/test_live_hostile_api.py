@@ -208,6 +208,7 @@ def lock_is_free(out: Path) -> bool:
         return True
 
 
+@pytest.mark.slow
 def test_sigterm_ends_a_check_stuck_on_a_stalled_api_within_seconds(stalled: HostileApi, tmp_path: Path,
                                                                     git_repo: GitRepoBuilder) -> None:
     """`timeout -s TERM 20` (a CronJob's deadline) while every LIST hangs: out within 5 s of the signal,

@@ -9,8 +9,8 @@ import time
 from pathlib import Path
 
 import pytest
-
 from driftcheck.fetch.git import open_repo, resolve_commit
+
 from driftcheck.fetch.tree import CommitTree
 from driftcheck.model import AppSpec
 from driftcheck.render import Rendered, render_app
@@ -121,6 +121,7 @@ spec:
     ("{commonLabels: [a]}", "commonLabels: ['a'] is not a dict"),
     ("{patches: [x.yaml]}", "patches[0]: 'x.yaml' is not a dict"),
 ])
+@pytest.mark.slow
 def test_a_kustomize_option_argocd_would_refuse_fails_that_app_only(
         git_repo: GitRepoBuilder, tmp_path: Path, options: str, said: str) -> None:
     git_repo.commit({"app/kustomization.yaml": "resources: [cm.yaml]\n", "app/cm.yaml": cm("web"),

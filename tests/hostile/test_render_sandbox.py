@@ -120,6 +120,7 @@ def hanging_kustomize(tmp_path: Path) -> Iterator[tuple[dict[str, str], Path]]:
                 os.kill(int(pid), signal.SIGKILL)
 
 
+@pytest.mark.slow
 def test_sigterm_ends_a_run_stuck_in_kustomize_within_seconds_leaving_nothing(
         git_repo: GitRepoBuilder, hanging_kustomize: tuple[dict[str, str], Path], tmp_path: Path) -> None:
     env, pids = hanging_kustomize
