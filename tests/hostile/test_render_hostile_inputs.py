@@ -9,8 +9,8 @@ import time
 from pathlib import Path
 
 import pytest
-from driftcheck.fetch.git import open_repo, resolve_commit
 
+from driftcheck.fetch.git import open_repo, resolve_commit
 from driftcheck.fetch.tree import CommitTree
 from driftcheck.model import AppSpec
 from driftcheck.render import Rendered, render_app

@@ -12,10 +12,10 @@ from typing import Any
 
 import pytest
 import yaml
-from driftcheck.fetch.git import open_repo, remote_urls, resolve_commit
 
 from driftcheck.apps.argocd import apps_from_argocd, find_application_documents
 from driftcheck.apps.urls import infer_repo_urls
+from driftcheck.fetch.git import open_repo, remote_urls, resolve_commit
 from driftcheck.fetch.tree import CommitTree
 from driftcheck.model import AppSpec
 from driftcheck.render import render_app

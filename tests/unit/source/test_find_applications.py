@@ -5,9 +5,9 @@ from __future__ import annotations
 from typing import TYPE_CHECKING
 
 import pytest
-from driftcheck.fetch.git import open_repo, resolve_commit
 
 from driftcheck.apps.argocd import find_application_documents, glob_regex
+from driftcheck.fetch.git import open_repo, resolve_commit
 from driftcheck.fetch.tree import CommitTree
 
 if TYPE_CHECKING:
