@@ -10,9 +10,10 @@ from driftcheck.compare.pointer import ABSENT
 
 _QUANTITY = re.compile(r"^([+-]?(?:\d+\.?\d*|\.\d+))"
                        r"(?:([eE][+-]?\d+)|(Ki|Mi|Gi|Ti|Pi|Ei|n|u|m|k|M|G|T|P|E))?$")
-_BINARY = {"Ki": 2**10, "Mi": 2**20, "Gi": 2**30, "Ti": 2**40, "Pi": 2**50, "Ei": 2**60}
-_DECIMAL = {"n": Fraction(1, 10**9), "u": Fraction(1, 10**6), "m": Fraction(1, 1000), "k": 10**3,
-            "M": 10**6, "G": 10**9, "T": 10**12, "P": 10**15, "E": 10**18}
+_BINARY: dict[str, int] = {"Ki": 2**10, "Mi": 2**20, "Gi": 2**30, "Ti": 2**40, "Pi": 2**50, "Ei": 2**60}
+_DECIMAL: dict[str, Fraction | int] = {
+    "n": Fraction(1, 10**9), "u": Fraction(1, 10**6), "m": Fraction(1, 1000), "k": 10**3,
+    "M": 10**6, "G": 10**9, "T": 10**12, "P": 10**15, "E": 10**18}
 
 # Field names under which the API stores resource.Quantity values (pods, quotas, limit ranges, VPAs, HPAs).
 QUANTITY_PARENTS = frozenset({
@@ -42,7 +43,7 @@ def parse_quantity(value: Any) -> Fraction | None:
     if exponent:
         result *= Fraction(10) ** int(exponent[1:])
     if suffix:
-        result *= _BINARY.get(suffix) or _DECIMAL[suffix]
+        result *= Fraction(_BINARY.get(suffix) or _DECIMAL[suffix])
     return result
 
 

@@ -110,6 +110,7 @@ class Walker:
                 la_item = la[found] if found is not None else ABSENT
             child_owned = [(m, n.item(item, li) if n and li is not None else None) for m, n in owned]
             seg = di if di is not None else li
+            assert seg is not None, "every matched pair has a Git or a live side"
             child_forced = forced or (CUSTOM_LIST if strict else "")
             if matching.atomic and di is None:
                 child_forced = NOT_IN_GIT_LIST

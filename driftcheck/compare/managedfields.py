@@ -158,6 +158,6 @@ def owned_leaves(root: FieldNode, body: Any, prefix: Path = ()) -> Iterator[Path
                 yield from owned_leaves(child, body[name], (*prefix, name))
     elif isinstance(body, list):
         for i, item in enumerate(body):
-            child = root.item(item, i)
-            if child is not None:
-                yield from owned_leaves(child, item, (*prefix, i))
+            item_node = root.item(item, i)
+            if item_node is not None:
+                yield from owned_leaves(item_node, item, (*prefix, i))

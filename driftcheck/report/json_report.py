@@ -220,7 +220,8 @@ def plain(value: Any) -> Any:
 def schema() -> dict[str, Any]:
     """The JSON Schema of the v1 contract, shipped as package data."""
     text = package_files.files("driftcheck.report").joinpath("schema/report-v1.json").read_text("utf-8")
-    return json.loads(text)
+    document: dict[str, Any] = json.loads(text)
+    return document
 
 
 def schema_problems(doc: Any) -> list[str]:
