@@ -28,10 +28,11 @@ test: $(STAMP) prereqs lint
 
 # The unit tests alone: the edit-test loop.
 test-fast: $(STAMP)
-	$(BIN)/pytest -q tests/unit tests/hostile -m 'not slow' -x
+	$(BIN)/pytest -q -n auto tests/unit tests/hostile -m 'not slow' -x
 
 lint: $(STAMP)
 	$(BIN)/ruff check driftcheck tests testing bench
+	$(BIN)/mypy driftcheck
 
 bench: $(STAMP)
 	$(BIN)/python bench/run.py
