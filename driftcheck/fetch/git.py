@@ -1,8 +1,8 @@
 """Opening the Git repository (local path or remote URL) and resolving --revision / --at to a commit.
 
 Remote repositories are cloned bare into a cache directory and fetched on reuse. Credentials reach
-git only through its environment (an askpass helper reading an environment variable, or an SSH
-command), never through argv, URLs, logs or error messages.
+git only through its environment (`credentials.GitEnv`), never through argv, URLs, logs or error
+messages.
 """
 
 from __future__ import annotations
@@ -12,18 +12,16 @@ import hashlib
 import logging
 import os
 import re
-import shlex
 import signal
-import stat
 import subprocess
 import tempfile
 import time
 from datetime import datetime, timedelta
 from pathlib import Path
-from urllib.parse import urlsplit, urlunsplit
 
 import git
 
+from driftcheck.fetch.credentials import GitEnv, split_credentials
 from driftcheck.model import DriftcheckError
 from driftcheck.scrub import mask_url
 from driftcheck.source.gitobjects import GIT_OPTIONS, shallow_boundary
@@ -44,27 +42,11 @@ _FETCH_CHECKS = tuple(arg for option in (
     for arg in ("-c", option))
 _FSCK_LINE = re.compile(r"^error: object ([0-9a-f]{7,64}): (\w+): (.*)$")
 _SCP_LIKE = re.compile(r"^[\w.-]+@[\w.-]+:(?!//)")
-_ASKPASS = """#!/bin/sh
-case "$1" in
-  Username*) printf '%s\\n' "${DRIFTCHECK_GIT_USERNAME:-x-access-token}" ;;
-  *) printf '%s\\n' "$DRIFTCHECK_GIT_TOKEN" ;;
-esac
-"""
 
 
 def is_remote(spec: str) -> bool:
     """URLs (https://, ssh://, file://, ...) and scp-like user@host:path are remote; the rest are paths."""
     return "://" in spec or bool(_SCP_LIKE.match(spec))
-
-
-def _split_credentials(url: str) -> tuple[str, str | None, str | None]:
-    """(URL without user/password, user, password) for http(s) URLs; other URLs are left alone."""
-    parts = urlsplit(url)
-    if parts.scheme not in ("http", "https") or "@" not in parts.netloc:
-        return url, None, None
-    host = parts.netloc.rsplit("@", 1)[1]
-    clean = urlunsplit((parts.scheme, host, parts.path, parts.query, parts.fragment))
-    return clean, parts.username, parts.password
 
 
 def default_cache_dir() -> Path:
@@ -95,9 +77,9 @@ def open_repo(spec: str, cache_dir: Path | None = None, require_fresh: bool = Fa
             return _opened(git.Repo(path))
         except (git.InvalidGitRepositoryError, git.NoSuchPathError):
             raise DriftcheckError(f"--repo {shown(spec)}: not a Git repository") from None
-    url, username, password = _split_credentials(spec)
+    url, username, password = split_credentials(spec)
     dest = (cache_dir or default_cache_dir()) / hashlib.sha256(url.encode()).hexdigest()
-    with _git_env(token or password, ssh_key, known_hosts, username) as env:
+    with GitEnv(token or password, ssh_key, known_hosts, username) as env:
         if (dest / "HEAD").exists():
             try:
                 _run_git(["fetch", "--prune", "--quiet", "--force", url,
@@ -146,43 +128,6 @@ def _rmtree(path: Path) -> None:
             p = os.path.join(root, name)
             os.unlink(p) if os.path.islink(p) else os.rmdir(p)
     os.rmdir(path)
-
-
-class _git_env:
-    """Environment for a remote git call: no prompts, token via askpass, pinned SSH host keys."""
-
-    def __init__(self, token: str | None, ssh_key: str | None, known_hosts: str | None,
-                 username: str | None = None) -> None:
-        self.token = token if token is not None else os.environ.get("DRIFTCHECK_GIT_TOKEN")
-        self.username = username
-        self.ssh_key = ssh_key or os.environ.get("DRIFTCHECK_SSH_KEY")
-        self.known_hosts = known_hosts or os.environ.get("DRIFTCHECK_SSH_KNOWN_HOSTS")
-        self.tmp: tempfile.TemporaryDirectory[str] | None = None
-
-    def __enter__(self) -> dict[str, str]:
-        env = {**os.environ, "GIT_TERMINAL_PROMPT": "0", "GCM_INTERACTIVE": "never"}
-        env.pop("DRIFTCHECK_GIT_TOKEN", None)
-        if self.token:
-            self.tmp = tempfile.TemporaryDirectory(prefix="driftcheck-askpass-")
-            helper = Path(self.tmp.name) / "askpass"
-            helper.write_text(_ASKPASS)
-            helper.chmod(stat.S_IRWXU)
-            env.update(GIT_ASKPASS=str(helper), DRIFTCHECK_GIT_TOKEN=self.token.strip())
-            if self.username:
-                env["DRIFTCHECK_GIT_USERNAME"] = self.username
-            # A credential helper could answer first (or store the token); disable them for this call.
-            env.update(GIT_CONFIG_COUNT="1", GIT_CONFIG_KEY_0="credential.helper", GIT_CONFIG_VALUE_0="")
-        ssh = ["ssh", "-o", "BatchMode=yes", "-o", "StrictHostKeyChecking=yes"]
-        if self.known_hosts:
-            ssh += ["-o", f"UserKnownHostsFile={self.known_hosts}"]
-        if self.ssh_key:
-            ssh += ["-i", self.ssh_key, "-o", "IdentitiesOnly=yes"]
-        env["GIT_SSH_COMMAND"] = shlex.join(ssh)
-        return env
-
-    def __exit__(self, *exc: object) -> None:
-        if self.tmp:
-            self.tmp.cleanup()
 
 
 def _run_git(args: list[str], cwd: Path, env: dict[str, str], timeout: float, url: str) -> None:
@@ -264,7 +209,7 @@ def remote_urls(repo: git.Repo) -> set[str]:
     urls: set[str] = set()
     for remote in repo.remotes:
         try:
-            urls.update(_split_credentials(u)[0] for u in remote.urls)
+            urls.update(split_credentials(u)[0] for u in remote.urls)
         except git.GitCommandError:
             continue
     return urls
