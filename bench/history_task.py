@@ -10,13 +10,13 @@ import sys
 
 import git
 
+from driftcheck.apps import path_app
 from driftcheck.history import app_history
-from driftcheck.model import AppSpec
 
 
 def main() -> None:
     repo_path, app_path = sys.argv[1:3]
-    result = app_history(git.Repo(repo_path), AppSpec("bench", app_path, "shop"))
+    result = app_history(git.Repo(repo_path), path_app("bench", app_path, "shop"))
     json.dump({"events": len(result.events), "errors": [str(e) for e in result.errors]}, sys.stdout)
 
 

@@ -12,7 +12,7 @@ from driftcheck import __version__
 from driftcheck.commands.options import CheckOptions, ClusterOptions, SourceOptions
 from driftcheck.kube import AppTally, tally_apps
 from driftcheck.model import (
-    AppSpec,
+    App,
     AuditReport,
     LiveState,
     Resource,
@@ -30,7 +30,7 @@ class DesiredState:
 
     repo: Any
     tree: Any
-    discovered: Any  # source.apps.DiscoveredApps
+    discovered: Any  # apps.FoundApps
     desired_by_app: dict[str, list[Resource]]
     errors: list[RunError]
     rendered: list[Any]  # source.render.Rendered per app, narrowed by -l: what `render` writes
@@ -38,15 +38,15 @@ class DesiredState:
 
 def desired_apps(source: SourceOptions, progress: Progress = lambda _m: None) -> tuple[Any, Any, Any]:
     """Open the repo, resolve the commit, find the apps: (repo, tree, found apps); `history` stops here."""
+    from driftcheck.apps import find_apps
     from driftcheck.fetch.git import open_repo, resolve_commit
     from driftcheck.fetch.tree import CommitTree
     from driftcheck.scrub import mask_url
-    from driftcheck.source.apps import discover_apps
 
     repo = open_repo(source.repo, require_fresh=source.require_fresh, token_file=source.git_token_file)
     tree = CommitTree(repo, resolve_commit(repo, source.revision, source.at))
     progress(f"desired state: {mask_url(source.repo)} at {tree.sha[:12]} ({tree.date})")
-    discovered = discover_apps(tree, source)
+    discovered = find_apps(tree, source)
     for note in discovered.notes:
         progress(f"note: {note}")
     return repo, tree, discovered
@@ -162,14 +162,14 @@ def selected(selector: str | None, resources: list[Resource]) -> list[Resource]:
     return [r for r in resources if selects(requirements, r.body)]
 
 
-def live_scope(apps: list[AppSpec], desired_by_app: dict[str, list[Resource]],
+def live_scope(apps: list[App], desired_by_app: dict[str, list[Resource]],
                all_namespaces: bool = False) -> tuple[set[tuple[str, str]], set[str] | None]:
     """The kinds Git uses, and where: the apps' namespaces plus any a manifest names (None = all)."""
     kinds = {r.key.group_kind for rs in desired_by_app.values() for r in rs}
     if all_namespaces:
         return kinds, None
     named = {r.key.namespace for rs in desired_by_app.values() for r in rs if r.key.namespace}
-    return kinds, {a.namespace for a in apps if a.namespace} | named
+    return kinds, {a.destination.namespace for a in apps if a.destination.namespace} | named
 
 
 def rekey_cluster_scoped(desired: list[Resource], live: LiveState) -> list[Resource]:
@@ -183,13 +183,14 @@ def rekey_cluster_scoped(desired: list[Resource], live: LiveState) -> list[Resou
     return out
 
 
-def app_row(app: AppSpec, tally: AppTally) -> dict[str, Any]:
+def app_row(app: App, tally: AppTally) -> dict[str, Any]:
     """One line of the report's apps[]: where the app comes from and how it stands."""
-    return {"name": app.name, "path": app.path, "namespace": app.namespace, "origin": app.origin,
+    return {"name": app.name, "path": app.path, "namespace": app.destination.namespace,
+            "origin": str(app.defined_by),
             "status": tally.status, "counts": tally.counts, "errors": tally.errors}
 
 
-def app_histories(repo: Any, tree: Any, apps: list[AppSpec], results: list[ResourceResult],
+def app_histories(repo: Any, tree: Any, apps: list[App], results: list[ResourceResult],
                   live: LiveState, history_since: str) -> tuple[list[Any], list[RunError]]:
     """Each app's deploy history since --history-since, and for drifts the commit live matches within it
     (or the state in effect at the window's start; see history.app_history)."""

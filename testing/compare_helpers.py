@@ -5,10 +5,11 @@ from __future__ import annotations
 import copy
 from typing import Any
 
+from driftcheck.apps import path_app
 from driftcheck.compare import CompareOptions, compare_app, load_rules
-from driftcheck.model import AppSpec, LiveState, Origin, Resource, ResourceKey, ResourceResult, RunError
+from driftcheck.model import LiveState, Origin, Resource, ResourceKey, ResourceResult, RunError
 
-APP = AppSpec("blog-system", "services/blog-system", "blog-system")
+APP = path_app("blog-system", "services/blog-system", "blog-system")
 
 
 def res(body: dict[str, Any], kind: str = "git") -> Resource:

@@ -13,10 +13,11 @@ from typing import Any
 
 import git
 
+from driftcheck.apps import path_app
 from driftcheck.demo.repo import DEMO_APP, DEMO_APP_PATH, DEMO_NAMESPACE
 from driftcheck.fetch.tree import CommitTree
 from driftcheck.live.snapshot import write_snapshot
-from driftcheck.model import AppSpec, DriftcheckError, LiveState, Origin, Resource, ResourceKey
+from driftcheck.model import DriftcheckError, LiveState, Origin, Resource, ResourceKey
 from driftcheck.render import render_app
 from testing.drift import set_field
 from testing.livify import Cluster, kubectl_order, livify, livify_object, owned_replicaset
@@ -39,7 +40,7 @@ KUBECTL_APPLIED = {ResourceKey("", "Secret", DEMO_NAMESPACE, "api-credentials"),
 
 
 def _render(repo: git.Repo, commit: git.Commit) -> list[dict[str, Any]]:
-    rendered = render_app(CommitTree(repo, commit), AppSpec(DEMO_APP, DEMO_APP_PATH, DEMO_NAMESPACE))
+    rendered = render_app(CommitTree(repo, commit), path_app(DEMO_APP, DEMO_APP_PATH, DEMO_NAMESPACE))
     if rendered.errors:
         raise DriftcheckError(f"demo repository does not render: {rendered.errors[0]}")
     return [r.body for r in rendered.resources]

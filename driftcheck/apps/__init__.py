@@ -85,7 +85,7 @@ def find_apps(tree: CommitTree, options: AppOptions) -> FoundApps:
         for app in apps:
             if app.name in taken:
                 found.skipped.append(SkippedApp(app.name, "an app of that name is already configured",
-                                                app.origin))
+                                                str(app.defined_by)))
             else:
                 found.apps.append(app)
     if options.app_names:

@@ -6,7 +6,7 @@ from typing import Any
 
 from driftcheck.compare.engine import CompareOptions, controller_made, tracked_by
 from driftcheck.compare.pointer import dig
-from driftcheck.model import AppSpec, LiveState, Resource, ResourceKey, ResourceResult
+from driftcheck.model import App, LiveState, Resource, ResourceKey, ResourceResult
 
 # Objects Kubernetes and common meshes create in every namespace on their own, without ownerReferences.
 AUTOMATIC = frozenset({
@@ -18,7 +18,7 @@ AUTOMATIC_KINDS = frozenset({("", "Event"), ("events.k8s.io", "Event"), ("coordi
                              ("discovery.k8s.io", "EndpointSlice")})
 
 
-def coverage(apps: list[AppSpec], results: list[ResourceResult], live: LiveState,
+def coverage(apps: list[App], results: list[ResourceResult], live: LiveState,
              options: CompareOptions | None = None) -> tuple[list[dict[str, Any]], list[dict[str, Any]]]:
     """(`coverage[]` {namespace, managed, unmanaged}, `unmanaged[]` {group, kind, namespace, name}).
 
@@ -30,7 +30,7 @@ def coverage(apps: list[AppSpec], results: list[ResourceResult], live: LiveState
     options = options or CompareOptions()
     names = [a.name for a in apps]
     wanted = {r.key for r in results}
-    namespaces = {a.namespace for a in apps if a.namespace}
+    namespaces = {a.destination.namespace for a in apps if a.destination.namespace}
     namespaces |= {r.key.namespace for r in results if r.key.namespace}
     services = {r.key for r in live.resources if r.key.group_kind == ("", "Service")}
     counts = {ns: [0, 0] for ns in namespaces}

@@ -15,7 +15,7 @@ from driftcheck.compare.rules import Rule, RuleError, RuleSet, RuleUnfinished
 from driftcheck.compare.secrets import CHANGED, CHANGED_NOTE, redact
 from driftcheck.compare.versions import to_live_version
 from driftcheck.kube import TRACKING_ID, TRACKING_LABEL
-from driftcheck.model import AppSpec, FieldDiff, LiveState, Resource, ResourceKey, ResourceResult, Status
+from driftcheck.model import App, FieldDiff, LiveState, Resource, ResourceKey, ResourceResult, Status
 
 DEFAULT_GITOPS_MANAGERS = ("argocd-controller", "argocd-application-controller", "kubectl-client-side-apply",
                            "kubectl", "kustomize-controller", "helm-controller")
@@ -69,7 +69,7 @@ def prepare(key: ResourceKey, desired: dict[str, Any] | None, live: dict[str, An
                     managed_entries(live) if live is not None else [], not_compared)
 
 
-def compare_app(app: AppSpec, desired: list[Resource], live: LiveState, rules: RuleSet,
+def compare_app(app: App, desired: list[Resource], live: LiveState, rules: RuleSet,
                 options: CompareOptions) -> list[ResourceResult]:
     """Verdicts for every desired object of `app`, plus live objects it tracks that Git no longer has.
 

@@ -15,7 +15,7 @@ import jsonschema
 
 from driftcheck.compare import jqeval
 from driftcheck.compare.pointer import Path, PointerError, parse_pointer, resolve_pointer
-from driftcheck.model import AppSpec, DriftcheckError, ResourceKey, RunError
+from driftcheck.model import App, DriftcheckError, ResourceKey, RunError
 from driftcheck.source.yaml import YAMLStreamError, load_single
 
 APP_PREFIX = "app:"
@@ -141,15 +141,15 @@ class RuleSet:
     _error_keys: set[tuple[str, str, str]] = field(default_factory=set)
     _apps_loaded: set[str] = field(default_factory=set)  # apps whose own rules are in `rules`
 
-    def for_app(self, app: AppSpec) -> RuleSet:
-        """A view for one app: global rules plus its own `ignore_differences` (loaded on first use).
+    def for_app(self, app: App) -> RuleSet:
+        """A view for one app: global rules plus its own `ignore` rules (loaded on first use).
 
         The view shares rules, usage and errors with the run's RuleSet, so `unused()` and
         `errors()` stay whole-run answers.
         """
-        if app.ignore_differences and app.name not in self._apps_loaded:
-            rules, errors = parse_rules(app.ignore_differences, APP_PREFIX + app.name, app=app.name,
-                                        file=app.origin)
+        if app.ignore and app.name not in self._apps_loaded:
+            rules, errors = parse_rules([dict(r.spec) for r in app.ignore], APP_PREFIX + app.name,
+                                        app=app.name, file=str(app.defined_by))
             self.rules.extend(rules)
             self._errors.extend(errors)
         self._apps_loaded.add(app.name)

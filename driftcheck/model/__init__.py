@@ -27,7 +27,6 @@ from driftcheck.model.apps import (
 from driftcheck.model.objects import LiveState, Origin, Resource, ResourceKey, split_api_version, utf8_text
 from driftcheck.model.results import (
     STATUSES,
-    AppSpec,
     AuditReport,
     ChangedBy,
     DeployEvent,
@@ -41,7 +40,7 @@ from driftcheck.model.results import (
 )
 
 __all__ = [
-    "STATUSES", "App", "AppSource", "AppSpec", "AuditReport", "ChangedBy", "ChartSource", "ClusterRef",
+    "STATUSES", "App", "AppSource", "AuditReport", "ChangedBy", "ChartSource", "ClusterRef",
     "DefinedBy", "DeployEvent", "Destination", "DirectoryOptions", "DriftcheckError", "FieldDiff",
     "GitSource", "HelmOptions", "HelmParameter", "IgnoreRule", "IgnoredField", "KustomizeOptions",
     "KustomizeReplica", "LiveState", "OciSource", "Origin", "Render", "Resource", "ResourceKey",

@@ -192,7 +192,7 @@ class App:
     tracking: Tracking = Tracking()
     defined_by: DefinedBy = DefinedBy()
 
-    # --- transitional: what AppSpec offered, for code not yet ported to sources and render options ---
+    # --- transitional, until readers take sources: history (its HistoryApp), render's Target, report rows ---
 
     @property
     def primary(self) -> AppSource:
@@ -218,15 +218,3 @@ class App:
         helm = self.primary.render.helm
         return [v.path for v in helm.values_files] if helm else []
 
-    @property
-    def release_name(self) -> str:
-        helm = self.primary.render.helm
-        return helm.release_name if helm else ""
-
-    @property
-    def origin(self) -> str:
-        return str(self.defined_by)
-
-    @property
-    def ignore_differences(self) -> list[dict[str, Any]]:
-        return [dict(r.spec) for r in self.ignore]

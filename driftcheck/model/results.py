@@ -95,23 +95,6 @@ class DeployEvent:
 
 
 @dataclass
-class AppSpec:
-    """One app: a path in the repo rendered into a destination namespace, with its own ignore rules."""
-
-    name: str
-    path: str
-    namespace: str = ""
-    recurse: bool = False
-    ignore_differences: list[dict[str, Any]] = field(default_factory=list)
-    values_files: list[str] = field(default_factory=list)  # Helm
-    release_name: str = ""  # Helm; defaults to the app name
-    origin: str = ""  # where the app was defined: "cli", "driftcheck.yaml", "argocd/x.yaml"
-    # ArgoCD spec.source blocks the render applies on top of the path: {"directory": {include, exclude},
-    # "kustomize": {namePrefix, images, ...}, "helm": {values, valuesObject, parameters}}
-    source_options: dict[str, Any] = field(default_factory=dict)
-
-
-@dataclass
 class SkippedApp:
     name: str
     reason: str

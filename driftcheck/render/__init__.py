@@ -14,25 +14,10 @@ from typing import Any
 
 from driftcheck import kube
 from driftcheck.fetch.tree import Tree
-from driftcheck.model import (
-    App,
-    AppSpec,
-    DirectoryOptions,
-    HelmOptions,
-    HelmParameter,
-    KustomizeOptions,
-    KustomizeReplica,
-    Origin,
-    Render,
-    Resource,
-    ResourceKey,
-    RunError,
-    ValuesFile,
-)
+from driftcheck.model import App, Origin, Resource, ResourceKey, RunError
 from driftcheck.render import directory, helm, kustomize
 from driftcheck.render.kinds import key_of
 from driftcheck.render.renderer import Renderer, Target
-from driftcheck.source import argocd
 
 RENDERERS: dict[str, Renderer] = {
     "directory": directory.render,
@@ -45,7 +30,7 @@ RENDERERS: dict[str, Renderer] = {
 class Rendered:
     """What one app renders to at one revision, and what went wrong doing it."""
 
-    app: App | AppSpec
+    app: App
     resources: list[Resource] = field(default_factory=list)
     errors: list[RunError] = field(default_factory=list)
     files_read: list[str] = field(default_factory=list)  # repository paths the render depends on
@@ -54,7 +39,7 @@ class Rendered:
     _index: dict[ResourceKey, Resource] = field(default_factory=dict, repr=False)
 
 
-def render_app(tree: Tree, app: App | AppSpec, timeout: float = 120) -> Rendered:
+def render_app(tree: Tree, app: App, timeout: float = 120) -> Rendered:
     """Desired objects of app's (Git) source at tree's revision; errors carry the app's name and never
     raise."""
     path = _norm(app.path)
@@ -63,10 +48,7 @@ def render_app(tree: Tree, app: App | AppSpec, timeout: float = 120) -> Rendered
         out.errors.append(RunError(f"path {path or '.'} does not exist at commit {tree.sha[:12]}",
                                    app=app.name, file=path, stage="render"))
         return out
-    if isinstance(app, App):
-        options, declared_at = app.primary.render, str(app.defined_by)
-    else:
-        options, declared_at = _render_of(app), app.origin
+    options, declared_at = app.primary.render, str(app.defined_by)
     out.renderer = detect(tree, path) if options.tool == "auto" else options.tool
     target = Target(app.name, app.namespace, declared_at)
     output = RENDERERS[out.renderer](tree, path, options, target, timeout)
@@ -88,36 +70,6 @@ def detect(tree: Tree, path: str) -> str:
     if tree.exists(posixpath.join(path, "Chart.yaml")):
         return "helm"
     return "directory"
-
-
-def _render_of(spec: AppSpec) -> Render:
-    """An AppSpec's options typed, until every caller passes an App."""
-    blocks = spec.source_options
-    given = blocks.get("directory") or {}
-    dir_options = DirectoryOptions(spec.recurse, str(given.get("include") or ""),
-                                   str(given.get("exclude") or ""))
-    given = blocks.get("helm") or {}
-    optional = bool(given.get("ignoreMissingValueFiles"))
-    layers = [given[k] for k in ("values", "valuesObject") if isinstance(given.get(k), (str, dict))]
-    helm_options = HelmOptions(
-        spec.release_name, tuple(ValuesFile(v, optional=optional) for v in spec.values_files), tuple(layers),
-        tuple(HelmParameter(str(p["name"]), str(p.get("value", "")), bool(p.get("forceString")))
-              for p in given.get("parameters") or [] if isinstance(p, dict) and p.get("name")),
-        bool(given.get("skipCrds")))
-    kustomize_options = None
-    if blocks.get("kustomize"):
-        try:
-            checked = argocd.checked_kustomize_options(blocks["kustomize"])
-        except argocd.OptionError as e:
-            kustomize_options = KustomizeOptions(refused=str(e))
-        else:
-            kustomize_options = KustomizeOptions(
-                checked.get("namePrefix", ""), checked.get("nameSuffix", ""), checked.get("namespace", ""),
-                tuple(checked.get("images", ())),
-                tuple(KustomizeReplica(r["name"], r["count"]) for r in checked.get("replicas", ())),
-                tuple(checked.get("patches", ())), tuple(checked.get("components", ())),
-                checked.get("commonLabels"), checked.get("commonAnnotations"))
-    return Render(directory=dir_options, kustomize=kustomize_options, helm=helm_options)
 
 
 def _add_object(out: Rendered, body: dict[str, Any], origin: Origin) -> None:

@@ -23,7 +23,7 @@ from driftcheck import __version__
 from driftcheck.compare.secrets import redact_secret_values
 from driftcheck.model import DriftcheckError, Resource, RunError, split_api_version, utf8_text
 from driftcheck.render import Rendered
-from driftcheck.source.yamlload import dump_yaml
+from driftcheck.source.yaml import dump_yaml
 
 SCHEMA = "driftcheck.render/v1"
 MANIFEST = "MANIFEST.json"
@@ -129,8 +129,9 @@ def _write_objects(root: Path, rendered: list[Rendered], include_secret_values: 
             (root / rel).write_bytes(text)
             objects.append(_object_entry(res, r.app.name, rel, digest))
             written += 1
-        apps.append({"name": r.app.name, "path": utf8_text(r.app.path), "namespace": r.app.namespace,
-                     "origin": utf8_text(r.app.origin), "renderer": r.renderer, "objects": written,
+        apps.append({"name": r.app.name, "path": utf8_text(r.app.path),
+                     "namespace": r.app.destination.namespace, "origin": utf8_text(str(r.app.defined_by)),
+                     "renderer": r.renderer, "objects": written,
                      "skipped_documents": r.skipped_documents,
                      "files_read": sorted(utf8_text(f) for f in r.files_read), "errors": len(r.errors)})
     objects.sort(key=lambda o: o["file"])

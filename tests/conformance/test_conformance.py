@@ -19,14 +19,15 @@ from typing import Any
 import pytest
 import yaml
 
+from driftcheck.apps import path_app
 from driftcheck.compare import CompareOptions, compare_app, explain, load_rules
-from driftcheck.model import AppSpec, LiveState, Origin, Resource, ResourceKey, split_api_version
+from driftcheck.model import LiveState, Origin, Resource, ResourceKey, split_api_version
 
 CASES = sorted((Path(__file__).parent / "cases").glob("*.yaml"))
 RBAC, ADMISSION = "rbac.authorization.k8s.io", "admissionregistration.k8s.io"
 CLUSTER_SCOPED = {(RBAC, "ClusterRole"), (RBAC, "ClusterRoleBinding"),
                   (ADMISSION, "ValidatingWebhookConfiguration"), (ADMISSION, "MutatingWebhookConfiguration")}
-APP = AppSpec("blog-system", "services/blog-system", "blog-system")
+APP = path_app("blog-system", "services/blog-system", "blog-system")
 
 
 @cache

@@ -15,11 +15,12 @@ from pathlib import Path
 
 import yaml
 
+from driftcheck.apps import path_app
 from driftcheck.compare import CompareOptions, compare_app, load_rules
-from driftcheck.model import AppSpec, LiveState, Origin, Resource, ResourceKey
+from driftcheck.model import LiveState, Origin, Resource, ResourceKey
 from testing.livify import livify
 
-APP = AppSpec("blog-system", "services/blog-system", "blog-system")
+APP = path_app("blog-system", "services/blog-system", "blog-system")
 
 
 def resources(bodies: list[dict], origin: str) -> list[Resource]:

@@ -12,9 +12,10 @@ from typing import Any
 import git
 import pytest
 
+from driftcheck.apps import path_app
 from driftcheck.fetch.tree import CommitTree
 from driftcheck.live.snapshot import write_snapshot
-from driftcheck.model import AppSpec, LiveState, Origin, Resource, ResourceKey
+from driftcheck.model import LiveState, Origin, Resource, ResourceKey
 from driftcheck.render import render_app
 from driftcheck.report.json_report import schema_problems
 from testing.livify import livify
@@ -26,7 +27,7 @@ SYNCED_AT = datetime.fromisoformat("2026-02-07T12:00:00+09:00")
 def synced_cluster(repo: Path) -> list[dict[str, Any]]:
     """What `kubectl get -o yaml` shows once ArgoCD synced HEAD and the controllers reconciled."""
     rendered = render_app(CommitTree(git.Repo(repo), git.Repo(repo).head.commit),
-                          AppSpec(APP, PATH, NAMESPACE))
+                          path_app(APP, PATH, NAMESPACE))
     assert not rendered.errors and len(rendered.resources) > 30
     return livify([r.body for r in rendered.resources], app=APP, namespace=NAMESPACE, applied_at=SYNCED_AT)
 

@@ -12,9 +12,10 @@ from typing import Any
 import git
 import pytest
 
+from driftcheck.apps import path_app
 from driftcheck.fetch.tree import CommitTree
 from driftcheck.live.snapshot import write_snapshot
-from driftcheck.model import AppSpec, LiveState, Origin, Resource, ResourceKey
+from driftcheck.model import LiveState, Origin, Resource, ResourceKey
 from driftcheck.render import render_app
 from testing.livify import livify
 
@@ -104,7 +105,7 @@ def test_bad_input_is_one_line_and_exit_2(corpus_repo: Path, args: list[str], me
 def test_check_reports_the_commit_an_old_live_image_matches(corpus_repo: Path, tmp_path: Path) -> None:
     """The audit's live_commit: a Rollout running an image Git replaced long ago points at that past."""
     repo = git.Repo(corpus_repo)
-    rendered = render_app(CommitTree(repo, repo.head.commit), AppSpec("blog-system", BLOG, "blog-system"))
+    rendered = render_app(CommitTree(repo, repo.head.commit), path_app("blog-system", BLOG, "blog-system"))
     live = livify([r.body for r in rendered.resources], app="blog-system", namespace="blog-system",
                   applied_at=datetime.fromisoformat("2026-02-07T12:00:00+09:00"))
     web = next(o for o in live if o["kind"] == "Rollout" and o["metadata"]["name"] == "web")

@@ -15,8 +15,9 @@ from typing import TYPE_CHECKING
 
 import git
 
+from driftcheck.apps import path_app
 from driftcheck.history import app_history, match_live_commit
-from driftcheck.model import AppSpec, FieldDiff, Origin, Resource, ResourceKey, ResourceResult
+from driftcheck.model import FieldDiff, Origin, Resource, ResourceKey, ResourceResult
 
 if TYPE_CHECKING:
     from conftest import GitRepoBuilder
@@ -59,7 +60,7 @@ def test_the_walk_stops_at_since_and_the_live_match_ends_with_the_state_at_the_w
         git_repo: GitRepoBuilder) -> None:
     shas = versions(git_repo, 6)  # v0 at 00:00 ... v5 at 05:00
     since = datetime.fromisoformat("2026-01-01T03:30:00+00:00")
-    app = AppSpec("web", "app", "demo")
+    app = path_app("web", "app", "demo")
     result = app_history(git.Repo(git_repo.path), app, since=since, keep={KEY})
     assert [e.message for e in result.events] == ["v5", "v4"]
     assert [s.commit for s in result.timeline] == [shas[5], shas[4], shas[3]], "the walk ended at v3"

@@ -15,9 +15,10 @@ from typing import ClassVar
 
 import pytest
 
+from driftcheck.apps.argocd import app_source
 from driftcheck.fetch.git import open_repo, resolve_commit
 from driftcheck.fetch.tree import CommitTree
-from driftcheck.model import AppSpec
+from driftcheck.model import App, DefinedBy, Destination
 from driftcheck.render import Rendered, render_app
 from tests.conftest import GitRepoBuilder
 
@@ -68,8 +69,8 @@ def git_calls(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
 
 def render(repo: GitRepoBuilder, path: str = "app", **options: object) -> Rendered:
     r = open_repo(str(repo.path))
-    app = AppSpec("web", path, "demo", origin="argocd/web.yaml:4",
-                  source_options={"kustomize": options} if options else {})
+    app = App("web", (app_source({"path": path, "kustomize": options}),), Destination(namespace="demo"),
+              defined_by=DefinedBy("argocd-application", "argocd/web.yaml", 4))
     return render_app(CommitTree(r, resolve_commit(r)), app)
 
 

@@ -10,9 +10,9 @@ from typing import Any
 
 import pytest
 
+from driftcheck.apps import path_app
 from driftcheck.fetch.git import open_repo, resolve_commit
 from driftcheck.fetch.tree import CommitTree
-from driftcheck.model import AppSpec
 from driftcheck.render import render_app, sandbox
 from testing import planted
 from tests.conftest import GitRepoBuilder
@@ -65,7 +65,7 @@ def test_a_failed_build_without_secret_input_keeps_kustomizes_words_but_not_the_
     kustomization = f'configMapGenerator:\n- name: cfg\n  literals: ["token: {value}"]\n'
     git_repo.commit({"app/kustomization.yaml": kustomization}, "a typo")
     r = open_repo(str(git_repo.path))
-    out = render_app(CommitTree(r, resolve_commit(r)), AppSpec("app", "app", "demo"))
+    out = render_app(CommitTree(r, resolve_commit(r)), path_app("app", "app", "demo"))
     [error] = out.errors
     assert "loading KV pairs: literal sources <redacted>" in error.message and value not in error.message
 

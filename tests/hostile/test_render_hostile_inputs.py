@@ -10,9 +10,10 @@ from pathlib import Path
 
 import pytest
 
+from driftcheck.apps.argocd import app_source
 from driftcheck.fetch.git import open_repo, resolve_commit
 from driftcheck.fetch.tree import CommitTree
-from driftcheck.model import AppSpec
+from driftcheck.model import App, Destination
 from driftcheck.render import Rendered, render_app
 from driftcheck.source.argocd import DirectoryGlob
 from testing import planted
@@ -26,7 +27,8 @@ def cm(name: str, namespace: str | None = None) -> str:
 
 def render(repo: GitRepoBuilder, path: str, **options: object) -> Rendered:
     r = open_repo(str(repo.path))
-    return render_app(CommitTree(r, resolve_commit(r)), AppSpec("web", path, "demo", source_options=options))
+    app = App("web", (app_source({"path": path, **options}),), Destination(namespace="demo"))
+    return render_app(CommitTree(r, resolve_commit(r)), app)
 
 
 def test_a_directory_glob_built_to_backtrack_is_matched_at_once(git_repo: GitRepoBuilder) -> None:

@@ -12,7 +12,8 @@ from typing import TYPE_CHECKING, Any
 import pytest
 import yaml
 
-from driftcheck.model import AppSpec, Origin, Resource, ResourceKey
+from driftcheck.apps import path_app
+from driftcheck.model import Origin, Resource, ResourceKey
 from driftcheck.render import Rendered
 from driftcheck.report.desired_dir import NAME_BYTES, write_desired
 from testing import planted
@@ -58,7 +59,7 @@ def test_a_253_character_name_renders_to_a_shortened_file_with_its_real_name_in_
 
 def test_names_that_differ_only_in_a_character_a_file_name_cannot_hold_get_their_own_files(
         tmp_path: Path) -> None:
-    app = AppSpec("hostile", "app", "demo")
+    app = path_app("hostile", "app", "demo")
     rendered = Rendered(app)
     for name in ("a/b", "a_b", "a\\b"):
         body = {"apiVersion": "v1", "kind": "ConfigMap", "metadata": {"name": name, "namespace": "demo"}}
@@ -91,7 +92,7 @@ def test_a_value_json_cannot_carry_is_an_error_on_its_file_and_the_rest_renders(
 @pytest.mark.parametrize("value", [float("inf"), float("nan"), 10 ** 5000, "lone \ud800 surrogate"],
                          ids=["inf", "nan", "5001-digit-int", "lone-surrogate"])
 def test_a_body_a_renderer_made_that_json_cannot_carry_is_one_error(tmp_path: Path, value: Any) -> None:
-    rendered = Rendered(AppSpec("chart", "chart", "demo"))
+    rendered = Rendered(path_app("chart", "chart", "demo"))
     for name, data in (("odd", {"x": value}), ("fine", {"x": "1"})):
         body = {"apiVersion": "v1", "kind": "ConfigMap", "metadata": {"name": name}, "data": data}
         rendered.resources.append(Resource(ResourceKey("", "ConfigMap", "demo", name), "v1", body,

@@ -23,9 +23,9 @@ from typing import TYPE_CHECKING, Any
 
 import pytest
 
+from driftcheck.apps import path_app
 from driftcheck.fetch.git import open_repo, resolve_commit
 from driftcheck.fetch.tree import CommitTree
-from driftcheck.model import AppSpec
 from driftcheck.render import render_app
 from testing.k8s_emulator import KubernetesEmulator
 from testing.loopback import serve_git
@@ -369,12 +369,12 @@ def test_helm_chart_that_loops_times_out_as_an_app_error(git_repo: GitRepoBuilde
     repo = open_repo(str(git_repo.path))
     tree = CommitTree(repo, resolve_commit(repo))
     started = time.monotonic()
-    out = render_app(tree, AppSpec(name="loop", path="chart", namespace="web"), timeout=3)
+    out = render_app(tree, path_app("loop", "chart", "web"), timeout=3)
     assert time.monotonic() - started < 20
     assert out.resources == []
     [error] = out.errors
     assert error.app == "loop" and "did not finish within 3 s" in error.message
-    assert render_app(tree, AppSpec(name="plain", path="plain", namespace="web"), timeout=3).resources
+    assert render_app(tree, path_app("plain", "plain", "web"), timeout=3).resources
 
 
 # --- two runs at once ----

@@ -10,11 +10,12 @@ import git
 import pytest
 from ruamel.yaml import YAML
 
+from driftcheck.apps import path_app
 from driftcheck.history import HistoryResult, app_history, match_live_commit
-from driftcheck.model import AppSpec, FieldDiff, Origin, Resource, ResourceKey, ResourceResult
+from driftcheck.model import FieldDiff, Origin, Resource, ResourceKey, ResourceResult
 
 WEB_NOW = "services/blog-system/web/web-rollout.yaml"
-BLOG = AppSpec(name="blog-system", path="services/blog-system", namespace="blog-system")
+BLOG = path_app("blog-system", "services/blog-system", "blog-system")
 
 
 def git_out(repo: Path, *args: str) -> str:

@@ -13,11 +13,11 @@ from typing import Any
 import pytest
 import yaml
 
+from driftcheck.apps import path_app
 from driftcheck.apps.argocd import apps_from_argocd, find_application_documents
 from driftcheck.apps.urls import infer_repo_urls
 from driftcheck.fetch.git import open_repo, remote_urls, resolve_commit
 from driftcheck.fetch.tree import CommitTree
-from driftcheck.model import AppSpec
 from driftcheck.render import render_app
 
 NAMESPACE = "blog-system"
@@ -76,7 +76,7 @@ def test_blog_system_renders_as_kubectl_kustomize(corpus_repo: Path, tmp_path: P
     expected = oracle(corpus_repo, sha, path, tmp_path)
     repo = open_repo(str(corpus_repo))
     tree = CommitTree(repo, resolve_commit(repo, sha))
-    rendered = render_app(tree, AppSpec(NAMESPACE, path, NAMESPACE))
+    rendered = render_app(tree, path_app(NAMESPACE, path, NAMESPACE))
     assert rendered.errors == []
     assert rendered.renderer == kind
     got = {(r.key.group, r.key.kind, r.key.namespace, r.key.name): r.body for r in rendered.resources}
@@ -97,7 +97,7 @@ def test_origins_point_at_the_document_that_defines_the_object(corpus_repo: Path
     """file:line of each object is where PyYAML's composer says that object's document starts."""
     sha = commit_by_subject(corpus_repo, subject)
     repo = open_repo(str(corpus_repo))
-    rendered = render_app(CommitTree(repo, resolve_commit(repo, sha)), AppSpec(NAMESPACE, path, NAMESPACE))
+    rendered = render_app(CommitTree(repo, resolve_commit(repo, sha)), path_app(NAMESPACE, path, NAMESPACE))
     assert rendered.resources
     for res in rendered.resources:
         starts = []
@@ -129,7 +129,7 @@ def test_reading_any_commit_leaves_the_clone_untouched(corpus_repo: Path) -> Non
         tree = CommitTree(repo, resolve_commit(repo, sha))
         for path in ("services/blog-system", "blog-system"):
             if tree.is_dir(path):
-                render_app(tree, AppSpec(NAMESPACE, path, NAMESPACE))
+                render_app(tree, path_app(NAMESPACE, path, NAMESPACE))
     assert worktree_state(corpus_repo) == before
 
 
@@ -141,7 +141,7 @@ def test_a_bare_clone_renders_the_same(corpus_repo: Path, tmp_path: Path) -> Non
     for path in (str(corpus_repo), str(bare)):
         repo = open_repo(path)
         tree = CommitTree(repo, resolve_commit(repo, "HEAD"))
-        rendered = render_app(tree, AppSpec(NAMESPACE, "services/blog-system", NAMESPACE))
+        rendered = render_app(tree, path_app(NAMESPACE, "services/blog-system", NAMESPACE))
         results.append({r.key: r.body for r in rendered.resources})
     assert results[0] == results[1] and len(results[0]) >= 30
 
@@ -166,12 +166,12 @@ def test_argocd_applications_become_apps(corpus_repo: Path) -> None:
         spec = expected[app.name]
         assert app.path == spec["source"]["path"]
         assert app.namespace == spec["destination"]["namespace"]
-        assert app.ignore_differences == spec.get("ignoreDifferences", [])
+        assert [r.spec for r in app.ignore] == spec.get("ignoreDifferences", [])
         assert app.recurse == spec["source"].get("directory", {}).get("recurse", False)
     by_name = {a.name: a for a in apps}
     assert by_name["monitoring"].recurse is True
-    assert len(by_name["blog-system"].ignore_differences) == 2
-    assert by_name["blog-system"].ignore_differences[0]["name"] == "web-dest-rule"
+    assert len(by_name["blog-system"].ignore) == 2
+    assert by_name["blog-system"].ignore[0].spec["name"] == "web-dest-rule"
 
 
 def test_helm_wrapper_charts_are_app_errors_naming_the_dependency(corpus_repo: Path) -> None:

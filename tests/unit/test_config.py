@@ -68,7 +68,7 @@ def test_a_full_config_loads(tmp_path: Path) -> None:
             release_name="api", values_files=(ValuesFile("values-prod.yaml"),)))),),
             defined_by=DefinedBy("config", file, 17)),
     ]
-    assert cfg.apps[0].origin == f"{file}:9", "reports show where the app was declared as file:line"
+    assert str(cfg.apps[0].defined_by) == f"{file}:9", "reports show where the app was declared as file:line"
     assert type(cfg.apps[0].ignore[0].spec) is dict, "plain data, not ruamel containers"
     assert cfg.rule_packs == ["argo-rollouts", "istio"] and cfg.rule_files == ["rules/team.yaml"]
     assert cfg.gitops_managers == ["argocd-controller"]
@@ -122,10 +122,9 @@ def test_applications_from_this_repo_become_apps_others_are_skipped_with_reasons
         ({"apiVersion": "v1", "kind": "ConfigMap", "metadata": {"name": "cm"}}, "argocd/cm.yaml", 1),
     ]
     apps, skipped = apps_from_argocd(docs, {"git@github.com:org/gitops"})
-    assert [(a.name, a.path, a.namespace, a.recurse, a.origin) for a in apps] == [
+    assert [(a.name, a.path, a.namespace, a.recurse, str(a.defined_by)) for a in apps] == [
         ("web", "apps/web", "web-ns", True, "argocd/web.yaml:3"), ("api", "charts/api", "api-ns", False,
                                                                    "argocd/api.yaml:1")]
-    assert apps[1].values_files == ["values-prod.yaml"] and apps[1].release_name == "r"
     assert apps[0].sources[0] == AppSource(
         GitSource("https://github.com/org/gitops.git", "", "apps/web"),
         Render(directory=DirectoryOptions(recurse=True), helm=HelmOptions()))

@@ -8,8 +8,9 @@ from typing import Any
 import git
 from ruamel.yaml import YAML
 
+from driftcheck.apps import path_app
 from driftcheck.history import HistoryResult, app_history, match_live_commit
-from driftcheck.model import AppSpec, FieldDiff, Origin, Resource, ResourceKey, ResourceResult
+from driftcheck.model import FieldDiff, Origin, Resource, ResourceKey, ResourceResult
 
 KEY = ResourceKey("apps", "Deployment", "shop", "web")
 
@@ -40,7 +41,7 @@ def _at(doc: Any, pointer: str) -> Any:
 
 
 def run(repo: Any, path: str = "apps/web") -> HistoryResult:
-    return app_history(git.Repo(repo.path), AppSpec("web", path, namespace="shop"))
+    return app_history(git.Repo(repo.path), path_app("web", path, "shop"))
 
 
 def test_live_image_matches_the_newest_commit_that_had_it(git_repo: Any) -> None:

@@ -12,8 +12,9 @@ import git
 import pytest
 from ruamel.yaml import YAML
 
+from driftcheck.apps import path_app
 from driftcheck.history import app_history
-from driftcheck.model import AppSpec, DriftcheckError
+from driftcheck.model import DriftcheckError
 
 WEB = "web"
 DEV = "Dev <dev@example.com>"
@@ -49,7 +50,7 @@ def run_git(repo: Path, *args: str, date: str = "2026-01-21T09:00:00+09:00", who
 
 
 def history(repo: Any, path: str = "apps/web", **kwargs: Any) -> Any:
-    return app_history(git.Repo(repo.path), AppSpec(name="web", path=path, namespace="shop"), **kwargs)
+    return app_history(git.Repo(repo.path), path_app("web", path, "shop"), **kwargs)
 
 
 def images(result: Any) -> list[tuple[str, str, str]]:
@@ -161,7 +162,7 @@ def test_shallow_clone_stops_at_the_boundary_with_a_note(git_repo: Any, tmp_path
     subprocess.run(["git", "clone", "-q", "--depth", "5", f"file://{git_repo.path}", str(shallow)],
                    check=True)
 
-    result = app_history(git.Repo(shallow), AppSpec(name="web", path="apps/web"))
+    result = app_history(git.Repo(shallow), path_app("web", "apps/web"))
 
     assert [e.message for e in result.events] == ["v8", "v7", "v6", "v5"]
     boundary = run_git(shallow, "rev-parse", "HEAD~4")

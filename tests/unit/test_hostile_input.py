@@ -14,12 +14,13 @@ from typing import TYPE_CHECKING, Any
 
 import pytest
 
-from driftcheck.config import apps_from_argocd
+from driftcheck.apps import path_app
+from driftcheck.apps.argocd import apps_from_argocd
 from driftcheck.fetch.git import open_repo, resolve_commit
 from driftcheck.fetch.tree import CommitTree
-from driftcheck.model import AppSpec, RunError
+from driftcheck.model import RunError
 from driftcheck.render import Rendered, render_app
-from driftcheck.source.yamlload import load_manifests
+from driftcheck.source.yaml import load_manifests
 
 if TYPE_CHECKING:
     from conftest import GitRepoBuilder
@@ -46,7 +47,7 @@ def render(repo: GitRepoBuilder, path: str = "app", namespace: str = "web") -> R
     grepo = open_repo(str(repo.path))
     tree = CommitTree(grepo, resolve_commit(grepo))
     started = time.monotonic()
-    out = render_app(tree, AppSpec(name="web", path=path, namespace=namespace), timeout=60)
+    out = render_app(tree, path_app("web", path, namespace), timeout=60)
     assert time.monotonic() - started < 90, "render took too long"
     return out
 
@@ -80,7 +81,7 @@ def test_50_megabyte_manifest_loads_whole_within_bounds(git_repo: GitRepoBuilder
     out = render(git_repo)
     assert len(out.resources) == 10_000 and not out.errors
     assert out.resources[-1].origin.line == docs.count("\n") - 5
-    probe = ("import resource, sys\nfrom driftcheck.source.yamlload import load_manifests\n"
+    probe = ("import resource, sys\nfrom driftcheck.source.yaml import load_manifests\n"
              "m, e = load_manifests(open(sys.argv[1], 'rb').read(), 'big.yaml')\n"
              "assert len(m) == 10000 and not e\n"
              "print(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss)")
@@ -285,7 +286,7 @@ def test_applications_with_unexpected_shapes_are_skipped_with_a_reason_or_read_s
     by_name = {a.name: a for a in apps}
     assert by_name["path-missing"].path == "" and by_name["path-missing"].namespace == "web"  # repo root
     assert by_name["destination-a-string"].namespace == ""
-    assert by_name["ignore-not-a-list"].ignore_differences == []
+    assert by_name["ignore-not-a-list"].ignore == ()
     assert by_name["valuefiles-mixed"].values_files == ["a.yaml"]
 
 

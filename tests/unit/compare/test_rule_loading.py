@@ -12,7 +12,7 @@ from ruamel.yaml import YAML
 
 from driftcheck.compare import available_packs, load_rules
 from driftcheck.compare.rules import packs_dir
-from driftcheck.model import DriftcheckError
+from driftcheck.model import DefinedBy, DriftcheckError, IgnoreRule
 from testing.compare_helpers import APP, run
 
 ISTIO = {"group": "networking.istio.io", "kind": "DestinationRule"}
@@ -119,8 +119,8 @@ def test_managed_fields_managers_rule_ignores_what_that_manager_owns() -> None:
 
 
 def test_an_apps_invalid_rules_are_reported_once_however_often_it_is_compared() -> None:
-    app = replace(APP, ignore_differences=[{"kind": "Service", "jsonPointer": ["/x"]}],
-                  origin="argocd/app.yaml")
+    app = replace(APP, ignore=(IgnoreRule({"kind": "Service", "jsonPointer": ["/x"]}),),
+                  defined_by=DefinedBy("argocd-application", "argocd/app.yaml"))
     rules, _ = load_rules([], [], [])
     rules.for_app(app).for_app(app)
     rules.for_app(app)

@@ -8,14 +8,16 @@ import shutil
 import subprocess
 import sys
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 import pytest
 import yaml
 
+from driftcheck.apps import path_app
+from driftcheck.apps.argocd import app_source
 from driftcheck.fetch.git import open_repo, resolve_commit
 from driftcheck.fetch.tree import CommitTree
-from driftcheck.model import AppSpec
+from driftcheck.model import App, Destination
 from driftcheck.render import Rendered, render_app
 
 if TYPE_CHECKING:
@@ -28,9 +30,17 @@ def cm(name: str, namespace: str | None = None, **data: str) -> str:
     return yaml.safe_dump(body)  # 6 lines for one key: apiVersion, data, k, kind, metadata, name
 
 
-def render(repo: GitRepoBuilder, path: str = "app", namespace: str = "team", **kw: object) -> Rendered:
+def render(repo: GitRepoBuilder, path: str = "app", namespace: str = "team", recurse: bool = False,
+           values_files: list[str] | None = None, release_name: str = "",
+           source_options: dict[str, dict[str, Any]] | None = None) -> Rendered:
+    """The app an Application with these spec.source blocks declares, rendered at the repository's HEAD."""
+    blocks = source_options or {}
+    helm = {**blocks.get("helm", {}), "valueFiles": values_files or [], "releaseName": release_name}
+    directory = {**blocks.get("directory", {}), "recurse": recurse}
+    source = {**blocks, "path": path, "directory": directory, "helm": helm}
     r = open_repo(str(repo.path))
-    return render_app(CommitTree(r, resolve_commit(r)), AppSpec("shop", path, namespace, **kw))  # type: ignore
+    app = App("shop", (app_source(source),), Destination(namespace=namespace))
+    return render_app(CommitTree(r, resolve_commit(r)), app)
 
 
 def names(out: Rendered) -> list[str]:
@@ -271,8 +281,8 @@ def test_an_outside_symlink_is_reported_by_the_app_that_reads_it_only(git_repo: 
     git_repo.commit({}, "link")
     r = open_repo(str(git_repo.path))
     tree = CommitTree(r, resolve_commit(r))
-    a = render_app(tree, AppSpec("a", "a", "team"))
-    b = render_app(tree, AppSpec("b", "b", "team"))
+    a = render_app(tree, path_app("a", "a", "team"))
+    b = render_app(tree, path_app("b", "b", "team"))
     assert a.errors == [] and names(a) == ["settings"]
     assert [e.file for e in b.errors] == ["b/leak.yaml"] and names(b) == ["b"]
 
