@@ -22,7 +22,7 @@ from driftcheck.model import KustomizeOptions, Origin, Render, RunError
 from driftcheck.render import sandbox
 from driftcheck.render.renderer import Document, Output, Target
 from driftcheck.source import argocd
-from driftcheck.source.yamlload import dump_yaml, load_manifests
+from driftcheck.source.yaml import dump_yaml, load_manifests
 
 KUSTOMIZATION_NAMES = ("kustomization.yaml", "kustomization.yml", "Kustomization")
 # What kustomize's repospec parser (NewRepoSpecFromURL) or its HTTP file loader would take as remote: a
