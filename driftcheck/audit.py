@@ -80,8 +80,8 @@ def desired_state(source: SourceOptions, render_timeout: float = 120.0, selector
 def run_audit(options: CheckOptions, progress: Progress = lambda _m: None) -> tuple[AuditReport, str | None]:
     """The whole run. Returns the report and, when --explain was asked, the explanation text."""
     from driftcheck.compare import CompareOptions, available_packs, compare_app, coverage, explain, load_rules
+    from driftcheck.fetch.moments import parse_moment
     from driftcheck.scrub import mask_url
-    from driftcheck.source.moments import parse_moment
 
     source, cluster = options.source, options.cluster
     git_side = desired_state(source, options.render_timeout, cluster.selector, progress)
@@ -194,7 +194,8 @@ def app_histories(repo: Any, tree: Any, apps: list[App], results: list[ResourceR
                   live: LiveState, history_since: str) -> tuple[list[Any], list[RunError]]:
     """Each app's deploy history since --history-since, and for drifts the commit live matches within it
     (or the state in effect at the window's start; see history.app_history)."""
-    from driftcheck.history import app_history, match_live_commit, parse_since
+    from driftcheck.fetch.moments import parse_since
+    from driftcheck.history import app_history, match_live_commit
 
     since = parse_since(history_since, tree.date)
     live_by_key = {r.key: r for r in live.resources}

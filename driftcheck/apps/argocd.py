@@ -30,8 +30,8 @@ from driftcheck.model import (
     SkippedApp,
     ValuesFile,
 )
-from driftcheck.source.argocd import OptionError, checked_kustomize_options
-from driftcheck.source.yaml import load_manifests
+from driftcheck.render.kustomize_options import OptionError, checked_kustomize_options
+from driftcheck.render.yaml import load_manifests
 
 ARGOCD_KINDS = ("Application", "ApplicationSet")
 

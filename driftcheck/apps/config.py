@@ -40,8 +40,8 @@ from driftcheck.model import (
     Render,
     ValuesFile,
 )
+from driftcheck.render.yaml import LinedMap, LinedSeq, YAMLStreamError, load_lined
 from driftcheck.scrub import register_url
-from driftcheck.source.yaml import LinedMap, LinedSeq, YAMLStreamError, load_lined
 
 
 @dataclass

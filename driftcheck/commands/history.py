@@ -6,9 +6,9 @@ from datetime import UTC, datetime
 
 from driftcheck.audit import desired_apps
 from driftcheck.commands.options import SourceOptions
+from driftcheck.fetch.moments import flag_moment, parse_since
 from driftcheck.history import HistoryApp, HistoryResult, app_history
 from driftcheck.model import DriftcheckError
-from driftcheck.source.moments import flag_moment, parse_since
 
 
 def histories(source: SourceOptions, since: str | None = None, until: str | None = None,

@@ -30,9 +30,9 @@ def run(options: RenderOptions, progress: Callable[[str], None]) -> int:
     Exit 0 when every app rendered, 2 when some could not (the rest is still written).
     """
     from driftcheck.audit import desired_state
+    from driftcheck.fetch.moments import parse_moment
     from driftcheck.report.desired_dir import write_desired
     from driftcheck.scrub import mask_url
-    from driftcheck.source.moments import parse_moment
 
     source, _ = with_config_defaults(options.source)
     state = desired_state(source, options.render_timeout, options.selector, progress, show_renderer=True)

@@ -126,7 +126,8 @@ def compare_pair(app: str, desired: Resource, live: Resource, app_rules: list[Ru
              for d in walker.diffs]
     reasons = [f"values of {', '.join(prep.not_compared)} not compared: redacted in snapshot"] \
         if prep.not_compared else []
-    status: Status = "drifted" if diffs else "unknown" if unapplied else "in-sync"
+    # A rule that could not be applied may be the one that hides these diffs: unknown, not drifted.
+    status: Status = "unknown" if unapplied else "drifted" if diffs else "in-sync"
     return ResourceResult(key, app, status, desired.api_version, diffs=diffs, ignored=walker.ignored,
                           source=desired.origin, reason="; ".join(reasons + unapplied))
 

@@ -16,7 +16,7 @@ import jsonschema
 from driftcheck.compare import jqeval
 from driftcheck.compare.pointer import Path, PointerError, parse_pointer, resolve_pointer
 from driftcheck.model import App, DriftcheckError, ResourceKey, RunError
-from driftcheck.source.yaml import YAMLStreamError, load_single
+from driftcheck.render.yaml import YAMLStreamError, load_single
 
 APP_PREFIX = "app:"
 

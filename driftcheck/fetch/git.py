@@ -22,10 +22,10 @@ from pathlib import Path
 import git
 
 from driftcheck.fetch.credentials import GitEnv, split_credentials
+from driftcheck.fetch.gitobjects import GIT_OPTIONS, shallow_boundary
+from driftcheck.fetch.moments import parse_moment
 from driftcheck.model import DriftcheckError
 from driftcheck.scrub import mask_url
-from driftcheck.source.gitobjects import GIT_OPTIONS, shallow_boundary
-from driftcheck.source.moments import parse_moment
 from driftcheck.textsafe import for_terminal, shown
 
 log = logging.getLogger(__name__)

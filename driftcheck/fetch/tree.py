@@ -24,8 +24,8 @@ from typing import Protocol
 
 import git
 
+from driftcheck.fetch.gitobjects import MissingObject, ObjectReader
 from driftcheck.model import DriftcheckError, RunError
-from driftcheck.source.gitobjects import MissingObject, ObjectReader
 from driftcheck.textsafe import for_terminal
 
 

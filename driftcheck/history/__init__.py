@@ -3,6 +3,5 @@
 from driftcheck.history.match import match_live_commit
 from driftcheck.history.readset import HistoryApp
 from driftcheck.history.walk import HistoryResult, app_history
-from driftcheck.source.moments import parse_since  # for audit.app_histories until it imports moments
 
-__all__ = ["HistoryApp", "HistoryResult", "app_history", "match_live_commit", "parse_since"]
+__all__ = ["HistoryApp", "HistoryResult", "app_history", "match_live_commit"]

@@ -13,10 +13,10 @@ from typing import Any
 
 import git
 
+from driftcheck.fetch.gitobjects import Change, LogCommit
 from driftcheck.history.readset import FileRole
 from driftcheck.history.state import AppState, Snapshot, StateReader, container_images, replica_count
 from driftcheck.model import DeployEvent, ResourceKey, utf8_text
-from driftcheck.source.gitobjects import Change, LogCommit
 
 # Kustomization fields whose effect history computes; a change to any other one is render-only.
 APPLIED_KUSTOMIZE_FIELDS = frozenset({"apiVersion", "kind", "metadata", "resources", "bases", "components",

@@ -15,11 +15,11 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any, Literal, Protocol
 
+from driftcheck.fetch.gitobjects import LogCommit, ObjectReader
 from driftcheck.model import DriftcheckError
 from driftcheck.render import kustomize
 from driftcheck.render.directory import MANIFEST_SUFFIXES
 from driftcheck.render.helm import values_file_path
-from driftcheck.source.gitobjects import LogCommit, ObjectReader
 
 
 class HistoryApp(Protocol):

@@ -15,11 +15,11 @@ from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 from typing import Any
 
+from driftcheck.fetch.gitobjects import ObjectReader
 from driftcheck.history.readset import FileRole
 from driftcheck.model import ResourceKey, RunError
 from driftcheck.render.kinds import key_of
-from driftcheck.source.gitobjects import ObjectReader
-from driftcheck.source.yaml import load_manifests
+from driftcheck.render.yaml import load_manifests
 
 # A blob's documents (body, line), its parse errors and the digest of each document.
 Parsed = tuple[list[tuple[dict[str, Any], int]], list[RunError], tuple[str, ...]]

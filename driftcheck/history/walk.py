@@ -20,11 +20,11 @@ from datetime import datetime
 
 import git
 
+from driftcheck.fetch.gitobjects import LogCommit, ObjectReader, first_parent_log, ls_tree, shallow_boundary
 from driftcheck.history.events import deploy_event, mark_restores
 from driftcheck.history.readset import FileRole, HistoryApp, norm, parent_root, read_set, structural
 from driftcheck.history.state import AppState, Snapshot, StateReader
 from driftcheck.model import DeployEvent, DriftcheckError, ResourceKey, RunError
-from driftcheck.source.gitobjects import LogCommit, ObjectReader, first_parent_log, ls_tree, shallow_boundary
 
 
 @dataclass

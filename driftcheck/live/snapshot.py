@@ -25,7 +25,7 @@ from driftcheck import kube
 from driftcheck.compare.secrets import redact_secret_values
 from driftcheck.live.selector import parse_selector, selects
 from driftcheck.model import DriftcheckError, LiveState, Origin, Resource, ResourceKey
-from driftcheck.source.yaml import decode_json, load_documents
+from driftcheck.render.yaml import decode_json, load_documents
 
 HEADER_KIND = "DriftcheckSnapshot"
 HEADER_API_VERSION = "driftcheck.io/v1"

@@ -108,7 +108,7 @@ class DirectoryOptions:
     """ArgoCD spec.source.directory: which files of a plain directory are manifests."""
 
     recurse: bool = False
-    include: str = ""  # ArgoCD glob (see source/argocd.DirectoryGlob)
+    include: str = ""  # ArgoCD glob (see render/glob.DirectoryGlob)
     exclude: str = ""
 
 

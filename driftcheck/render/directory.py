@@ -9,9 +9,9 @@ import git
 
 from driftcheck.fetch.tree import Tree
 from driftcheck.model import DirectoryOptions, DriftcheckError, Origin, Render, RunError
+from driftcheck.render.glob import DirectoryGlob
 from driftcheck.render.renderer import Document, Output, Target
-from driftcheck.source.argocd import DirectoryGlob
-from driftcheck.source.yaml import load_manifests
+from driftcheck.render.yaml import load_manifests
 
 MANIFEST_SUFFIXES = (".yaml", ".yml", ".json")
 LFS_POINTER = b"version https://git-lfs.github.com/spec/"

@@ -20,7 +20,7 @@ from driftcheck.fetch.tree import Tree
 from driftcheck.model import HelmOptions, Origin, Render, RunError, ValuesFile
 from driftcheck.render.helm_run import HelmError, run_binary, run_in_child
 from driftcheck.render.renderer import Document, Output, Target
-from driftcheck.source.yaml import dump_yaml, load_manifests
+from driftcheck.render.yaml import dump_yaml, load_manifests
 
 _SOURCE = re.compile(r"^# Source: (\S+)", re.MULTILINE)
 _URL = re.compile(r"^[A-Za-z][A-Za-z0-9+.-]*:")  # a scheme, where Go's url.Parse sees one

@@ -25,7 +25,7 @@ from pathlib import Path
 from typing import Any
 
 from driftcheck.render import sandbox
-from driftcheck.source.yaml import MAX_FILE_BYTES
+from driftcheck.render.yaml import MAX_FILE_BYTES
 
 RENDER_MEMORY = 1 << 30  # address space one render may add to what the Go runtime reserved at start
 GO_RESERVATION = 3 << 29  # 1.5 GiB: the helm binary's reservation at start, with headroom

@@ -20,9 +20,9 @@ from typing import Any
 from driftcheck.fetch.tree import FileReader, Tree
 from driftcheck.model import KustomizeOptions, Origin, Render, RunError
 from driftcheck.render import sandbox
+from driftcheck.render.kustomize_options import kustomize_edits
 from driftcheck.render.renderer import Document, Output, Target
-from driftcheck.source import argocd
-from driftcheck.source.yaml import dump_yaml, load_manifests
+from driftcheck.render.yaml import dump_yaml, load_manifests
 
 KUSTOMIZATION_NAMES = ("kustomization.yaml", "kustomization.yml", "Kustomization")
 # What kustomize's repospec parser (NewRepoSpecFromURL) or its HTTP file loader would take as remote: a
@@ -281,7 +281,7 @@ def _declared_at(target: Target, fallback: str) -> dict[str, Any]:
 
 
 def _as_argocd(options: KustomizeOptions) -> dict[str, Any]:
-    """The options given, spelled as `argocd.kustomize_edits` applies them (ArgoCD's field names)."""
+    """The options given, spelled as `kustomize_edits` applies them (ArgoCD's field names)."""
     block: dict[str, Any] = {key: value for key, value in (
         ("namePrefix", options.name_prefix), ("nameSuffix", options.name_suffix),
         ("namespace", options.namespace), ("images", list(options.images)),
@@ -308,7 +308,7 @@ def _edit_as_argocd(root: Path, path: str, kfile: str, target: Target, options: 
     out.errors.extend([*problems, *([problem] if problem else [])])
     if problems or problem:
         return False
-    (root / kfile).write_text(dump_yaml(argocd.kustomize_edits(spec, options)), encoding="utf-8")
+    (root / kfile).write_text(dump_yaml(kustomize_edits(spec, options)), encoding="utf-8")
     out.files_read.extend(posixpath.normpath(posixpath.join(path, ref)) for name, ref in added
                           if name.startswith("patches"))
     return True

@@ -23,7 +23,7 @@ from driftcheck import __version__
 from driftcheck.compare.secrets import redact_secret_values
 from driftcheck.model import DriftcheckError, Resource, RunError, split_api_version, utf8_text
 from driftcheck.render import Rendered
-from driftcheck.source.yaml import dump_yaml
+from driftcheck.render.yaml import dump_yaml
 
 SCHEMA = "driftcheck.render/v1"
 MANIFEST = "MANIFEST.json"

@@ -11,8 +11,8 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from driftcheck.model import RunError
-from driftcheck.source.yaml import dump_yaml, load_manifests
-from driftcheck.source.yaml import load as full
+from driftcheck.render.yaml import dump_yaml, load_manifests
+from driftcheck.render.yaml import load as full
 
 FUZZ = settings(max_examples=150, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 

@@ -15,7 +15,7 @@ from driftcheck.fetch.git import open_repo, resolve_commit
 from driftcheck.fetch.tree import CommitTree
 from driftcheck.model import App, Destination
 from driftcheck.render import Rendered, render_app
-from driftcheck.source.argocd import DirectoryGlob
+from driftcheck.render.glob import DirectoryGlob
 from testing import planted
 from tests.conftest import GitRepoBuilder
 

@@ -14,7 +14,7 @@ from typing import TYPE_CHECKING
 
 import pytest
 
-from driftcheck.source.yaml import load_manifests
+from driftcheck.render.yaml import load_manifests
 from testing import planted
 
 if TYPE_CHECKING:

@@ -6,8 +6,8 @@ from datetime import datetime
 
 import pytest
 
+from driftcheck.fetch.moments import parse_since
 from driftcheck.model import DriftcheckError
-from driftcheck.source.moments import parse_since
 
 REF = "2026-02-07T16:27:11+09:00"
 

@@ -20,7 +20,7 @@ from driftcheck.fetch.git import open_repo, resolve_commit
 from driftcheck.fetch.tree import CommitTree
 from driftcheck.model import RunError
 from driftcheck.render import Rendered, render_app
-from driftcheck.source.yaml import load_manifests
+from driftcheck.render.yaml import load_manifests
 
 if TYPE_CHECKING:
     from conftest import GitRepoBuilder
@@ -81,7 +81,7 @@ def test_50_megabyte_manifest_loads_whole_within_bounds(git_repo: GitRepoBuilder
     out = render(git_repo)
     assert len(out.resources) == 10_000 and not out.errors
     assert out.resources[-1].origin.line == docs.count("\n") - 5
-    probe = ("import resource, sys\nfrom driftcheck.source.yaml import load_manifests\n"
+    probe = ("import resource, sys\nfrom driftcheck.render.yaml import load_manifests\n"
              "m, e = load_manifests(open(sys.argv[1], 'rb').read(), 'big.yaml')\n"
              "assert len(m) == 10000 and not e\n"
              "print(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss)")

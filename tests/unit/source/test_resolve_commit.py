@@ -11,8 +11,8 @@ from typing import TYPE_CHECKING
 import pytest
 
 from driftcheck.fetch.git import open_repo, resolve_commit
+from driftcheck.fetch.moments import parse_moment
 from driftcheck.model import DriftcheckError
-from driftcheck.source.moments import parse_moment
 
 if TYPE_CHECKING:
     from conftest import GitRepoBuilder  # the git_repo fixture's type (tests/conftest.py)

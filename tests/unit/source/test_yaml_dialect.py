@@ -19,7 +19,7 @@ from typing import Any
 import pytest
 
 from driftcheck.live.snapshot import read_snapshot
-from driftcheck.source.yaml import load, load_lined, load_manifests, load_single
+from driftcheck.render.yaml import load, load_lined, load_manifests, load_single
 
 INF = float("inf")
 SCALARS: list[tuple[str, Any]] = [

@@ -7,7 +7,7 @@ import json
 
 import yaml
 
-from driftcheck.source.yaml import dump_yaml, load_manifests
+from driftcheck.render.yaml import dump_yaml, load_manifests
 
 MULTI = b"""# leading comment
 ---

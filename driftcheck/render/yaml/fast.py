@@ -12,8 +12,8 @@ from typing import Any
 import yaml as pyyaml
 from ruamel.yaml.nodes import MappingNode, Node, SequenceNode
 
-from driftcheck.source.yaml import dialect
-from driftcheck.source.yaml.limits import C_SAFE_DEPTH_BOUND, MAX_NODES, nesting_bound
+from driftcheck.render.yaml import dialect
+from driftcheck.render.yaml.limits import C_SAFE_DEPTH_BOUND, MAX_NODES, nesting_bound
 
 Manifest = tuple[dict[str, Any], int]
 

@@ -25,10 +25,10 @@ from ruamel.yaml.error import MarkedYAMLError, YAMLError
 from ruamel.yaml.resolver import VersionedResolver
 
 from driftcheck.model import RunError
-from driftcheck.source.yaml import dialect
-from driftcheck.source.yaml.dialect import OutOfRange
-from driftcheck.source.yaml.fast import Manifest, item_lines, load_fast
-from driftcheck.source.yaml.limits import (
+from driftcheck.render.yaml import dialect
+from driftcheck.render.yaml.dialect import OutOfRange
+from driftcheck.render.yaml.fast import Manifest, item_lines, load_fast
+from driftcheck.render.yaml.limits import (
     C_SAFE_DEPTH_BOUND,
     MAX_DEPTH,
     MAX_FILE_BYTES,

@@ -6,12 +6,12 @@
 
 from __future__ import annotations
 
-from driftcheck.source.yaml.dialect import decode_json
-from driftcheck.source.yaml.dump import dump_yaml
-from driftcheck.source.yaml.fast import Manifest
-from driftcheck.source.yaml.limits import MAX_DEPTH, MAX_FILE_BYTES
-from driftcheck.source.yaml.load import load_manifests
-from driftcheck.source.yaml.stream import (
+from driftcheck.render.yaml.dialect import decode_json
+from driftcheck.render.yaml.dump import dump_yaml
+from driftcheck.render.yaml.fast import Manifest
+from driftcheck.render.yaml.limits import MAX_DEPTH, MAX_FILE_BYTES
+from driftcheck.render.yaml.load import load_manifests
+from driftcheck.render.yaml.stream import (
            LinedMap,
            LinedSeq,
            YAMLStreamError,

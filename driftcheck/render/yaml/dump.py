@@ -10,7 +10,7 @@ from ruamel.yaml import YAML
 from ruamel.yaml.representer import SafeRepresenter
 from ruamel.yaml.resolver import VersionedResolver
 
-from driftcheck.source.yaml import dialect
+from driftcheck.render.yaml import dialect
 
 
 class _DumpResolver(VersionedResolver):

@@ -13,9 +13,9 @@ from typing import Any
 import yaml as pyyaml
 from yaml.constructor import ConstructorError
 
-from driftcheck.source.yaml import dialect
-from driftcheck.source.yaml.fast import DialectComposer
-from driftcheck.source.yaml.limits import C_SAFE_DEPTH_BOUND, MAX_DEPTH, MAX_NODES, check_depth, nesting_bound
+from driftcheck.render.yaml import dialect
+from driftcheck.render.yaml.fast import DialectComposer
+from driftcheck.render.yaml.limits import C_SAFE_DEPTH_BOUND, MAX_DEPTH, MAX_NODES, check_depth, nesting_bound
 
 
 class YAMLStreamError(ValueError):

@@ -1,1 +1,0 @@
-"""Git side: opening repos, resolving revisions and moments, reading trees at a commit, rendering."""
