@@ -8,6 +8,7 @@ import logging
 import os
 import signal
 import sys
+import threading
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any, TypeVar
@@ -87,11 +88,25 @@ def _terminate(signum: int, _frame: object) -> None:
     raise SystemExit(128 + signum)
 
 
+def _unraisable(unraisable: sys.UnraisableHookArgs) -> None:
+    """A SIGTERM that lands inside a finalizer (GitPython's Repo.__del__ waiting for its cat-file child)
+    is swallowed there, and Python would print its traceback and run on: deliver it again, so the run
+    unwinds from ordinary code, quietly. (Raising it here would be swallowed too: the hook is a finalizer's
+    caller, so the signal is sent again from a thread, once the finalizer is over.)"""
+    if isinstance(unraisable.exc_value, SystemExit):
+        again = threading.Timer(0.05, os.kill, (os.getpid(), signal.SIGTERM))
+        again.daemon = True
+        again.start()
+        return
+    sys.__unraisablehook__(unraisable)
+
+
 @click.group(cls=DriftcheckGroup)
 @click.version_option(__version__, prog_name="driftcheck")
 def main() -> None:
     """Does the cluster run what Git says, and since when has it not?"""
     signal.signal(signal.SIGTERM, _terminate)
+    sys.unraisablehook = _unraisable
     scrub.register(os.environ.get("DRIFTCHECK_GIT_TOKEN"))
     root = logging.getLogger()
     if not any(isinstance(h, _TerminalLog) for h in root.handlers):
