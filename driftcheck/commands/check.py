@@ -22,17 +22,19 @@ def run(options: CheckOptions, progress: Callable[[str], None]) -> int:
     formats = parse_formats(output.formats)  # a typo fails now, not after the whole audit
     options = resolved(options)
     started = time.monotonic()
-    report, explained = run_audit(options, progress=progress)
-    report.duration_seconds = time.monotonic() - started
-    written = write_reports(report, output.out, formats, keep=output.keep, metrics_file=output.metrics_file,
-                            pushgateway=output.pushgateway, on_wait=progress)
-    if output.output == "table":
-        click.echo(summary_table(report))
+    reports, explained = run_audit(options, progress=progress)
+    for report in reports:      # one per destination cluster, each with its own archive
+        report.duration_seconds = time.monotonic() - started
+        written = write_reports(report, output.out, formats, keep=output.keep,
+                                metrics_file=output.metrics_file, pushgateway=output.pushgateway,
+                                on_wait=progress)
+        if output.output == "table":
+            click.echo(summary_table(report))
+        for path in written.paths:
+            progress(f"wrote {path}")
     if explained is not None:
         click.echo(explained)
-    for path in written.paths:
-        progress(f"wrote {path}")
-    return exit_code(report)
+    return max(exit_code(report) for report in reports)
 
 
 def exit_code(report: AuditReport) -> int:

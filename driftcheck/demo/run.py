@@ -41,5 +41,5 @@ def run_demo(out: Path, formats: list[str] | None = None,
         source=SourceOptions(repo=str(repo), argocd_apps=DEMO_ARGOCD_APP, repo_urls=[DEMO_REPO_URL]),
         cluster=ClusterOptions(live_snapshot=snapshot)))
     chosen = formats or ["html", "json"]
-    report, _ = run_audit(options, progress)
+    [report], _ = run_audit(options, progress)   # the demo has one cluster: its snapshot
     return DemoRun(report, write_reports(report, out, chosen), workdir)
