@@ -1,10 +1,14 @@
-"""Helpers for test servers on 127.0.0.1: a free port, waiting until it accepts, `git daemon`."""
+"""Helpers for test servers on 127.0.0.1: a free port, waiting until it accepts, `git daemon`, a remote that
+never answers."""
 
 from __future__ import annotations
 
+import contextlib
 import socket
 import subprocess
+import threading
 import time
+from collections.abc import Iterator
 from pathlib import Path
 
 
@@ -36,3 +40,32 @@ def serve_git(repo: Path, base: Path, name: str,
                                f"--port={port}", f"--base-path={base}", str(base)], stderr=subprocess.DEVNULL)
     wait_for_port(port)
     return f"git://127.0.0.1:{port}/{name}", daemon
+
+
+@contextlib.contextmanager
+def silent_http_remote() -> Iterator[str]:
+    """An HTTP URL whose server accepts connections and never answers: a clone or fetch that hangs."""
+    server = socket.socket()
+    server.bind(("127.0.0.1", 0))
+    server.listen()
+    held: list[socket.socket] = []
+    stop = threading.Event()
+
+    def accept() -> None:
+        server.settimeout(0.2)
+        while not stop.is_set():
+            try:
+                held.append(server.accept()[0])
+            except OSError:
+                continue
+
+    thread = threading.Thread(target=accept, daemon=True)
+    thread.start()
+    try:
+        yield f"http://127.0.0.1:{server.getsockname()[1]}/repo.git"
+    finally:
+        stop.set()
+        thread.join()
+        for conn in held:
+            conn.close()
+        server.close()

@@ -12,10 +12,8 @@ import hashlib
 import json
 import os
 import signal
-import socket
 import subprocess
 import sys
-import threading
 import time
 from collections.abc import Iterator
 from dataclasses import dataclass
@@ -25,6 +23,7 @@ import pytest
 
 from testing import planted
 from testing.crafted_git import CraftedRepo, Entry, file_entry, hook_entry, link_entry, tree_entry
+from testing.loopback import silent_http_remote
 
 HOOK = "reference-transaction"  # run by every ref update, so by every fetch
 
@@ -230,28 +229,8 @@ def test_a_long_revision_is_echoed_cut_short_and_escaped(sandbox: Sandbox) -> No
 @pytest.fixture
 def silent_remote() -> Iterator[str]:
     """An HTTP remote that accepts connections and never answers: a clone that hangs until killed."""
-    server = socket.socket()
-    server.bind(("127.0.0.1", 0))
-    server.listen()
-    held: list[socket.socket] = []
-    stop = threading.Event()
-
-    def accept() -> None:
-        server.settimeout(0.2)
-        while not stop.is_set():
-            try:
-                held.append(server.accept()[0])
-            except OSError:
-                continue
-
-    thread = threading.Thread(target=accept, daemon=True)
-    thread.start()
-    yield f"http://127.0.0.1:{server.getsockname()[1]}/repo.git"
-    stop.set()
-    thread.join()
-    for conn in held:
-        conn.close()
-    server.close()
+    with silent_http_remote() as url:
+        yield url
 
 
 def _processes() -> list[tuple[int, str, str, int, int]]:

@@ -19,6 +19,7 @@ import pytest
 from driftcheck.fetch.git import mask_url, open_repo, remote_urls
 from driftcheck.model import DriftcheckError
 from testing.crafted_git import CraftedRepo, Entry, file_entry, tree_entry
+from testing.loopback import silent_http_remote
 
 if TYPE_CHECKING:
     from conftest import GitRepoBuilder  # the git_repo fixture's type (tests/conftest.py)
@@ -89,28 +90,8 @@ def test_unreachable_remote_fails_within_seconds(tmp_path: Path) -> None:
 @pytest.fixture
 def silent_server() -> Iterator[str]:
     """Accepts connections and never answers."""
-    server = socket.socket()
-    server.bind(("127.0.0.1", 0))
-    server.listen()
-    held: list[socket.socket] = []
-    stop = threading.Event()
-
-    def accept() -> None:
-        server.settimeout(0.2)
-        while not stop.is_set():
-            try:
-                held.append(server.accept()[0])
-            except OSError:
-                continue
-
-    thread = threading.Thread(target=accept, daemon=True)
-    thread.start()
-    yield f"http://127.0.0.1:{server.getsockname()[1]}/repo.git"
-    stop.set()
-    thread.join()
-    for conn in held:
-        conn.close()
-    server.close()
+    with silent_http_remote() as url:
+        yield url
 
 
 def test_a_remote_that_never_answers_times_out(silent_server: str, tmp_path: Path) -> None:
