@@ -35,7 +35,7 @@ lint: $(STAMP)
 	$(BIN)/mypy driftcheck
 
 bench: $(STAMP)
-	$(BIN)/python bench/run.py
+	$(BIN)/python -m bench.run
 
 clean:
 	rm -rf $(VENV) build *.egg-info .pytest_cache .ruff_cache

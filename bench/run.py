@@ -6,7 +6,7 @@ the maximum over all children so far). The Kubernetes API is the loopback emulat
 tests, in this (parent) process, so its cost is outside the child's CPU time but inside the wall time,
 as a real API server's would be. Generated data is cached under --work, keyed by the generators' code.
 
-    .venv/bin/python bench/run.py [--sizes 1000,5000,20000] [--commits 5000] [--profile 5000]
+    .venv/bin/python -m bench.run [--sizes 1000,5000,20000] [--commits 5000] [--profile 5000]
 """
 
 from __future__ import annotations
@@ -28,15 +28,14 @@ from pathlib import Path
 from typing import Any
 
 ROOT = Path(__file__).resolve().parents[1]
-sys.path[:0] = [str(ROOT)]
 
-from bench.history_repo import write_history_repo  # noqa: E402
-from bench.synth_cluster import build_cluster  # noqa: E402
-from bench.synth_repo import REPO_URL, desired_by_app, write_repo  # noqa: E402
-from driftcheck.demo.repo import DEMO_APP_PATH  # noqa: E402
-from driftcheck.live.snapshot import write_snapshot  # noqa: E402
-from driftcheck.model import LiveState, Origin, Resource, ResourceKey  # noqa: E402
-from testing.k8s_emulator import KubernetesEmulator  # noqa: E402
+from bench.history_repo import write_history_repo
+from bench.synth_cluster import build_cluster
+from bench.synth_repo import REPO_URL, desired_by_app, write_repo
+from driftcheck.demo.repo import DEMO_APP_PATH
+from driftcheck.live.snapshot import write_snapshot
+from driftcheck.model import LiveState, Origin, Resource, ResourceKey
+from testing.k8s_emulator import KubernetesEmulator
 
 BIN = Path(sys.executable).parent
 TOKEN = "bench-token"
