@@ -27,8 +27,6 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-ROOT = Path(__file__).resolve().parents[1]
-
 from bench.history_repo import write_history_repo
 from bench.synth_cluster import build_cluster
 from bench.synth_repo import REPO_URL, desired_by_app, write_repo
@@ -37,6 +35,7 @@ from driftcheck.live.snapshot import write_snapshot
 from driftcheck.model import LiveState, Origin, Resource, ResourceKey
 from testing.k8s_emulator import KubernetesEmulator
 
+ROOT = Path(__file__).resolve().parents[1]
 BIN = Path(sys.executable).parent
 TOKEN = "bench-token"
 PAGE = 500
