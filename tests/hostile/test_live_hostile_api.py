@@ -3,7 +3,6 @@ with Secrets. Each time the type is `unknown` with the reason, soon, and nothing
 
 from __future__ import annotations
 
-import fcntl
 import json
 import re
 import subprocess
@@ -22,6 +21,7 @@ from driftcheck.live import cluster
 from driftcheck.live.cluster import ClusterReader
 from driftcheck.live.connection import RetryPolicy
 from testing import planted
+from testing.archive import lock_is_free
 
 if TYPE_CHECKING:
     from conftest import GitRepoBuilder
@@ -193,19 +193,6 @@ def stalled() -> Iterator[HostileApi]:
     api = HostileApi("stall")
     yield api
     api.close()
-
-
-def lock_is_free(out: Path) -> bool:
-    lock = out / ".driftcheck.lock"
-    if not lock.exists():
-        return True
-    with open(lock, "a+") as handle:
-        try:
-            fcntl.flock(handle, fcntl.LOCK_EX | fcntl.LOCK_NB)
-        except BlockingIOError:
-            return False
-        fcntl.flock(handle, fcntl.LOCK_UN)
-        return True
 
 
 @pytest.mark.slow

@@ -27,6 +27,7 @@ from driftcheck.apps import path_app
 from driftcheck.fetch.git import open_repo, resolve_commit
 from driftcheck.fetch.tree import CommitTree
 from driftcheck.render import render_app
+from testing.archive import lock_is_free
 from testing.k8s_emulator import KubernetesEmulator
 from testing.loopback import serve_git
 
@@ -77,16 +78,6 @@ def assert_archive_clean(out: Path) -> None:
     assert not leftovers, f"partial files left in the archive: {leftovers}"
     for run in [p for c in out.iterdir() if c.is_dir() for p in c.iterdir() if p.is_dir()]:
         json.loads((run / "report.json").read_text())
-
-
-def lock_is_free(out: Path) -> bool:
-    with open(out / ".driftcheck.lock", "a+") as handle:
-        try:
-            fcntl.flock(handle, fcntl.LOCK_EX | fcntl.LOCK_NB)
-        except BlockingIOError:
-            return False
-        fcntl.flock(handle, fcntl.LOCK_UN)
-        return True
 
 
 @pytest.fixture
