@@ -114,40 +114,36 @@ PATH_SEGMENT_NAMED_KINDS = frozenset({"Role", "ClusterRole", "RoleBinding", "Clu
 DNS1035_NAMED_KINDS = frozenset({"Service"})
 
 
-def invalid_dns1123_label(text: str) -> str | None:
-    """Why `text` is not a DNS-1123 label (lower-case alphanumerics and '-', at most 63), else None."""
+def _invalid_dns(text: str, pattern: re.Pattern[str], limit: int, rule: str) -> str | None:
+    """The one shape of every DNS rule: not empty, at most `limit` characters, matching `pattern`."""
     if not text:
         return "must not be empty"
-    if len(text) > DNS1123_LABEL_MAX:
-        return f"must be no more than {DNS1123_LABEL_MAX} characters (has {len(text)})"
-    if not _DNS1123_LABEL.fullmatch(text):
-        return ("must be a DNS-1123 label: lower-case letters, digits and '-', starting and ending "
-                "with a letter or digit")
+    if len(text) > limit:
+        return f"must be no more than {limit} characters (has {len(text)})"
+    if not pattern.fullmatch(text):
+        return f"must be a {rule}"
     return None
+
+
+def invalid_dns1123_label(text: str) -> str | None:
+    """Why `text` is not a DNS-1123 label (lower-case alphanumerics and '-', at most 63), else None."""
+    return _invalid_dns(text, _DNS1123_LABEL, DNS1123_LABEL_MAX,
+                        "DNS-1123 label: lower-case letters, digits and '-', starting and ending with a "
+                        "letter or digit")
 
 
 def invalid_dns1123_subdomain(text: str) -> str | None:
     """Why `text` is not a DNS-1123 subdomain (dot-separated labels, at most 253), else None."""
-    if not text:
-        return "must not be empty"
-    if len(text) > DNS1123_SUBDOMAIN_MAX:
-        return f"must be no more than {DNS1123_SUBDOMAIN_MAX} characters (has {len(text)})"
-    if not _DNS1123_SUBDOMAIN.fullmatch(text):
-        return ("must be a DNS-1123 subdomain: lower-case letters, digits, '-' and '.', starting and "
-                "ending with a letter or digit")
-    return None
+    return _invalid_dns(text, _DNS1123_SUBDOMAIN, DNS1123_SUBDOMAIN_MAX,
+                        "DNS-1123 subdomain: lower-case letters, digits, '-' and '.', starting and ending "
+                        "with a letter or digit")
 
 
 def invalid_dns1035_label(text: str) -> str | None:
     """Why `text` is not a DNS-1035 label (a DNS-1123 label starting with a letter), else None."""
-    if not text:
-        return "must not be empty"
-    if len(text) > DNS1123_LABEL_MAX:
-        return f"must be no more than {DNS1123_LABEL_MAX} characters (has {len(text)})"
-    if not _DNS1035_LABEL.fullmatch(text):
-        return ("must be a DNS-1035 label: lower-case letters, digits and '-', starting with a letter "
-                "and ending with a letter or digit")
-    return None
+    return _invalid_dns(text, _DNS1035_LABEL, DNS1123_LABEL_MAX,
+                        "DNS-1035 label: lower-case letters, digits and '-', starting with a letter and "
+                        "ending with a letter or digit")
 
 
 def invalid_path_segment(text: str) -> str | None:
