@@ -4,12 +4,14 @@ body is one call into `driftcheck.commands`."""
 from __future__ import annotations
 
 import contextlib
+import functools
 import logging
 import os
 import signal
 import sys
 import threading
 from collections.abc import Callable
+from dataclasses import replace
 from pathlib import Path
 from typing import Any, TypeVar
 
@@ -17,7 +19,7 @@ import click
 
 from driftcheck import __version__, scrub
 from driftcheck.commands import EXIT_ERROR
-from driftcheck.commands.options import ClusterOptions, SourceOptions
+from driftcheck.commands.options import ClusterOptions, FetchOptions, SourceOptions
 from driftcheck.model import DriftcheckError
 from driftcheck.textsafe import for_terminal
 
@@ -114,14 +116,15 @@ def main() -> None:
 
 
 def source_flags(namespace: Callable[[Command], Command]) -> Callable[[Command], Command]:
-    """The flags that choose the desired state: repository, moment, apps (-n is the command's own)."""
+    """The flags that choose the desired state (repository, moment, apps) and how sources outside it are
+    fetched, handed to the command as one `source: SourceOptions`; -n is the command's own."""
     options: list[Callable[[Command], Command]] = [
         click.option("--repo", default="", callback=_register_url,
                      help="Git repository: a local path or a URL (default: --config's repo, else '.')."),
         click.option("--revision", default=None, help="Branch, tag or commit (default: HEAD)."),
         click.option("--at", "at", default=None,
                      help="A moment (ISO-8601; a bare date means the end of that day, UTC): "
-                          "the last commit on --revision at or before it."),
+                          "the last commit on --revision (and on each source's revision) at or before it."),
         click.option("--path", "paths", multiple=True, help="An app path in the repo (repeatable)."),
         namespace,
         click.option("--recurse", is_flag=True, help="Read --path directories recursively."),
@@ -138,13 +141,45 @@ def source_flags(namespace: Callable[[Command], Command]) -> Callable[[Command],
                      help="File holding an HTTPS token for the remote (or set DRIFTCHECK_GIT_TOKEN)."),
         click.option("--require-fresh", is_flag=True,
                      help="Fail when the remote cannot be fetched instead of using the cached clone."),
+        click.option("--cache-dir", type=click.Path(file_okay=False, path_type=Path), default=None,
+                     help="Cache of charts and other repositories (default: ~/.cache/driftcheck)."),
+        click.option("--offline", is_flag=True,
+                     help="Fetch nothing: charts and other repositories come from the cache only."),
+        click.option("--repo-creds", "repo_credentials", type=click.Path(dir_okay=False, path_type=Path),
+                     default=None, help="ArgoCD repository/repo-creds Secrets (YAML) for charts and repos."),
+        click.option("--repo-mirror", "repo_mirrors", multiple=True, callback=_mirrors, metavar="FROM=TO",
+                     help="Fetch URLs starting with FROM from TO instead (repeatable; air-gapped mirrors)."),
     ]
+    fields = ("repo", "revision", "at", "paths", "recurse", "app_names", "config_file", "argocd_apps",
+              "repo_urls", "git_token_file", "require_fresh")
 
     def add(func: Command) -> Command:
+        @functools.wraps(func)
+        def with_source(**kwargs: Any) -> Any:
+            given: dict[str, Any] = {name: (list(v) if isinstance(v := kwargs.pop(name), tuple) else v)
+                                     for name in fields}
+            fetch = FetchOptions(kwargs.pop("cache_dir"), kwargs.pop("offline"),
+                                 kwargs.pop("repo_credentials"), kwargs.pop("repo_mirrors"))
+            source = SourceOptions(**given, fetch=fetch)
+            return func(source=source, **kwargs)
+        wrapped: Command = with_source  # type: ignore[assignment]
         for option in reversed(options):
-            func = option(func)
-        return func
+            wrapped = option(wrapped)
+        return wrapped
     return add
+
+
+def _mirrors(_ctx: click.Context, _param: click.Parameter, values: tuple[str, ...]) -> dict[str, str]:
+    """FROM=TO pairs, each URL registered with the scrubber (a mirror URL may carry a token)."""
+    mirrors: dict[str, str] = {}
+    for value in values:
+        source, sep, target = value.partition("=")
+        if not sep or not source or not target:
+            raise click.BadParameter(f"{value!r}: expected FROM=TO (two URL prefixes)")
+        scrub.register_url(source)
+        scrub.register_url(target)
+        mirrors[source] = target
+    return mirrors
 
 
 APP_NAMESPACE = click.option("-n", "--namespace", default="", help="Destination namespace for --path apps.")
@@ -154,13 +189,6 @@ SELECTOR = click.option("-l", "--selector", default=None, help="Label selector f
 RENDER_TIMEOUT = click.option(
     "--render-timeout", type=click.FloatRange(min=1), default=120.0, show_default=True,
     help="Seconds a Kustomize or Helm render may take before it is an app error.")
-
-
-def _source(repo: str, revision: str | None, at: str | None, paths: tuple[str, ...], namespace: str,
-            recurse: bool, app_names: tuple[str, ...], config_file: Path | None, argocd_apps: str | None,
-            repo_urls: tuple[str, ...], git_token_file: Path | None, require_fresh: bool) -> SourceOptions:
-    return SourceOptions(repo, revision, at, list(paths), namespace, recurse, list(app_names), config_file,
-                         argocd_apps, list(repo_urls), git_token_file, require_fresh)
 
 
 @main.command()
@@ -198,14 +226,12 @@ def _source(repo: str, revision: str | None, at: str | None, paths: tuple[str, .
               help="Compare the rules of aggregated ClusterRoles (normally their controller's).")
 @click.option("-o", "--output", type=click.Choice(["table", "json", "none"]), default="table",
               help="What to print on stdout.")
-def check(repo: str, revision: str | None, at: str | None, paths: tuple[str, ...], namespace: str,
-          recurse: bool, app_names: tuple[str, ...], config_file: Path | None, argocd_apps: str | None,
-          repo_urls: tuple[str, ...], git_token_file: Path | None, require_fresh: bool,
-          rule_files: tuple[Path, ...], rule_packs: tuple[str, ...], live_snapshot: Path | None,
-          request_timeout: float, render_timeout: float, kubeconfig: Path | None, context: str | None,
-          all_namespaces: bool, selector: str | None, out: Path, formats: str, keep: int | None,
-          metrics_file: Path | None, pushgateway: str | None, history_since: str, explain_target: str | None,
-          compare_status: bool, compare_aggregated_rules: bool, output: str) -> None:
+def check(source: SourceOptions, namespace: str, rule_files: tuple[Path, ...], rule_packs: tuple[str, ...],
+          live_snapshot: Path | None, request_timeout: float, render_timeout: float, kubeconfig: Path | None,
+          context: str | None, all_namespaces: bool, selector: str | None, out: Path, formats: str,
+          keep: int | None, metrics_file: Path | None, pushgateway: str | None, history_since: str,
+          explain_target: str | None, compare_status: bool, compare_aggregated_rules: bool,
+          output: str) -> None:
     """Render desired state, read live state, compare, and write the reports.
 
     Exit 0 when in sync, 1 when anything drifted, is missing or extra, 2 on errors.
@@ -214,8 +240,8 @@ def check(repo: str, revision: str | None, at: str | None, paths: tuple[str, ...
     from driftcheck.commands.options import CheckOptions, OutputOptions
 
     sys.exit(command.run(CheckOptions(
-        source=_source(repo, revision, at, paths, namespace, recurse, app_names, config_file, argocd_apps,
-                       repo_urls, git_token_file, require_fresh),
+        source=replace(source, namespace=namespace,
+                       fetch=replace(source.fetch, timeout=request_timeout)),
         cluster=ClusterOptions(live_snapshot, kubeconfig, context, all_namespaces, selector, request_timeout),
         output=OutputOptions(out, formats, keep, metrics_file, pushgateway, output),
         rule_files=list(rule_files), rule_packs=list(rule_packs), render_timeout=render_timeout,
@@ -250,9 +276,7 @@ def verify(report_file: Path) -> None:
               help="Write Secret values as Git has them (default: redacted, keys kept).")
 @RENDER_TIMEOUT
 @click.option("-l", "--selector", default=None, help="Only the objects this label selector chooses.")
-def render(repo: str, revision: str | None, at: str | None, paths: tuple[str, ...], namespace: str,
-           recurse: bool, app_names: tuple[str, ...], config_file: Path | None, argocd_apps: str | None,
-           repo_urls: tuple[str, ...], git_token_file: Path | None, require_fresh: bool, out: Path,
+def render(source: SourceOptions, namespace: str, out: Path,
            include_secret_values: bool, render_timeout: float, selector: str | None) -> None:
     """Write the desired state at --revision/--at as files: <namespace>/<Kind>.<name>.yaml + MANIFEST.json.
 
@@ -261,8 +285,7 @@ def render(repo: str, revision: str | None, at: str | None, paths: tuple[str, ..
     from driftcheck.commands import render as command
 
     sys.exit(command.run(command.RenderOptions(
-        out, _source(repo, revision, at, paths, namespace, recurse, app_names, config_file, argocd_apps,
-                     repo_urls, git_token_file, require_fresh),
+        out, replace(source, namespace=namespace),
         include_secret_values, render_timeout, selector), progress))
 
 
@@ -283,10 +306,8 @@ def render(repo: str, revision: str | None, at: str | None, paths: tuple[str, ..
     "-n", "--namespace", "namespaces", multiple=True,
     help="Namespace to capture (repeatable; default: the apps' namespaces, else all)."))
 def snapshot(out: Path, kubeconfig: Path | None, context: str | None, all_namespaces: bool,
-             selector: str | None, kinds: str | None, include_secret_values: bool, repo: str,
-             revision: str | None, at: str | None, paths: tuple[str, ...], namespaces: tuple[str, ...],
-             recurse: bool, app_names: tuple[str, ...], config_file: Path | None, argocd_apps: str | None,
-             repo_urls: tuple[str, ...], git_token_file: Path | None, require_fresh: bool) -> None:
+             selector: str | None, kinds: str | None, include_secret_values: bool, source: SourceOptions,
+             namespaces: tuple[str, ...]) -> None:
     """Capture live objects to a file, for the archive or an offline `check --live-snapshot`.
 
     With --repo/--path/--app/--config it captures exactly what `check` with the same flags reads.
@@ -295,8 +316,7 @@ def snapshot(out: Path, kubeconfig: Path | None, context: str | None, all_namesp
 
     sys.exit(command.run(command.SnapshotOptions(
         out, ClusterOptions(None, kubeconfig, context, all_namespaces, selector),
-        _source(repo, revision, at, paths, "", recurse, app_names, config_file, argocd_apps, repo_urls,
-                git_token_file, require_fresh),
+        source,
         list(namespaces), kinds, include_secret_values), progress))
 
 
@@ -307,18 +327,14 @@ def snapshot(out: Path, kubeconfig: Path | None, context: str | None, all_namesp
 @click.option("--author", default=None, help="Only deploys whose author (name <email>) contains this text.")
 @click.option("-o", "--output", type=click.Choice(["table", "json", "md"]), default="table",
               help="What to print on stdout.")
-def history(repo: str, revision: str | None, at: str | None, paths: tuple[str, ...], namespace: str,
-            recurse: bool, app_names: tuple[str, ...], config_file: Path | None, argocd_apps: str | None,
-            repo_urls: tuple[str, ...], git_token_file: Path | None, require_fresh: bool,
-            since: str | None, until: str | None, author: str | None, output: str) -> None:
+def history(source: SourceOptions, namespace: str, since: str | None, until: str | None, author: str | None,
+            output: str) -> None:
     """The dated deploy history of apps: who changed what they render, when, and what was rolled back."""
     from driftcheck.commands.history import histories
     from driftcheck.commands.options import with_config_defaults
     from driftcheck.report.history_text import format_histories
 
-    source, _ = with_config_defaults(_source(repo, revision, at, paths, namespace, recurse, app_names,
-                                             config_file, argocd_apps, repo_urls, git_token_file,
-                                             require_fresh))
+    source, _ = with_config_defaults(replace(source, namespace=namespace))
     click.echo(format_histories(histories(source, since or None, until or None, author or None), output))
 
 

@@ -13,6 +13,17 @@ DEFAULT_HISTORY_SINCE = "90d"
 
 
 @dataclass
+class FetchOptions:
+    """How sources outside the audited repository arrive: charts, other Git repositories, their cache."""
+
+    cache_dir: Path | None = None  # None = ~/.cache/driftcheck
+    offline: bool = False  # the cache only; a miss is the app's error
+    repo_credentials: Path | None = None  # ArgoCD repository / repo-creds Secrets
+    mirrors: dict[str, str] = field(default_factory=dict)  # URL prefix -> the prefix to fetch from
+    timeout: float = 30.0  # seconds one request may take (check: --request-timeout)
+
+
+@dataclass
 class SourceOptions:
     """Which desired state: the repository, the moment, the apps (what `apps.find_apps` reads)."""
 
@@ -28,6 +39,7 @@ class SourceOptions:
     repo_urls: list[str] = field(default_factory=list)
     git_token_file: Path | None = None
     require_fresh: bool = False
+    fetch: FetchOptions = field(default_factory=FetchOptions)
 
     def chooses_apps(self) -> bool:
         """Whether any flag names apps or where they come from (snapshot then captures what they use)."""
