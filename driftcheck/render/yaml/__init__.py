@@ -17,9 +17,11 @@ from driftcheck.render.yaml.stream import (
            YAMLStreamError,
            load_documents,
            load_lined,
+           load_lined_documents,
            load_single,
 )
 
 __all__ = ["MAX_DEPTH", "MAX_FILE_BYTES", "LinedMap", "LinedSeq", "Manifest", "YAMLStreamError",
-           "decode_json", "dump_yaml", "load_documents", "load_lined", "load_manifests",
+           "decode_json", "dump_yaml", "load_documents", "load_lined", "load_lined_documents",
+           "load_manifests",
            "load_single"]

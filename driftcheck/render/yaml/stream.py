@@ -118,6 +118,13 @@ def load_lined(text: str | bytes) -> Any:
     return _read(text, lambda loader: loader.get_single_data(), _LinedLoader)
 
 
+def load_lined_documents(text: str | bytes) -> list[Any]:
+    """Every document of a config stream (a file of Secrets); its mappings and lists are LinedMap and LinedSeq."""
+    docs: list[Any] = _read(text, lambda loader: [loader.get_data() for _ in iter(loader.check_data, False)],
+                            _LinedLoader)
+    return docs
+
+
 def _read(text: str | bytes, take: Any, loader_class: type[_Loader] = _Loader) -> Any:
     data = text.encode("utf-8", "surrogatepass") if isinstance(text, str) else text
     try:
