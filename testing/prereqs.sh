@@ -1,10 +1,10 @@
 #!/usr/bin/env bash
 # The system programs the tests use, installed with apt when missing (as root), or named in one line.
 #   git, kubectl (with kustomize v5), chromium (browser test), openssh-server (SSH credential tests),
-#   docker-registry (the OCI registry on loopback), jsonnet.
+#   docker-registry (the OCI registry on loopback) and htpasswd (its accounts), jsonnet.
 set -euo pipefail
 declare -A package=([git]=git [chromium]=chromium [/usr/sbin/sshd]=openssh-server
-                    [docker-registry]=docker-registry [jsonnet]=jsonnet)
+                    [docker-registry]=docker-registry [htpasswd]=apache2-utils [jsonnet]=jsonnet)
 missing=()
 for program in "${!package[@]}"; do
   if [[ $program == /* ]]; then [ -x "$program" ] || missing+=("${package[$program]}")
