@@ -129,3 +129,11 @@ def test_anonymous_registry_needs_no_credential(tmp_path: Path) -> None:
     with oci_registry() as open_registry:
         push_chart(package_chart(tmp_path, "demo", "0.1.0"), f"{open_registry.url}/team/charts")
         assert oci_versions(f"{open_registry.url}/team/charts", "demo", None, timeout=30) == ["0.1.0"]
+
+
+def test_a_constraint_resolves_to_the_highest_matching_tag(registry: Registry) -> None:
+    semver = pytest.importorskip("driftcheck.fetch.semver", reason="fetch/semver.py (H3) has not landed")
+    tags = oci_versions(f"{registry.url}/charts", "demo", login(registry), timeout=30)
+    assert semver.best_match("^1.2", tags) == "1.10.1"  # 1.10.1 > 1.2.0: semver, not string order
+    assert semver.best_match(">=1.0.0 <1.5.0", tags) == "1.2.0"
+    assert semver.best_match("~3", tags) is None
