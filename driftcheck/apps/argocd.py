@@ -8,6 +8,7 @@ ApplicationSet) is returned as skipped, with the reason.
 
 from __future__ import annotations
 
+import json
 import re
 from typing import Any
 
@@ -20,6 +21,7 @@ from driftcheck.model import (
     Destination,
     DirectoryOptions,
     GitSource,
+    HelmFileParameter,
     HelmOptions,
     HelmParameter,
     IgnoreRule,
@@ -124,21 +126,34 @@ def app_source(source: dict[str, Any]) -> AppSource:
 
 
 def helm_options(helm: dict[str, Any]) -> HelmOptions:
-    """spec.source.helm; entries ArgoCD would ignore (a parameter without a name) are left out."""
+    """spec.source.helm; entries ArgoCD would ignore (a parameter without a name) are left out. ArgoCD
+    writes one inline values file: valuesObject when it is given, else values (`ValuesYAML`)."""
     optional = bool(helm.get("ignoreMissingValueFiles"))
     layers: list[str | dict[str, Any]] = []
-    if isinstance(helm.get("values"), str) and helm["values"].strip():
+    if helm.get("valuesObject") is not None:
+        obj = helm["valuesObject"]
+        layers.append(obj if isinstance(obj, dict) else json.dumps(obj))  # not a map: Helm refuses it
+    elif isinstance(helm.get("values"), str) and helm["values"].strip():
         layers.append(helm["values"])
-    if isinstance(helm.get("valuesObject"), dict):
-        layers.append(helm["valuesObject"])
     parameters = [HelmParameter(str(p["name"]), str(p.get("value", "")), bool(p.get("forceString")))
-                  for p in helm.get("parameters") or [] if isinstance(p, dict) and p.get("name")] \
-        if isinstance(helm.get("parameters"), list) else []
+                  for p in _entries(helm, "parameters") if p.get("name")]
+    file_parameters = [HelmFileParameter(str(p["name"]), str(p.get("path") or ""))
+                       for p in _entries(helm, "fileParameters") if p.get("name")]
+    api_versions: list[Any] = helm["apiVersions"] if isinstance(helm.get("apiVersions"), list) else []
     return HelmOptions(
         release_name=str(helm.get("releaseName") or ""),
         values_files=tuple(ValuesFile(str(v), optional=optional) for v in helm.get("valueFiles") or []
                            if isinstance(v, str)),
-        values=tuple(layers), parameters=tuple(parameters), skip_crds=bool(helm.get("skipCrds")))
+        values=tuple(layers), parameters=tuple(parameters), skip_crds=bool(helm.get("skipCrds")),
+        file_parameters=tuple(file_parameters), namespace=str(helm.get("namespace") or ""),
+        kube_version=str(helm.get("kubeVersion") or ""),
+        api_versions=tuple(str(a) for a in api_versions if isinstance(a, str) and a),
+        skip_schema_validation=bool(helm.get("skipSchemaValidation")), skip_tests=bool(helm.get("skipTests")))
+
+
+def _entries(block: dict[str, Any], key: str) -> list[dict[str, Any]]:
+    value = block.get(key)
+    return [e for e in value if isinstance(e, dict)] if isinstance(value, list) else []
 
 
 def kustomize_options(options: dict[str, Any]) -> KustomizeOptions:

@@ -13,6 +13,7 @@ from driftcheck.model.apps import (
     Destination,
     DirectoryOptions,
     GitSource,
+    HelmFileParameter,
     HelmOptions,
     HelmParameter,
     IgnoreRule,
@@ -42,8 +43,9 @@ from driftcheck.model.results import (
 __all__ = [
     "STATUSES", "App", "AppSource", "AuditReport", "ChangedBy", "ChartSource", "ClusterRef",
     "DefinedBy", "DeployEvent", "Destination", "DirectoryOptions", "DriftcheckError", "FieldDiff",
-    "GitSource", "HelmOptions", "HelmParameter", "IgnoreRule", "IgnoredField", "KustomizeOptions",
-    "KustomizeReplica", "LiveState", "OciSource", "Origin", "Render", "Resource", "ResourceKey",
+    "GitSource", "HelmFileParameter", "HelmOptions", "HelmParameter", "IgnoreRule", "IgnoredField",
+    "KustomizeOptions", "KustomizeReplica", "LiveState", "OciSource", "Origin", "Render", "Resource",
+    "ResourceKey",
     "ResourceResult", "RunError", "SkippedApp", "Source", "Status", "Tracking", "ValuesFile",
     "split_api_version", "utf8_text",
 ]

@@ -65,6 +65,14 @@ class HelmParameter:
 
 
 @dataclass(frozen=True)
+class HelmFileParameter:
+    """An ArgoCD helm.fileParameters entry: `--set-file name=path`, the path resolved like a values file."""
+
+    name: str
+    path: str
+
+
+@dataclass(frozen=True)
 class HelmOptions:
     """ArgoCD spec.source.helm, typed."""
 
@@ -75,6 +83,12 @@ class HelmOptions:
     values: tuple[str | Mapping[str, Any], ...] = ()
     parameters: tuple[HelmParameter, ...] = ()
     skip_crds: bool = False
+    file_parameters: tuple[HelmFileParameter, ...] = ()
+    namespace: str = ""  # .Release.Namespace; "" = the destination namespace
+    kube_version: str = ""  # "" = the destination cluster's (Target.capabilities)
+    api_versions: tuple[str, ...] = ()  # () = the destination cluster's
+    skip_schema_validation: bool = False
+    skip_tests: bool = False
 
 
 @dataclass(frozen=True)

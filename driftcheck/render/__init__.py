@@ -16,6 +16,7 @@ from driftcheck import kube
 from driftcheck.fetch.tree import Tree
 from driftcheck.model import App, Origin, Resource, ResourceKey, RunError
 from driftcheck.render import directory, helm, kustomize
+from driftcheck.render.hooks import RenderedHook, hook_name, hook_of
 from driftcheck.render.kinds import key_of
 from driftcheck.render.renderer import Renderer, Target
 
@@ -36,6 +37,7 @@ class Rendered:
     files_read: list[str] = field(default_factory=list)  # repository paths the render depends on
     skipped_documents: int = 0  # YAML documents without apiVersion/kind (not Kubernetes objects)
     renderer: str = ""  # a key of RENDERERS
+    hooks: list[RenderedHook] = field(default_factory=list)  # ArgoCD sync hooks: listed, not compared
     _index: dict[ResourceKey, Resource] = field(default_factory=dict, repr=False)
 
 
@@ -78,6 +80,10 @@ def _add_object(out: Rendered, body: dict[str, Any], origin: Origin) -> None:
     refuse, and duplicates are errors."""
     if not body.get("apiVersion") or not body.get("kind"):
         out.skipped_documents += 1
+        return
+    hook = hook_of(body)
+    if hook is not None:  # ArgoCD neither compares nor applies it as an object: listed as a hook
+        out.hooks.append(RenderedHook(hook_name(body), hook, origin))
         return
     meta: dict[str, Any] = body["metadata"] if isinstance(body.get("metadata"), dict) else {}
     if not meta.get("name"):

@@ -6,11 +6,22 @@ de-duplicates them (`render.render_app` does, the same way for every tool).
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import Any, Protocol
 
 from driftcheck.fetch.tree import Tree
 from driftcheck.model import Origin, Render, RunError
+
+
+@dataclass(frozen=True)
+class Capabilities:
+    """The destination cluster as Helm's .Capabilities sees it: ArgoCD passes the cluster's server version
+    and its API resources (`group/version` and `group/version/Kind`, sorted) to every render."""
+
+    kube_version: str = ""  # "v1.29.3", as discovery or the snapshot header gives it
+    api_versions: tuple[str, ...] = ()
 
 
 @dataclass(frozen=True)
@@ -21,6 +32,12 @@ class Target:
     app: str
     namespace: str = ""
     declared_at: str = ""  # "argocd/web.yaml:4", "driftcheck.yaml", "cli"
+    # exported repository root of each `ref` source by name, for `$name/…` value files; None for a
+    # single-source app (ArgoCD then reads `$name/x` as a path, `$name` substituted away)
+    refs: Mapping[str, Path] | None = None
+    capabilities: Capabilities | None = None  # None: unknown, the renderer's defaults
+    offline: bool = False  # nothing is downloaded (remote values files are then errors)
+    env: Mapping[str, str] = field(default_factory=dict)  # ArgoCD build env beyond what the render knows
 
 
 @dataclass(frozen=True)

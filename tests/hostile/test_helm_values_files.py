@@ -1,6 +1,6 @@
 """Helm values files named by Git content never read the machine running the audit: ArgoCD's rule (relative
 to the chart, a leading `/` from the repository root), and anything that resolves outside the repository
-(`..`, a symlink, a URL) is an app error naming the file and the app, while the other apps still render.
+(`..`, a symlink, a file:// URL) is an app error naming the file and the app, while the other apps still render.
 The host file holds a planted secret, so the session's scan also proves it reached no output."""
 
 from __future__ import annotations
@@ -93,7 +93,7 @@ def test_values_file_leading_outside_the_repository_is_an_app_error(git_repo: Gi
     relative = os.path.relpath(path, git_repo.path / "chart")  # ../../host/kubeconfig.yaml
     values = {"dotdot": relative, "absolute-dotdot": f"/../{os.path.relpath(path, git_repo.path)}",
               "symlink-absolute": "values-prod.yaml", "symlink-relative": "values-prod.yaml",
-              "url": "https://example.com/values.yaml"}[how]
+              "url": f"file://{path}"}[how]
     git_repo.commit({**CHART, "driftcheck.yaml": apps_config(values)}, "chart")
     if how.startswith("symlink"):
         target = str(path) if how == "symlink-absolute" else relative
@@ -101,7 +101,8 @@ def test_values_file_leading_outside_the_repository_is_an_app_error(git_repo: Gi
         git_repo.commit({}, "a values file leading out")
     code, report = check(git_repo, tmp_path)
     assert code == 2
-    expected = {"url": "remote value files are not fetched"}.get(how, "outside the repository")
+    # ArgoCD fetches only http(s) values files (helm.valuesFileSchemes); a file:// URL is refused
+    expected = {"url": "the URL scheme 'file' is not allowed"}.get(how, "outside the repository")
     assert report["errors"] and all(e["app"] == "cfg" for e in report["errors"]), report["errors"]
     # a symlink is also reported by the export, which leaves it out; ours names the values file
     assert any(values in e["message"] and expected in e["message"] for e in report["errors"]), \
