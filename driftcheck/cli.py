@@ -226,12 +226,19 @@ RENDER_TIMEOUT = click.option(
               help="Compare the rules of aggregated ClusterRoles (normally their controller's).")
 @click.option("-o", "--output", type=click.Choice(["table", "json", "none"]), default="table",
               help="What to print on stdout.")
+@click.option("--sign-key", type=click.Path(dir_okay=False, path_type=Path), default=None,
+              help="ECDSA P-256 PKCS#8 PEM: sign each run (report.sigstore.json) and chain it.")
+@click.option("--sign-key-passphrase-env", default=None, metavar="VAR",
+              help="Environment variable holding the signing key's passphrase.")
+@click.option("--sign-key-passphrase-file", type=click.Path(dir_okay=False, path_type=Path), default=None,
+              help="File holding the signing key's passphrase.")
 def check(source: SourceOptions, namespace: str, rule_files: tuple[Path, ...], rule_packs: tuple[str, ...],
           live_snapshot: Path | None, request_timeout: float, render_timeout: float, kubeconfig: Path | None,
           context: str | None, all_namespaces: bool, selector: str | None, out: Path, formats: str,
           keep: int | None, metrics_file: Path | None, pushgateway: str | None, history_since: str,
           explain_target: str | None, compare_status: bool, compare_aggregated_rules: bool,
-          output: str) -> None:
+          output: str, sign_key: Path | None, sign_key_passphrase_env: str | None,
+          sign_key_passphrase_file: Path | None) -> None:
     """Render desired state, read live state, compare, and write the reports.
 
     Exit 0 when in sync, 1 when anything drifted, is missing or extra, 2 on errors.
@@ -243,7 +250,8 @@ def check(source: SourceOptions, namespace: str, rule_files: tuple[Path, ...], r
         source=replace(source, namespace=namespace,
                        fetch=replace(source.fetch, timeout=request_timeout)),
         cluster=ClusterOptions(live_snapshot, kubeconfig, context, all_namespaces, selector, request_timeout),
-        output=OutputOptions(out, formats, keep, metrics_file, pushgateway, output),
+        output=OutputOptions(out, formats, keep, metrics_file, pushgateway, output, sign_key,
+                             sign_key_passphrase_env, sign_key_passphrase_file),
         rule_files=list(rule_files), rule_packs=list(rule_packs), render_timeout=render_timeout,
         history_since=history_since, explain_target=explain_target, compare_status=compare_status,
         compare_aggregated_rules=compare_aggregated_rules), progress))
@@ -260,12 +268,43 @@ def demo(out: Path) -> None:
 
 
 @main.command()
-@click.argument("report_file", metavar="REPORT.json", type=click.Path(dir_okay=False, path_type=Path))
-def verify(report_file: Path) -> None:
-    """Check a JSON report's digest; say which part changed if it does not match (exit 1)."""
+@click.argument("report_file", metavar="[REPORT.json]", required=False,
+                type=click.Path(dir_okay=False, path_type=Path))
+@click.option("--archive", "archive_dir", type=click.Path(file_okay=False, path_type=Path), default=None,
+              help="Check a report archive's signed chain: edits, deletions, gaps, forks, missed runs.")
+@click.option("--key", type=click.Path(dir_okay=False, path_type=Path), default=None,
+              help="The public key (PEM) the archive's statements must verify with.")
+@click.option("--schedule", default=None, help="The CronJob schedule, e.g. '17 2 * * *' (UTC): missed runs.")
+@click.option("--git-repo", "git_repo", type=click.Path(file_okay=False, path_type=Path), default=None,
+              help="A clone of the audited repository: was the branch force-pushed between runs?")
+@click.option("-o", "--output", type=click.Choice(["text", "json"]), default="text")
+def verify(report_file: Path | None, archive_dir: Path | None, key: Path | None, schedule: str | None,
+           git_repo: Path | None, output: str) -> None:
+    """Check a JSON report's digest; say which part changed if it does not match (exit 1).
+
+    With --archive DIR: per cluster, the signed chain of runs and every report it attests (exit 1 on any
+    finding)."""
     from driftcheck.commands import verify as command
 
+    if archive_dir is not None:
+        sys.exit(command.run_archive(archive_dir, key, schedule, git_repo, output))
+    if report_file is None:
+        raise click.UsageError("give REPORT.json, or --archive DIR")
     sys.exit(command.run(report_file))
+
+
+@main.command()
+@click.option("--out", required=True, type=click.Path(file_okay=False, path_type=Path),
+              help="Directory for driftcheck.key (0600) and driftcheck.pub.")
+@click.option("--passphrase-env", default=None, metavar="VAR",
+              help="Encrypt the private key with the passphrase in this environment variable.")
+@click.option("--passphrase-file", type=click.Path(dir_okay=False, path_type=Path), default=None,
+              help="Encrypt the private key with the passphrase in this file.")
+def keygen(out: Path, passphrase_env: str | None, passphrase_file: Path | None) -> None:
+    """Write an ECDSA P-256 key pair for `check --sign-key` and print its key id."""
+    from driftcheck.commands import keygen as command
+
+    sys.exit(command.run(out, passphrase_env, passphrase_file))
 
 
 @main.command()

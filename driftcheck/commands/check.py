@@ -20,6 +20,12 @@ def run(options: CheckOptions, progress: Callable[[str], None]) -> int:
 
     output = options.output
     formats = parse_formats(output.formats)  # a typo fails now, not after the whole audit
+    signer = None
+    if output.sign_key is not None:  # a wrong passphrase fails now too
+        from driftcheck.evidence import keys
+
+        signer = keys.load_signer(output.sign_key, keys.passphrase(output.sign_key_passphrase_env,
+                                                                   output.sign_key_passphrase_file))
     options = resolved(options)
     started = time.monotonic()
     reports, explained = run_audit(options, progress=progress)
@@ -27,11 +33,13 @@ def run(options: CheckOptions, progress: Callable[[str], None]) -> int:
         report.duration_seconds = time.monotonic() - started
         written = write_reports(report, output.out, formats, keep=output.keep,
                                 metrics_file=output.metrics_file, pushgateway=output.pushgateway,
-                                on_wait=progress)
+                                on_wait=progress, signer=signer)
         if output.output == "table":
             click.echo(summary_table(report))
         for path in written.paths:
             progress(f"wrote {path}")
+        if written.bundle is not None:
+            progress(f"signed {written.bundle} (chained as {written.chain_link})")
     if explained is not None:
         click.echo(explained)
     return max(exit_code(report) for report in reports)

@@ -68,6 +68,9 @@ class OutputOptions:
     metrics_file: Path | None = None
     pushgateway: str | None = None
     output: str = "table"  # stdout: table | json | none
+    sign_key: Path | None = None  # ECDSA P-256 PKCS#8 PEM (evidence/keys.py)
+    sign_key_passphrase_env: str | None = None  # the passphrase's variable, never the passphrase itself
+    sign_key_passphrase_file: Path | None = None
 
 
 @dataclass

@@ -11,7 +11,7 @@ import sys
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from driftcheck.model import AuditReport, DriftcheckError
 from driftcheck.report import archive, json_report, metrics
@@ -19,6 +19,9 @@ from driftcheck.report.atomic import atomic_write, staged_directory
 from driftcheck.report.drift_age import fill_first_seen
 from driftcheck.report.index import render_index
 from driftcheck.textsafe import for_terminal
+
+if TYPE_CHECKING:
+    from driftcheck.evidence.keys import Signer
 
 FORMATS = ("html", "json", "md", "junit")
 FILE_NAMES = {"html": "report.html", "json": "report.json", "md": "report.md", "junit": "report.xml"}
@@ -32,6 +35,8 @@ class WrittenReports:
     pruned: list[Path] = field(default_factory=list)
     metrics_file: Path | None = None
     warnings: list[str] = field(default_factory=list)  # archive entries set aside, each named once
+    bundle: Path | None = None  # report.sigstore.json, when the run was signed
+    chain_link: Path | None = None  # its copy in <cluster>/chain/, which --keep never prunes
 
 
 def parse_formats(text: str | list[str]) -> list[str]:
@@ -46,10 +51,12 @@ def parse_formats(text: str | list[str]) -> list[str]:
 
 def write_reports(report: AuditReport, out: Path, formats: list[str], keep: int | None = None,
                   metrics_file: Path | None = None, pushgateway: str | None = None,
-                  on_wait: Callable[[str], None] | None = None) -> WrittenReports:
+                  on_wait: Callable[[str], None] | None = None,
+                  signer: Signer | None = None) -> WrittenReports:
     """Fill first_seen from the archive, then publish this run's reports; see the module docstring.
 
-    on_wait gets the progress lines (waiting for the lock; archive entries set aside, each once).
+    on_wait gets the progress lines (waiting for the lock; archive entries set aside, each once). With a
+    signer, the run's files are signed as they were written, and the bundle is chained (evidence/chain.py).
     """
     chosen = parse_formats(formats)
     if keep is not None and keep < 1:
@@ -76,8 +83,16 @@ def write_reports(report: AuditReport, out: Path, formats: list[str], keep: int 
                 for fmt in [*chosen, *([] if "json" in chosen else ["json"])]:
                     with open(stage / FILE_NAMES[fmt], "w", encoding="utf-8", newline="") as file:
                         file.writelines(render(fmt, doc))
+                if signer is not None:
+                    from driftcheck.evidence import chain
+
+                    head = chain.head(archive.cluster_dir(out, cluster), warn)
+                    seq, bundle = chain.sign_run(stage, doc, signer, cluster, run_dir.name, head)
             published = run_dir
             written = WrittenReports(run_dir)
+            if signer is not None:
+                written.bundle = run_dir / "report.sigstore.json"
+                written.chain_link = chain.keep_link(archive.cluster_dir(out, cluster), seq, bundle)
             written.paths = [run_dir / FILE_NAMES[f] for f in chosen]
             if "json" not in chosen:
                 written.paths.append(run_dir / FILE_NAMES["json"])
