@@ -59,8 +59,9 @@ def extract_chart(archive: Path, dest: Path, *, max_bytes: int = MAX_CHART_BYTES
                   max_files: int = MAX_CHART_FILES, name: str = "") -> Path:
     """Unpack archive into dest (which should be empty); the chart directory (it holds Chart.yaml).
 
-    name is how messages call the archive (default: its file name). Entries are read as a stream, so
-    the limits apply before anything past them is decompressed.
+    name is how messages call the archive (default: its file name). Entries are read in order, so the
+    limits apply before anything past them is decompressed. (Not tarfile's "r|gz" stream mode: it
+    cannot read the gzip extra field Helm writes into every archive's header.)
     """
     name = name or archive.name
     dest.mkdir(parents=True, exist_ok=True)
@@ -68,7 +69,7 @@ def extract_chart(archive: Path, dest: Path, *, max_bytes: int = MAX_CHART_BYTES
     total = entries = 0
     links: list[tuple[Path, str]] = []
     try:
-        with tarfile.open(archive, "r|gz") as tar:
+        with tarfile.open(archive, "r:gz") as tar:
             for member in tar:
                 entries += 1
                 if entries > max_files:
