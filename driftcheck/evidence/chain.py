@@ -17,6 +17,7 @@ from typing import Any
 
 from driftcheck.evidence import bundle, statement
 from driftcheck.evidence.keys import Signer
+from driftcheck.model import DriftcheckError
 
 CHAIN_DIR = "chain"
 
@@ -46,22 +47,31 @@ def link_of(read: bundle.Bundle) -> dict[str, Any]:
 def head(cluster_dir: Path, warn: Callable[[str], None]) -> Head | None:
     """The highest-numbered readable link in chain/; an unreadable one is told to warn and passed over."""
     directory = cluster_dir / CHAIN_DIR
+    if directory.is_symlink():
+        raise DriftcheckError(f"{directory} is a symbolic link; refusing to write the chain through it")
     if not directory.is_dir():
         return None
     for path in sorted(directory.glob("*.sigstore.json"), reverse=True):
         try:
-            read = bundle.parse(path.read_bytes())
+            found = head_of(bundle.parse(path.read_bytes()))
         except (OSError, ValueError) as exc:
             warn(f"{path}: not a chain link the next run can follow ({exc}); passed over")
             continue
-        link, predicate = link_of(read), read.statement.predicate
-        if not link:
+        if found is None:
             warn(f"{path}: its statement has no chain link; passed over")
             continue
-        return Head(str(link.get("id")), link["seq"], str(predicate.get("run", {}).get("name")),
-                    read.body_sha256, read.statement.subjects.get("report.json", ""),
-                    str(predicate.get("report", {}).get("generatedAt")))
+        return found
     return None
+
+
+def head_of(read: bundle.Bundle) -> Head | None:
+    """What the run after this bundle's needs of it; None when its statement has no chain link."""
+    link, predicate = link_of(read), read.statement.predicate
+    if not link:
+        return None
+    return Head(str(link.get("id")), link["seq"], str((predicate.get("run") or {}).get("name")),
+                read.body_sha256, read.statement.subjects.get("report.json", ""),
+                str((predicate.get("report") or {}).get("generatedAt")))
 
 
 def chain_id(cluster: str, run: str, key_id: str) -> str:
