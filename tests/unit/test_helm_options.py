@@ -66,8 +66,8 @@ def repo(tmp_path: Path) -> Path:
                  "prod/b.yaml", "top.yaml"):
         (tmp_path / "repo" / name).parent.mkdir(parents=True, exist_ok=True)
         (tmp_path / "repo" / name).write_text("x: 1\n")
-    (tmp_path / "shared" / "prod").mkdir(parents=True)
-    (tmp_path / "shared" / "prod" / "v.yaml").write_text("y: 2\n")
+    (tmp_path / "library" / "prod").mkdir(parents=True)
+    (tmp_path / "library" / "prod" / "v.yaml").write_text("y: 2\n")
     return tmp_path
 
 
@@ -98,13 +98,13 @@ def test_urls_by_scheme_and_paths_that_leave_the_repository(repo: Path) -> None:
     with pytest.raises(HelmError, match="the URL scheme 'file' is not allowed"):
         shown([ValuesFile("file:///etc/passwd")], repo)
     with pytest.raises(HelmError, match="outside the repository"):
-        shown([ValuesFile("../../shared/prod/v.yaml")], repo)
+        shown([ValuesFile("../../library/prod/v.yaml")], repo)
     with pytest.raises(HelmError, match="repository root"):
         shown([ValuesFile("/")], repo)
 
 
 def test_ref_files_come_from_the_ref_sources_root(repo: Path) -> None:
-    refs = {"values": repo / "shared"}
+    refs = {"values": repo / "library"}
     assert shown([ValuesFile("$values/$ENV/v.yaml"), ValuesFile("$values/prod/*.yaml")], repo, refs) == [
         "$values/prod/v.yaml"]
     with pytest.raises(HelmError, match="outside the repository"):
@@ -118,7 +118,7 @@ def test_ref_files_come_from_the_ref_sources_root(repo: Path) -> None:
 
 
 def test_file_parameter_paths_resolve_like_value_files(repo: Path) -> None:
-    roots = Roots((repo / "repo").resolve(), (repo / "repo" / "chart").resolve(), {"values": repo / "shared"})
+    roots = Roots((repo / "repo").resolve(), (repo / "repo" / "chart").resolve(), {"values": repo / "library"})
     assert resolve_path("$values/prod/v.yaml", roots, {})[0].shown == "$values/prod/v.yaml"
     assert resolve_path("/envs/a.yaml", roots, {})[0].shown == "envs/a.yaml"
 
