@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import base64
 import contextlib
+import hashlib
 import threading
 import time
 from collections.abc import Iterator, Mapping
@@ -19,6 +20,8 @@ from functools import partial
 from http.server import SimpleHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 from typing import Any
+
+import yaml
 
 DEFAULT_TEMPLATE = ("apiVersion: v1\nkind: ConfigMap\nmetadata:\n  name: {{ .Chart.Name }}\n"
                     "data:\n  version: {{ .Chart.Version | quote }}\n"
@@ -59,6 +62,7 @@ class ChartRepo:
     url: str
     requests: list[Request] = field(default_factory=list)
     delay: float = 0.0  # seconds each archive download waits before answering (to overlap two runs)
+    redirects: dict[str, str] = field(default_factory=dict)  # request path -> the Location of a 302
 
     def add(self, name: str, version: str, *, base_url: str | None = None, **chart: Any) -> Path:
         """Package a chart (see make_chart) into the repository and index it again; the archive's path."""
@@ -67,10 +71,16 @@ class ChartRepo:
         self.index(base_url)
         return archive
 
-    def add_archive(self, archive: Path, base_url: str | None = None) -> None:
-        """Serve an archive made by hand (a hostile one), indexed as the SDK indexes it."""
+    def add_archive(self, archive: Path, name: str, version: str, url: str = "") -> None:
+        """Serve an archive made by hand (a hostile one, which `helm repo index` would not index) under an
+        index entry written here: its sha256, and url (default: the archive's name, relative)."""
         (self.directory / archive.name).write_bytes(archive.read_bytes())
-        self.index(base_url)
+        path = self.directory / "index.yaml"
+        index = yaml.safe_load(path.read_text()) if path.exists() else {"apiVersion": "v1", "entries": {}}
+        index["entries"].setdefault(name, []).insert(0, {
+            "name": name, "version": version, "urls": [url or archive.name],
+            "digest": hashlib.sha256(archive.read_bytes()).hexdigest()})
+        path.write_text(yaml.safe_dump(index))
 
     def index(self, base_url: str | None = None) -> None:
         """`helm repo index` over the directory; base_url makes the entries' URLs absolute."""
@@ -99,6 +109,12 @@ class _Handler(SimpleHTTPRequestHandler):
         if self.expected and given != self.expected:
             self.send_response(401)
             self.send_header("WWW-Authenticate", 'Basic realm="charts"')
+            self.send_header("Content-Length", "0")
+            self.end_headers()
+            return
+        if self.path in self.repo.redirects:
+            self.send_response(302)
+            self.send_header("Location", self.repo.redirects[self.path])
             self.send_header("Content-Length", "0")
             self.end_headers()
             return

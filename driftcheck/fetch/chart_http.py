@@ -74,13 +74,13 @@ def parse_index(data: bytes, url: str) -> dict[str, list[ChartVersion]]:
         raise RepositoryError(f"{mask_url(url)}: not a chart repository index (no `entries` map)")
     charts: dict[str, list[ChartVersion]] = {}
     for name, versions in entries.items():
-        for item in versions if isinstance(versions, list) else []:
-            entry = _entry(str(name), item)
-            if entry is None:
-                log.warning("%s: chart %s: an entry without a version or URL is skipped", mask_url(url),
-                            for_terminal(str(name)))
-            else:
-                charts.setdefault(str(name), []).append(entry)
+        items = versions if isinstance(versions, list) else []
+        found = [e for e in (_entry(str(name), item) for item in items) if e is not None]
+        if len(found) < len(items):
+            log.warning("%s: chart %s: %d entries without a version or URL are skipped", mask_url(url),
+                        for_terminal(str(name)), len(items) - len(found))
+        if found:
+            charts[str(name)] = found
     return charts
 
 

@@ -65,7 +65,7 @@ def test_absolute_urls_in_the_index_are_followed(tmp_path: Path,
     require(importlib.util.find_spec("helm_python") is not None, "needs the [helm] extra (helm-python-sdk)")
     with chart_repo(tmp_path / "a") as index_repo, chart_repo(tmp_path / "b") as archives:
         archive = archives.add("demo", "3.0.0")
-        index_repo.add_archive(archive, base_url=archives.url)
+        index_repo.add_archive(archive, "demo", "3.0.0", f"{archives.url}/{archive.name}")
         (index_repo.directory / archive.name).unlink()  # only the other server has it
         chart = fetcher(tmp_path / "cache").fetch(index_repo.url, "demo", "3.0.0")
         assert chart.version == "3.0.0"
