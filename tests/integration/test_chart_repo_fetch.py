@@ -19,8 +19,9 @@ from driftcheck.fetch.dirtree import DirTree
 from driftcheck.fetch.repo_credentials import NO_CREDENTIALS, RepoCredential, RepoCredentials
 from driftcheck.render import render_app
 from testing import planted
-from testing.chart_repo import ChartRepo, chart_repo
+from testing.chart_repo import ChartRepo, chart_repo, make_chart, package
 from testing.loopback import free_port, silent_http_remote
+from testing.oci_registry import REGISTRY, oci_registry, push_chart
 
 
 @pytest.fixture
@@ -185,3 +186,17 @@ def test_two_runs_at_once_download_once_and_agree(repo: ChartRepo, tmp_path: Pat
     results = {(tmp_path / f"done-{i}").read_text() for i in range(2)}
     assert len(results) == 1
     assert repo.downloads() == 1
+
+
+def test_an_oci_chart_goes_through_the_same_fetcher_and_cache(tmp_path: Path,
+                                                             require: Callable[[bool, str], None]) -> None:
+    require(importlib.util.find_spec("helm_python") is not None, "needs the [helm] extra (helm-python-sdk)")
+    require(Path(REGISTRY).exists(), "needs docker-registry (testing/prereqs.sh)")
+    with oci_registry() as registry:
+        push_chart(package(make_chart(tmp_path, "demo", "2.1.0"), tmp_path / "out"), f"{registry.url}/charts")
+        run = fetcher(tmp_path / "cache", timeout=60)
+        chart = run.fetch(f"{registry.url}/charts", "demo", "2.1.0")
+        assert yaml.safe_load((chart.root / "Chart.yaml").read_text())["version"] == "2.1.0"
+        assert run.cache.downloads == 1
+        again = fetcher(tmp_path / "cache", offline=True)
+        assert again.fetch(f"{registry.url}/charts", "demo", "2.1.0").digest == chart.digest
