@@ -140,6 +140,8 @@ def audit_cluster(options: CheckOptions, git_side: DesiredState, rules: RuleSet,
 
     history, history_errors = app_histories(git_side.repo, tree, apps, results, live, options.history_since)
     errors += history_errors
+    warnings = [e for e in errors if e.severity == "warning"]  # reported apart: they fail nothing
+    errors = [e for e in errors if e.severity != "warning"]
     tallies = {t.name: t for t in tally_apps((app.name for app in apps), ((r.app, r.status) for r in results),
                                              (e.app for e in errors))}
     app_rows = [app_row(app, tallies[app.name]) for app in apps]
@@ -164,6 +166,7 @@ def audit_cluster(options: CheckOptions, git_side: DesiredState, rules: RuleSet,
         history=history,
         errors=errors,
         skipped_apps=discovered.skipped,
+        warnings=warnings,
     )
     return report, explained
 

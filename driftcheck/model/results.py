@@ -62,6 +62,9 @@ class RunError:
     line: int = 0
     resource: str = ""
     stage: str = ""  # source | render | live | compare | history | report | rules
+    # a warning is what ArgoCD accepts but an auditor should see (a repeated YAML key, an object defined
+    # twice): reported apart from the errors, it neither fails the run nor makes its app an error
+    severity: Literal["error", "warning"] = "error"
 
     def __post_init__(self) -> None:  # every report format writes UTF-8
         self.message, self.file = utf8_text(self.message), utf8_text(self.file)
@@ -117,4 +120,5 @@ class AuditReport:
     history: list[DeployEvent] = field(default_factory=list)
     errors: list[RunError] = field(default_factory=list)
     skipped_apps: list[SkippedApp] = field(default_factory=list)
+    warnings: list[RunError] = field(default_factory=list)  # RunErrors of severity "warning"
     duration_seconds: float | None = None  # wall time of the run, for metrics only (not in the JSON)

@@ -37,7 +37,7 @@ MAX_DEPTH = 520
 TOOL_NAME = "driftcheck"
 # Sections sealed one by one so that verify can name the part that changed.
 SECTIONS = ("schema", "generated_at", "tool", "source", "cluster", "rules", "summary", "apps", "resources",
-            "coverage", "unmanaged", "history", "errors")
+            "coverage", "unmanaged", "history", "errors", "warnings")
 
 
 def to_document(report: AuditReport) -> dict[str, Any]:
@@ -59,6 +59,8 @@ def to_document(report: AuditReport) -> dict[str, Any]:
         "history": [event_entry(e) for e in sorted(report.history, key=_event_order, reverse=True)],
         "errors": sorted((error_entry(e) for e in report.errors), key=_error_order),
     }
+    if report.warnings:  # a section only when there are any: reports without stay as they were
+        doc["warnings"] = sorted((error_entry(e) for e in report.warnings), key=_error_order)
     return seal(doc)
 
 
@@ -71,7 +73,7 @@ def seal(doc: dict[str, Any]) -> dict[str, Any]:
 
 
 def section_digests(doc: dict[str, Any]) -> dict[str, str]:
-    return {name: sha256(canonical(doc.get(name))) for name in SECTIONS}
+    return {name: sha256(canonical(doc.get(name))) for name in SECTIONS if name in doc or name != "warnings"}
 
 
 def content_digest(doc: dict[str, Any]) -> str:

@@ -50,6 +50,9 @@ def render_markdown(doc: dict[str, Any]) -> str:
     if doc["errors"]:
         lines += ["", "**Errors**", ""]
         lines += [error_line(e) for e in doc["errors"][:MAX_LISTED]]
+    if doc.get("warnings"):
+        lines += ["", "**Warnings**", ""]
+        lines += [error_line(e) for e in doc["warnings"][:MAX_LISTED]]
     lines += ["", f"Digest {code(doc['digest'])} — check with `driftcheck verify report.json`.", ""]
     return "\n".join(lines)
 

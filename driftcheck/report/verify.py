@@ -43,7 +43,7 @@ def verify(path: Path) -> Verification:
     digests = doc.get("digests")
     stored_sections: dict[str, Any] = digests if isinstance(digests, dict) else {}
     recomputed = json_report.section_digests(doc)
-    changed = [name for name in json_report.SECTIONS if stored_sections.get(name) != recomputed[name]]
+    changed = [name for name in json_report.SECTIONS if stored_sections.get(name) != recomputed.get(name)]
     changed += [f"{key} (added)" for key in doc if key not in (*json_report.SECTIONS, *SEALS)]
     computed = json_report.content_digest(doc)
     digest = doc.get("digest")

@@ -17,7 +17,7 @@ import io
 import json
 import re
 import threading
-from typing import Any
+from typing import Any, Literal
 
 from ruamel.yaml import YAML
 from ruamel.yaml.constructor import SafeConstructor
@@ -70,6 +70,22 @@ class _PlainConstructor(SafeConstructor):
         return dialect.BOOLS[str(self.construct_scalar(node)).lower()]
 
 
+    # a repeated key: "error" refuses it (kustomize's kyaml), "last" keeps the later value and notes
+    # (key, its line, the first one's line), 0-based: sigs.k8s.io/yaml, so ArgoCD's manifest splitter
+    keep_last = False
+    repeated: list[tuple[str, int, int]]
+
+    def check_mapping_key(self, node: Any, key_node: Any, mapping: Any, key: Any, value: Any) -> bool:
+        if key in mapping and self.keep_last:
+            first = next((k for k, _ in node.value if k is not key_node and k.value == key_node.value),
+                         key_node)
+            self.repeated.append((str(key), key_node.start_mark.line, first.start_mark.line))
+            return True
+        return bool(super().check_mapping_key(node, key_node, mapping, key, value))
+
+
+DuplicateKeys = Literal["error", "last"]
+
 _PlainConstructor.add_constructor(dialect.TIMESTAMP, SafeConstructor.construct_yaml_str)
 _PlainConstructor.add_constructor(dialect.INT, _PlainConstructor.construct_yaml_int)
 _PlainConstructor.add_constructor(dialect.FLOAT, _PlainConstructor.construct_yaml_float)
@@ -80,11 +96,14 @@ class _TooLarge(Exception):
     """A document whose nesting or alias expansion exceeds the limits."""
 
 
-def load_manifests(data: bytes, file: str) -> tuple[list[Manifest], list[RunError]]:
+def load_manifests(data: bytes, file: str, duplicate_keys: DuplicateKeys = "error",
+                   ) -> tuple[list[Manifest], list[RunError]]:
     """Every object in a YAML or JSON file, with its 1-based start line; `kind: List` is flattened.
 
     Empty documents and non-mapping documents are dropped here; callers decide what a mapping
     without apiVersion/kind means. The line is that of the document's first content line.
+    A repeated mapping key is an error, or with duplicate_keys="last" (how ArgoCD reads plain
+    manifests and Helm's output) the later value wins and a warning names both lines.
     """
     if len(data) > MAX_FILE_BYTES:
         return [], [RunError(f"file is {len(data)} bytes, larger than the {MAX_FILE_BYTES} byte limit; "
@@ -104,13 +123,13 @@ def load_manifests(data: bytes, file: str) -> tuple[list[Manifest], list[RunErro
     offset = 0  # lines before the current chunk
     chunk = data
     while chunk:
-        resume = _load_chunk(chunk, file, offset, manifests, errors)
+        resume = _load_chunk(chunk, file, offset, manifests, errors, duplicate_keys == "last")
         if resume is None:
             break
         offset += chunk[:resume].count(b"\n")
         chunk = chunk[resume:]
     if not errors:
-        _remember(digest, manifests)
+        _remember(digest, manifests)  # (a warning is an error here: not remembered, so it is said again)
     return manifests, errors
 
 
@@ -169,12 +188,13 @@ def _loader() -> YAML:
 
 
 def _load_chunk(chunk: bytes, file: str, offset: int, out: list[Manifest],
-                errors: list[RunError]) -> int | None:
+                errors: list[RunError], keep_last: bool) -> int | None:
     """Load documents from chunk; on a parse error, record it and return where to resume (or None)."""
     try:
         if nesting_bound(chunk) > C_SAFE_DEPTH_BOUND:
             check_depth(YAML(typ="safe").parse(io.BytesIO(chunk)))
         constructor, _ = _loader().get_constructor_parser(io.BytesIO(chunk))
+        constructor.keep_last, constructor.repeated = keep_last, []
         composer = constructor.composer  # node by node, so each document keeps its start line
         while composer.check_node():
             node = composer.get_node()
@@ -182,6 +202,11 @@ def _load_chunk(chunk: bytes, file: str, offset: int, out: list[Manifest],
                 continue
             line = offset + node.start_mark.line + 1
             body = _plain(constructor.construct_document(node))
+            errors += [RunError(f'mapping key "{key}" repeated (first at line {offset + first + 1}); the '
+                                "later value is used, as ArgoCD reads it", file=file, line=offset + at + 1,
+                                stage="source", severity="warning")
+                       for key, at, first in constructor.repeated]
+            constructor.repeated.clear()
             if not isinstance(body, dict):
                 continue
             if body.get("kind") == "List" and isinstance(body.get("items"), list):

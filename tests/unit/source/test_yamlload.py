@@ -94,3 +94,15 @@ def test_dump_yaml_reads_back_identically_by_us_and_by_pyyaml() -> None:
     assert list(loaded["metadata"]["labels"]) == ["b", "a"], "key order kept"
     assert yaml.safe_load(text) == BODY  # YAML 1.1 readers agree too
     assert "nginx.conf: |" in text, "multi-line strings stay readable"
+
+
+def test_a_repeated_key_read_as_argocd_reads_manifests_keeps_the_later_value_with_a_warning() -> None:
+    data = (b"apiVersion: v1\nkind: Service\nmetadata:\n  name: s\n  labels:\n    a: one\n  labels:\n    b: two\n"
+            b"---\napiVersion: v1\nkind: ConfigMap\nmetadata: {name: c}\n")
+    docs, problems = load_manifests(data, "svc.yaml", duplicate_keys="last")
+    assert [body["metadata"].get("labels") for body, _ in docs] == [{"b": "two"}, None]
+    [warning] = problems
+    assert (warning.severity, warning.file, warning.line) == ("warning", "svc.yaml", 7)
+    assert 'mapping key "labels" repeated (first at line 5)' in warning.message
+    _, refused = load_manifests(data, "svc.yaml")  # kustomize (kyaml) refuses the same file
+    assert refused[0].severity == "error" and 'duplicate mapping key "labels"' in refused[0].message
