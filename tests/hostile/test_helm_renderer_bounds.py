@@ -126,7 +126,7 @@ def renderer_child(parent: int, deadline: float) -> int:
 
 FAKE_HELM = """#!/bin/sh
 # a helm binary: chart "dies" is killed mid-render, any other chart prints its address-space limit
-case "$3" in
+case "$2" in  # ArgoCD's order: template <chart> --name-template <release>
   */dies) kill -9 $$ ;;
 esac
 printf 'apiVersion: v1\\nkind: ConfigMap\\nmetadata: {name: good, namespace: demo}\\n'
