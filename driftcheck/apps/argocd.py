@@ -32,6 +32,7 @@ from driftcheck.model import (
     SkippedApp,
     ValuesFile,
 )
+from driftcheck.model.apps import JsonnetOptions, JsonnetVar
 from driftcheck.render.kustomize_options import OptionError, checked_kustomize_options
 from driftcheck.render.yaml import load_manifests
 
@@ -111,18 +112,49 @@ def apps_from_argocd(documents: list[Document], repo_urls: set[str]) -> tuple[li
 
 
 def app_source(source: dict[str, Any]) -> AppSource:
-    """One spec.source: the Git path and its directory, kustomize and helm blocks as render options."""
+    """One spec.source: the Git path and its directory, kustomize and helm blocks as render options, and
+    which tool blocks ArgoCD counts as given (its `ExplicitType`, after `NormalizeSource`)."""
     directory = _block(source, "directory")
     kustomize = _block(source, "kustomize")
     helm = _block(source, "helm")
+    jsonnet = _block(directory, "jsonnet")
+    given = {"kustomize": any(kustomize.get(k) for k in _KUSTOMIZE_NONZERO),
+             "helm": any(helm.get(k) for k in _HELM_NONZERO),
+             "directory": any(directory.get(k) for k in _DIRECTORY_KEPT)
+             or any(jsonnet.get(k) for k in _JSONNET),
+             "plugin": source.get("plugin") is not None}
     render = Render(directory=DirectoryOptions(recurse=bool(directory.get("recurse", False)),
                                                include=str(directory.get("include") or ""),
-                                               exclude=str(directory.get("exclude") or "")),
+                                               exclude=str(directory.get("exclude") or ""),
+                                               jsonnet=jsonnet_options(jsonnet)),
                     kustomize=kustomize_options(kustomize) if kustomize else None,
-                    helm=helm_options(helm))
+                    helm=helm_options(helm), declared=tuple(t for t, yes in given.items() if yes))
     return AppSource(GitSource(url=str(source.get("repoURL") or ""),
                                revision=str(source.get("targetRevision") or ""),
                                path=str(source.get("path") or "")), render)
+
+
+# the fields whose value makes a block non-zero for ArgoCD (`IsZero`); a zero block is dropped
+_KUSTOMIZE_NONZERO = ("namePrefix", "nameSuffix", "version", "namespace", "images", "replicas",
+                      "commonLabels", "commonAnnotations", "patches", "components", "kubeVersion",
+                      "apiVersions",
+                      "ignoreMissingComponents")
+_HELM_NONZERO = ("version", "releaseName", "valueFiles", "parameters", "fileParameters", "values",
+                 "valuesObject", "passCredentials", "ignoreMissingValueFiles", "skipCrds", "skipTests",
+                 "skipSchemaValidation", "kubeVersion", "apiVersions", "namespace")
+_DIRECTORY_KEPT = ("recurse", "disableExtensionFilter", "include", "exclude")  # a zero block keeps globs
+_JSONNET = ("tlas", "extVars", "libs")
+
+
+def jsonnet_options(jsonnet: dict[str, Any]) -> JsonnetOptions:
+    """spec.source.directory.jsonnet typed; tlas/extVars entries without a name are left out."""
+    def variables(key: str) -> tuple[JsonnetVar, ...]:
+        entries = jsonnet.get(key) if isinstance(jsonnet.get(key), list) else []
+        return tuple(JsonnetVar(str(v["name"]), str(v.get("value", "")), bool(v.get("code")))
+                     for v in entries if isinstance(v, dict) and v.get("name"))
+    libs = jsonnet.get("libs") if isinstance(jsonnet.get("libs"), list) else []
+    return JsonnetOptions(tlas=variables("tlas"), ext_vars=variables("extVars"),
+                          libs=tuple(str(lib) for lib in libs if isinstance(lib, str) and lib))
 
 
 def helm_options(helm: dict[str, Any]) -> HelmOptions:

@@ -118,12 +118,31 @@ class KustomizeOptions:
 
 
 @dataclass(frozen=True)
+class JsonnetVar:
+    """An ArgoCD directory.jsonnet tlas/extVars entry: a string, or Jsonnet code with code."""
+
+    name: str
+    value: str
+    code: bool = False
+
+
+@dataclass(frozen=True)
+class JsonnetOptions:
+    """ArgoCD spec.source.directory.jsonnet: top-level arguments, external variables, library paths."""
+
+    tlas: tuple[JsonnetVar, ...] = ()
+    ext_vars: tuple[JsonnetVar, ...] = ()
+    libs: tuple[str, ...] = ()  # relative to the repository root
+
+
+@dataclass(frozen=True)
 class DirectoryOptions:
     """ArgoCD spec.source.directory: which files of a plain directory are manifests."""
 
     recurse: bool = False
     include: str = ""  # ArgoCD glob (see render/glob.DirectoryGlob)
     exclude: str = ""
+    jsonnet: JsonnetOptions = JsonnetOptions()
 
 
 @dataclass(frozen=True)
@@ -132,6 +151,9 @@ class Render:
     a block is None when the declaration did not give it."""
 
     tool: Literal["auto", "directory", "kustomize", "helm"] = "auto"
+    # the tool blocks an ArgoCD source gives, non-empty as ArgoCD normalizes them, in ArgoCD's order
+    # (kustomize, helm, directory, plugin): one names the tool, two or more are ArgoCD's error
+    declared: tuple[str, ...] = ()
     directory: DirectoryOptions = DirectoryOptions()
     kustomize: KustomizeOptions | None = None
     helm: HelmOptions | None = None

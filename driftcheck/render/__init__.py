@@ -16,6 +16,7 @@ from driftcheck import kube
 from driftcheck.fetch.tree import Tree
 from driftcheck.model import App, Origin, Resource, ResourceKey, RunError
 from driftcheck.render import directory, helm, kustomize
+from driftcheck.render.detect import source_type
 from driftcheck.render.hooks import RenderedHook, hook_name, hook_of
 from driftcheck.render.kinds import key_of
 from driftcheck.render.renderer import Renderer, Target
@@ -51,7 +52,11 @@ def render_app(tree: Tree, app: App, timeout: float = 120) -> Rendered:
                                    app=app.name, file=path, stage="render"))
         return out
     options, declared_at = app.primary.render, str(app.defined_by)
-    out.renderer = detect(tree, path) if options.tool == "auto" else options.tool
+    renderer, refused = source_type(tree, path, options, app.defined_by.kind == "argocd-application")
+    if refused:
+        out.errors.append(RunError(refused, app=app.name, file=path, stage="render"))
+        return out
+    out.renderer = renderer
     target = Target(app.name, app.namespace, declared_at)
     output = RENDERERS[out.renderer](tree, path, options, target, timeout)
     out.files_read, out.errors = output.files_read, output.errors
@@ -63,21 +68,10 @@ def render_app(tree: Tree, app: App, timeout: float = 120) -> Rendered:
     return out
 
 
-def detect(tree: Tree, path: str) -> str:
-    """The tool ArgoCD would pick for path: kustomize, helm, else directory (also for a single file)."""
-    if not tree.is_dir(path):
-        return "directory"
-    if kustomize.kustomization_file(tree, path):
-        return "kustomize"
-    if tree.exists(posixpath.join(path, "Chart.yaml")):
-        return "helm"
-    return "directory"
-
-
 def _add_object(out: Rendered, body: dict[str, Any], origin: Origin) -> None:
     """Key one rendered body into out. Bodies without apiVersion/kind (not Kubernetes objects) and
-    generateName objects are counted as skipped; nameless objects, names or namespaces Kubernetes would
-    refuse, and duplicates are errors."""
+    generateName objects are counted as skipped; nameless objects and names or namespaces Kubernetes would
+    refuse are errors; a duplicate replaces the earlier object, with a warning."""
     if not body.get("apiVersion") or not body.get("kind"):
         out.skipped_documents += 1
         return
@@ -99,14 +93,18 @@ def _add_object(out: Rendered, body: dict[str, Any], origin: Origin) -> None:
         out.errors.append(RunError(f"{body['kind']} {str(meta['name'])!r:.80}: {problem}; not compared",
                                    app=out.app.name, file=origin.file, line=origin.line))
         return
+    resource = Resource(key, str(body["apiVersion"]), body, origin)
     other = out._index.get(key)
-    if other is not None:
-        out.errors.append(RunError(
-            f"{key} is defined twice (also at {other.origin.file}:{other.origin.line}); the first is used",
-            app=out.app.name, file=origin.file, line=origin.line, resource=str(key)))
+    out._index[key] = resource
+    if other is None:
+        out.resources.append(resource)
         return
-    out._index[key] = Resource(key, str(body["apiVersion"]), body, origin)
-    out.resources.append(out._index[key])
+    # ArgoCD applies the last one (RepeatedResourceWarning); it takes the first one's place in the list
+    out.resources[next(i for i, r in enumerate(out.resources) if r is other)] = resource
+    out.errors.append(RunError(
+        f"{key} is defined twice (first at {other.origin.file}:{other.origin.line}); this later one is "
+        "used, as ArgoCD applies the last", app=out.app.name, file=origin.file, line=origin.line,
+        resource=str(key), severity="warning"))
 
 
 def _invalid_identity(body: dict[str, Any], key: ResourceKey) -> str | None:

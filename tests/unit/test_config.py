@@ -127,7 +127,7 @@ def test_applications_from_this_repo_become_apps_others_are_skipped_with_reasons
                                                                    "argocd/api.yaml:1")]
     assert apps[0].sources[0] == AppSource(
         GitSource("https://github.com/org/gitops.git", "", "apps/web"),
-        Render(directory=DirectoryOptions(recurse=True), helm=HelmOptions()))
+        Render(directory=DirectoryOptions(recurse=True), helm=HelmOptions(), declared=("directory",)))
     assert apps[1].sources[0].render.helm == HelmOptions(release_name="r",
                                                          values_files=(ValuesFile("values-prod.yaml"),))
     assert apps[1].defined_by == DefinedBy("argocd-application", "argocd/api.yaml", 1)

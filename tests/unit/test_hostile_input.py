@@ -230,14 +230,14 @@ def test_helm_chart_cannot_read_files_outside_the_chart(git_repo: GitRepoBuilder
     assert "symlink" in error_for(out, "chart/templates/stolen.yaml").message
 
 
-def test_duplicate_objects_are_reported_not_merged(git_repo: GitRepoBuilder) -> None:
+def test_duplicate_objects_are_reported_not_merged_and_the_last_is_used(git_repo: GitRepoBuilder) -> None:
     twin = GOOD.replace("a: '1'", "a: '2'")
     git_repo.commit({"app/one.yaml": GOOD, "app/two.yaml": twin}, "twins")
     out = render(git_repo)
-    [cm] = out.resources
-    assert cm.body["data"] == {"a": "1"} and cm.origin.file == "app/one.yaml"
+    [cm] = out.resources  # ArgoCD applies the last one
+    assert cm.body["data"] == {"a": "2"} and cm.origin.file == "app/two.yaml"
     error = error_for(out, "app/two.yaml")
-    assert "twice" in error.message and "app/one.yaml" in error.message
+    assert "twice" in error.message and "app/one.yaml" in error.message and error.severity == "warning"
     assert error.resource == "ConfigMap/web/good"
 
 
@@ -359,7 +359,8 @@ def test_a_hostile_repository_is_audited_with_every_refusal_in_the_report(
     assert time.monotonic() - started < 60
     assert proc.returncode == 2, proc.stderr
     files = {e["file"] for e in report["errors"]}
-    assert files >= {"app/bomb.yaml", "app/deep.yaml", "app/latin1.yaml", "app/stolen.yaml", "app/twin.yaml"}
+    assert files >= {"app/bomb.yaml", "app/deep.yaml", "app/latin1.yaml", "app/stolen.yaml"}
+    assert [w["file"] for w in report["warnings"]] == ["app/twin.yaml"]  # defined twice: the last is used
     [good] = report["resources"]
     assert (good["name"], good["status"]) == ("good", "drifted"), "the good object is still compared"
     assert [d["path"] for d in good["differences"]] == ["/data/a"]
