@@ -149,10 +149,10 @@ _JSONNET = ("tlas", "extVars", "libs")
 def jsonnet_options(jsonnet: dict[str, Any]) -> JsonnetOptions:
     """spec.source.directory.jsonnet typed; tlas/extVars entries without a name are left out."""
     def variables(key: str) -> tuple[JsonnetVar, ...]:
-        entries = jsonnet.get(key) if isinstance(jsonnet.get(key), list) else []
+        entries: list[Any] = jsonnet[key] if isinstance(jsonnet.get(key), list) else []
         return tuple(JsonnetVar(str(v["name"]), str(v.get("value", "")), bool(v.get("code")))
                      for v in entries if isinstance(v, dict) and v.get("name"))
-    libs = jsonnet.get("libs") if isinstance(jsonnet.get("libs"), list) else []
+    libs: list[Any] = jsonnet["libs"] if isinstance(jsonnet.get("libs"), list) else []
     return JsonnetOptions(tlas=variables("tlas"), ext_vars=variables("extVars"),
                           libs=tuple(str(lib) for lib in libs if isinstance(lib, str) and lib))
 
