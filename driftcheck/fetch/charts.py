@@ -10,12 +10,13 @@ Application names. Credentials are looked up for the URL actually contacted (a m
 
 from __future__ import annotations
 
+import json
 import os
 from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
 
-from driftcheck.fetch import chart_http, chart_oci
+from driftcheck.fetch import chart_http, chart_oci, semver
 from driftcheck.fetch.archive import MAX_CHART_BYTES, MAX_CHART_FILES, ArchiveError, extract_chart
 from driftcheck.fetch.cache import Cache, file_digest
 from driftcheck.fetch.chart_http import ChartVersion, RepositoryError
@@ -41,6 +42,12 @@ class FetchedChart:
 
 class FetchError(DriftcheckError):
     """A chart that cannot be had; the message names the chart, the version and the repository."""
+
+
+def _listed(versions: list[str]) -> str:
+    """The newest few versions, for a message ("2.1.0, 2.0.0 and 14 more")."""
+    more = f" and {len(versions) - _SHOWN_VERSIONS} more" if len(versions) > _SHOWN_VERSIONS else ""
+    return ", ".join(for_terminal(v) for v in versions[:_SHOWN_VERSIONS]) + more if versions else "none"
 
 
 def mirrored(url: str, mirrors: Mapping[str, str]) -> str:
@@ -83,8 +90,14 @@ class ChartFetcher:
         url = mirrored(repository, self.mirrors)
         credential = self.credentials.for_url(url, "helm")
         oci = chart_oci.is_oci_repository(url, credential)
-        ref_key = f"chart {repository} {chart} {version}"
         try:
+            if semver.is_constraint(version):
+                versions = self._versions(repository, url, chart, credential, oci, where)
+                match = semver.best_match(version, versions)
+                if match is None:
+                    raise FetchError(f"{where}: no version matches (the repository has {_listed(versions)})")
+                version, where = match, f"{where} (resolved to {for_terminal(match)})"
+            ref_key = f"chart {repository} {chart} {version}"
             with self.cache.lock(ref_key):
                 digest = self.cache.ref(ref_key)
                 if digest is None:
@@ -99,6 +112,34 @@ class ChartFetcher:
         except (RepositoryError, ArchiveError, chart_oci.OciError) as e:
             raise FetchError(f"{where}: {e}") from None
 
+    def _versions(self, repository: str, url: str, chart: str, credential: RepoCredential | None, oci: bool,
+                  where: str) -> list[str]:
+        """Every version of the chart, from the index or the registry's tags, kept in the cache so that
+        --offline resolves a constraint against what the last online run saw."""
+        key = f"versions {repository} {chart}"
+        if self.offline:
+            digest = self.cache.ref(key)
+            blob = self.cache.blob(digest) if digest else None
+            if blob is None:
+                raise FetchError(f"{where}: no list of its versions in the cache {self.cache.root} to "
+                                 "resolve the constraint against (--offline)")
+            return [str(v) for v in json.loads(blob.read_text(encoding="utf-8"))]
+        if oci:
+            versions = chart_oci.oci_versions(url, chart, credential, self.timeout)
+        else:
+            versions = [entry.version for entry in self._entries(url, chart, credential, where)]
+        with self.cache.scratch() as tmp:
+            (Path(tmp) / "versions.json").write_text(json.dumps(versions), encoding="utf-8")
+            self.cache.set_ref(key, self.cache.put(Path(tmp) / "versions.json"))
+        return versions
+
+    def _entries(self, url: str, chart: str, credential: RepoCredential | None, where: str
+                 ) -> list[ChartVersion]:
+        versions = self._index(url, credential).get(chart)
+        if not versions:
+            raise FetchError(f"{where}: the repository's index has no chart {for_terminal(chart)!r}")
+        return versions
+
     def _index(self, url: str, credential: RepoCredential | None) -> dict[str, list[ChartVersion]]:
         """The repository's index, read once per run."""
         if url not in self._indexes:
@@ -108,14 +149,11 @@ class ChartFetcher:
     def _download(self, url: str, chart: str, version: str, credential: RepoCredential | None,
                   where: str) -> str:
         """Find version in the index, download its archive, check its digest, store it; its digest."""
-        versions = self._index(url, credential).get(chart)
-        if not versions:
-            raise FetchError(f"{where}: the repository's index has no chart {for_terminal(chart)!r}")
+        versions = self._entries(url, chart, credential, where)
         entry = next((v for v in versions if v.version == version), None)
         if entry is None:
-            listed = ", ".join(for_terminal(v.version) for v in versions[:_SHOWN_VERSIONS])
-            more = f" and {len(versions) - _SHOWN_VERSIONS} more" if len(versions) > _SHOWN_VERSIONS else ""
-            raise FetchError(f"{where}: no such version in the repository's index (it has {listed}{more})")
+            raise FetchError(f"{where}: no such version in the repository's index "
+                             f"(it has {_listed([v.version for v in versions])})")
         archive_url = mirrored(chart_http.chart_url(url, entry), self.mirrors)
         with self.cache.scratch() as tmp:
             landing = Path(tmp) / "chart.tgz"

@@ -200,3 +200,21 @@ def test_an_oci_chart_goes_through_the_same_fetcher_and_cache(tmp_path: Path,
         assert run.cache.downloads == 1
         again = fetcher(tmp_path / "cache", offline=True)
         assert again.fetch(f"{registry.url}/charts", "demo", "2.1.0").digest == chart.digest
+
+
+def test_a_constraint_resolves_to_the_highest_matching_version(repo: ChartRepo, tmp_path: Path) -> None:
+    repo.add("demo", "2.0.0")
+    run = fetcher(tmp_path / "cache")
+    assert run.fetch(repo.url, "demo", "^1.0").version == "1.2.0"
+    assert run.fetch(repo.url, "demo", ">=1.0.0 <1.2.0").version == "1.0.0"
+    assert run.fetch(repo.url, "demo", "*").version == "2.0.0"
+    with pytest.raises(FetchError) as caught:
+        run.fetch(repo.url, "demo", "^3")
+    assert f"chart demo version ^3 from {repo.url}: no version matches" in str(caught.value)
+    assert "2.0.0, 1.2.0, 1.0.0" in str(caught.value)
+    asked = len(repo.requests)
+    offline = fetcher(tmp_path / "cache", offline=True)  # the version list the online run saw
+    assert offline.fetch(repo.url, "demo", "~1.2").version == "1.2.0"
+    assert len(repo.requests) == asked
+    with pytest.raises(FetchError, match=r"no list of its versions in the cache .* \(--offline\)"):
+        fetcher(tmp_path / "empty", offline=True).fetch(repo.url, "demo", "^1.0")
