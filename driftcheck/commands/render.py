@@ -49,6 +49,6 @@ def run(options: RenderOptions, progress: Callable[[str], None]) -> int:
     written = write_desired(options.out, state.rendered, manifest_source, options.include_secret_values,
                             state.discovered.errors)
     for error in written.errors:
-        progress(f"error: {error}")
+        progress(f"{error.severity}: {error}")
     click.echo(f"wrote {written.objects} objects and MANIFEST.json to {options.out}")
-    return EXIT_ERROR if written.errors else EXIT_IN_SYNC
+    return EXIT_ERROR if any(e.severity == "error" for e in written.errors) else EXIT_IN_SYNC

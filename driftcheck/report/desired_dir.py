@@ -180,4 +180,4 @@ def _object_entry(res: Resource, app: str, rel: str, digest: str) -> dict[str, A
 
 def _error_dict(e: RunError) -> dict[str, Any]:
     return {"message": e.message, "app": e.app, "file": e.file, "line": e.line, "resource": e.resource,
-            "stage": e.stage}
+            "stage": e.stage, **({"severity": e.severity} if e.severity != "error" else {})}
