@@ -1,28 +1,40 @@
 # driftcheck: the nightly drift audit, as an unprivileged image (see deploy/ for the CronJob).
 #
-# Building this image DOWNLOADS: the Python base image, kubectl from dl.k8s.io (pinned release,
-# sha256-checked below) and the Python dependencies from PyPI. A machine with Docker and network
-# does that; the developers' machines have no Docker daemon, so CI checks the same steps in a
-# clean venv instead (see deploy/README.md, "Image").
+# Valid for `docker build`, `podman build` and `buildah bud`. By default it downloads the Python base
+# image, kubectl from dl.k8s.io (pinned release, sha256-checked below) and the Python dependencies from
+# PyPI. `make image` builds it with buildah where no registry is reachable: the base is made from Debian
+# packages (image/base.sh, PYTHON_IMAGE) and kubectl is a local file checked the same way (KUBECTL_SOURCE).
 
 ARG PYTHON_IMAGE=python:3.11-slim-bookworm
 
+# The dependency list alone, so the layer that installs it is rebuilt only when the list changes (not
+# on every edit of pyproject.toml's tool settings).
+FROM ${PYTHON_IMAGE} AS requirements
+COPY pyproject.toml /src/
+RUN python -c 'import tomllib; p = tomllib.load(open("/src/pyproject.toml", "rb"))["project"]; \
+print("\n".join(p["dependencies"] + p["optional-dependencies"]["helm"]))' > /requirements.txt
+
 FROM ${PYTHON_IMAGE} AS build
-# kubectl bundles Kustomize (kubectl 1.32.4 embeds kustomize v5.5.0), which driftcheck renders with.
-ARG KUBECTL_VERSION=v1.32.4
+# kubectl bundles Kustomize (kubectl 1.32 embeds kustomize v5.5.0), which driftcheck renders with.
+# KUBECTL_SOURCE is a URL or a path in the build context; either way it must match KUBECTL_SHA256.
+ARG KUBECTL_SOURCE=https://dl.k8s.io/release/v1.32.4/bin/linux/amd64/kubectl
 ARG KUBECTL_SHA256=10d739e9af8a59c9e7a730a2445916e04bc9cbb44bc79d22ce460cd329fa076c
-ADD https://dl.k8s.io/release/${KUBECTL_VERSION}/bin/linux/amd64/kubectl /tmp/kubectl
-RUN echo "${KUBECTL_SHA256}  /tmp/kubectl" | sha256sum --check --strict \
-    && install -m 0755 /tmp/kubectl /usr/local/bin/kubectl
+# A CA bundle for pip behind a TLS-inspecting proxy (buildah bud -v ...); unset: the image's own CAs.
+ARG PIP_CERT
 WORKDIR /src
+# The dependencies first: a change to driftcheck's code reuses this layer.
+COPY --from=requirements /requirements.txt /tmp/requirements.txt
+RUN python -m venv /opt/driftcheck \
+    && /opt/driftcheck/bin/pip install --no-cache-dir --upgrade pip \
+    && /opt/driftcheck/bin/pip install --no-cache-dir -r /tmp/requirements.txt
+ADD ${KUBECTL_SOURCE} /tmp/kubectl
+RUN echo "${KUBECTL_SHA256}  /tmp/kubectl" | sha256sum --check --strict \
+    && install -m 0755 /tmp/kubectl /usr/local/bin/kubectl && rm /tmp/kubectl \
+    && /usr/local/bin/kubectl version --client
 COPY pyproject.toml README.md ./
 COPY rules ./rules
 COPY driftcheck ./driftcheck
-RUN python -m venv /opt/driftcheck \
-    && /opt/driftcheck/bin/pip install --no-cache-dir --upgrade pip \
-    && /opt/driftcheck/bin/pip install --no-cache-dir ".[helm]" \
-    && cd / && /opt/driftcheck/bin/driftcheck --help >/dev/null \
-    && /opt/driftcheck/bin/python -c "from driftcheck.compare.rules import available_packs; assert available_packs()"
+RUN /opt/driftcheck/bin/pip install --no-cache-dir --no-deps .
 
 FROM ${PYTHON_IMAGE}
 # git: reading repositories; openssh-client: SSH remotes with strict host checking; tini: PID 1 that
@@ -40,6 +52,9 @@ ENV PATH=/opt/driftcheck/bin:$PATH \
     HOME=/tmp \
     PYTHONDONTWRITEBYTECODE=1 \
     PYTHONUNBUFFERED=1
+# Here, not in the build stage: GitPython refuses to import without git, which only this stage has.
+RUN cd / && driftcheck --help >/dev/null \
+    && python -c "from driftcheck.compare.rules import available_packs; assert available_packs()"
 USER 10001:10001
 WORKDIR /tmp
 ENTRYPOINT ["/usr/bin/tini", "--", "driftcheck"]

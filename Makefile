@@ -4,7 +4,7 @@ VENV   := .venv
 BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed
 
-.PHONY: install prereqs demo test test-fast lint bench clean
+.PHONY: install prereqs demo test test-fast lint bench clean image test-image
 
 $(STAMP): pyproject.toml
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
@@ -22,9 +22,18 @@ demo: $(STAMP)
 prereqs:
 	bash testing/prereqs.sh
 
-# The whole suite, spread over the machine's cores.
+# The whole suite, spread over the machine's cores; the image's tests after it, on the image just built.
 test: $(STAMP) prereqs lint
-	$(BIN)/pytest -q -n auto --dist loadfile
+	$(BIN)/pytest -q -n auto --dist loadfile -m 'not image'
+	$(MAKE) test-image
+
+# The CronJob's image, built with buildah from the Dockerfile (image/build.sh): prints its size and layers.
+image: $(STAMP) prereqs
+	bash image/build.sh
+
+# The image run as the CronJob runs it: uid 10001, read-only root, the demo, a check, SIGTERM.
+test-image: image
+	DRIFTCHECK_IMAGE=localhost/driftcheck:dev $(BIN)/pytest -q tests/image -m image
 
 # The unit tests alone, in under 30 s: the edit-test loop (the hostile suite and the rest run in make test).
 test-fast: $(STAMP)

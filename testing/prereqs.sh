@@ -2,11 +2,12 @@
 # The system programs the tests use, installed with apt when missing (as root), or named in one line.
 #   git, kubectl (with kustomize v5), chromium (browser test), openssh-server (SSH credential tests),
 #   docker-registry (the OCI registry on loopback) and htpasswd (its accounts), jsonnet, jq and openssl
-#   (the openssl-only check of a signed report).
+#   (the openssl-only check of a signed report), buildah and mmdebstrap (make image: with vfs storage and
+#   chroot isolation it needs neither fuse-overlayfs, slirp4netns nor runc).
 set -euo pipefail
 declare -A package=([git]=git [chromium]=chromium [/usr/sbin/sshd]=openssh-server
                     [docker-registry]=docker-registry [htpasswd]=apache2-utils [jsonnet]=jsonnet
-                    [jq]=jq [openssl]=openssl)
+                    [jq]=jq [openssl]=openssl [buildah]=buildah [mmdebstrap]=mmdebstrap)
 missing=()
 for program in "${!package[@]}"; do
   if [[ $program == /* ]]; then [ -x "$program" ] || missing+=("${package[$program]}")
