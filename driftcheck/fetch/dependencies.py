@@ -32,6 +32,7 @@ from driftcheck.fetch.lockhash import (
     hash_v2_req,
     parse_dependencies,
 )
+from driftcheck.fetch.semver import SemverError, best_match
 from driftcheck.model import DriftcheckError
 from driftcheck.render.yaml import YAMLStreamError, load_single
 from driftcheck.scrub import mask_url
@@ -189,7 +190,7 @@ class _Builder:
                 records.append(_as_vendored(dep, found, chart.shown))
                 continue
             if dep.repository.startswith("file://"):
-                archive, nested = self._package(chart, dep, tmp, stack)
+                archive, nested = self._package(chart, dep, version, tmp, stack)
                 built.append(archive)
                 records += nested
                 records.append(ResolvedDependency(dep.name, dep.alias, dep.repository, constraint,
@@ -221,9 +222,10 @@ class _Builder:
                                   "refused", chart.file)
         return fetched
 
-    def _package(self, chart: _Chart, dep: Dependency, tmp: Path,
+    def _package(self, chart: _Chart, dep: Dependency, version: str, tmp: Path,
                  stack: tuple[tuple[Path, str], ...]) -> tuple[Path, list[ResolvedDependency]]:
-        """A file:// chart of the repository copy, its own dependencies built, packaged into tmp."""
+        """A file:// chart of the repository copy, its own dependencies built, packaged into tmp; its
+        version must satisfy the constraint (or the lock's pin), as Helm's tarFromLocalDir checks."""
         import helm_python
 
         relative = dep.repository[len("file://"):]
@@ -238,10 +240,20 @@ class _Builder:
             if place == target:
                 chain = " → ".join([*(s for _, s in stack[stack.index((place, name)):]), shown])
                 raise DependencyError(f"{where}: dependency cycle {chain}; refused", chart.file)
+        meta = _yaml_file(target / "Chart.yaml", f"{shown}/Chart.yaml")
+        if str(meta.get("name") or "") != dep.name:
+            raise DependencyError(f"{where}: the chart there is named {_q(str(meta.get('name') or ''))}, "
+                                  f"not {_q(dep.name)}", chart.file)
+        found = str(meta.get("version") or "")
+        try:
+            fits = best_match(version, [found]) is not None
+        except SemverError as e:
+            raise DependencyError(f"{where}: invalid version/constraint {_q(version)}: {e}",
+                                  chart.file) from None
+        if not fits:
+            raise DependencyError(f"{where}: the chart there is version {_q(found)}, which {_q(version)} "
+                                  "does not allow", chart.file)
         nested = self.build(target, shown, stack)
-        if _yaml_name(target / "Chart.yaml") != dep.name:
-            raise DependencyError(f"{where}: the chart there is named "
-                                  f"{_q(_yaml_name(target / 'Chart.yaml'))}, not {_q(dep.name)}", chart.file)
         out = tmp / f"file-{len(list(tmp.iterdir()))}"
         try:
             archive = Path(helm_python.package(target, destination=out))

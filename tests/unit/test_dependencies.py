@@ -244,3 +244,10 @@ def test_requirements_yaml_of_a_v1_chart(repo: FakeRepository, tmp_path: Path) -
     built = build_dependencies(app, repo.fetch, shown_path="app")
     assert [(d.name, d.version) for d in built] == [("redis", "2.0.0")]
     assert (app / "charts" / "redis-2.0.0.tgz").is_file()
+
+
+def test_a_file_dependency_outside_its_constraint_is_refused(repo: FakeRepository, tmp_path: Path) -> None:
+    chart(tmp_path, "lib", [])  # version 1.0.0
+    app = chart(tmp_path, "app", [{"name": "lib", "version": "^2", "repository": "file://../lib"}])
+    with pytest.raises(DependencyError, match=r"is version '1.0.0', which '\^2' does not allow"):
+        build_dependencies(app, repo.fetch, shown_path="app", root=tmp_path)
