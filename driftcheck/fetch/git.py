@@ -82,30 +82,43 @@ def open_repo(spec: str, cache_dir: Path | None = None, require_fresh: bool = Fa
     with GitEnv(token or password, ssh_key, known_hosts, username) as env:
         if (dest / "HEAD").exists():
             try:
-                _run_git(["fetch", "--prune", "--quiet", "--force", url,
-                          "+refs/heads/*:refs/heads/*", "+refs/tags/*:refs/tags/*"], dest, env, timeout, url)
-                (dest / "driftcheck-fetched").touch()
+                fetch_clone(dest, url, env, timeout)
             except DriftcheckError as e:
                 if require_fresh:
                     raise
                 log.warning("%s; using the cached clone, last fetched %s ago", e, _age(dest))
         else:
-            dest.parent.mkdir(parents=True, exist_ok=True)
-            partial = Path(tempfile.mkdtemp(prefix=dest.name + ".", dir=dest.parent))
-            try:
-                _run_git(["clone", "--bare", "--quiet", "--", url, str(partial)], dest.parent, env, timeout,
-                         url)
-                (partial / "driftcheck-fetched").touch()
-                try:
-                    partial.rename(dest)
-                except OSError:
-                    if not (dest / "HEAD").exists():  # else another run cloned it meanwhile: use theirs
-                        raise DriftcheckError(f"cannot store the clone of {mask_url(url)} in {dest}"
-                                              ) from None
-            finally:
-                if partial.exists():
-                    _rmtree(partial)
+            clone_bare(url, dest, env, timeout)
     return _opened(git.Repo(dest))
+
+
+def fetch_clone(dest: Path, url: str, env: dict[str, str], timeout: float, *refspecs: str) -> None:
+    """Bring the cached bare clone at dest up to url's branches and tags (or only refspecs), checked."""
+    refspecs = refspecs or ("+refs/heads/*:refs/heads/*", "+refs/tags/*:refs/tags/*")
+    _run_git(["fetch", "--prune", "--quiet", "--force", url, *refspecs], dest, env, timeout, url)
+    (dest / "driftcheck-fetched").touch()
+
+
+def clone_bare(url: str, dest: Path, env: dict[str, str], timeout: float) -> None:
+    """A checked bare clone of url at dest, made beside it and renamed in: nobody sees half a clone."""
+    dest.parent.mkdir(parents=True, exist_ok=True)
+    partial = Path(tempfile.mkdtemp(prefix=dest.name + ".", dir=dest.parent))
+    try:
+        _run_git(["clone", "--bare", "--quiet", "--", url, str(partial)], dest.parent, env, timeout, url)
+        (partial / "driftcheck-fetched").touch()
+        try:
+            partial.rename(dest)
+        except OSError:
+            if not (dest / "HEAD").exists():  # else another run cloned it meanwhile: use theirs
+                raise DriftcheckError(f"cannot store the clone of {mask_url(url)} in {dest}") from None
+    finally:
+        if partial.exists():
+            _rmtree(partial)
+
+
+def opened(path: Path) -> git.Repo:
+    """The repository at path with every git that GitPython runs for it hook-free."""
+    return _opened(git.Repo(path))
 
 
 def _opened(repo: git.Repo) -> git.Repo:
