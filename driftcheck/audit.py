@@ -61,22 +61,25 @@ def desired_state(source: SourceOptions, render_timeout: float = 120.0, selector
 
     Shared by check, render and snapshot; show_renderer is render's progress line (it names the tool).
     """
+    from driftcheck.fetch.moments import parse_moment
+    from driftcheck.fetch.sources import SourceTrees
     from driftcheck.render import render_app
 
     repo, tree, discovered = desired_apps(source, progress)
+    trees = SourceTrees(tree, fetch=source.fetch, at=parse_moment(source.at) if source.at else None)
     errors = list(discovered.errors)
     desired_by_app: dict[str, list[Resource]] = {}
     all_rendered = []
     for app in discovered.apps:
-        rendered = render_app(tree, app, timeout=render_timeout)
+        rendered = render_app(trees, app, timeout=render_timeout)
         errors += rendered.errors
         all_rendered.append(replace(rendered, resources=selected(selector, rendered.resources)))
         desired_by_app[app.name] = all_rendered[-1].resources
         line = f"  app {app.name}: {len(rendered.resources)} objects from "
         if show_renderer:
-            progress(f"{line}{app.path or '.'} ({rendered.renderer or 'not rendered'})")
+            progress(f"{line}{app.shown_source or '.'} ({rendered.renderer or 'not rendered'})")
         else:
-            progress(f"{line}{app.path}")
+            progress(f"{line}{app.shown_source}")
     return DesiredState(repo, tree, discovered, desired_by_app, errors, all_rendered)
 
 
@@ -137,6 +140,12 @@ def audit_cluster(options: CheckOptions, git_side: DesiredState, rules: RuleSet,
         results += compare_app(app, desired, live, rules.for_app(app), compare_options)
     errors += rules.errors()
     cov, unmanaged = coverage(apps, results, live)
+    audit_log = None
+    if options.audit_logs:  # who made each drifted field's change, from the API server's audit log
+        from driftcheck.evidence.attribution import attribute_from_logs
+
+        audit_log = attribute_from_logs(options.audit_logs, results, discovered.gitops_managers,
+                                        options.gitops_identities, options.audit_skew)
 
     history, history_errors = app_histories(git_side.repo, tree, apps, results, live, options.history_since)
     errors += history_errors
@@ -162,6 +171,7 @@ def audit_cluster(options: CheckOptions, git_side: DesiredState, rules: RuleSet,
         apps=app_rows,
         resources=results,
         coverage=cov,
+        audit_log=audit_log,
         unmanaged=unmanaged,
         history=history,
         errors=errors,
@@ -239,6 +249,8 @@ def app_histories(repo: Any, tree: Any, apps: list[App], results: list[ResourceR
     errors: list[RunError] = []
     for app in apps:
         # the walk ends at the window's start; the timeline keeps only the drifted objects' bodies
+        if app.local_source is None:
+            continue  # rendered from elsewhere: no history of this repository's files (its own is to come)
         drifted = [r for r in results if r.app == app.name and r.status == "drifted" and r.key in live_by_key]
         result = app_history(repo, app, revision=tree.sha, since=since, keep={r.key for r in drifted})
         events += result.events

@@ -1,9 +1,9 @@
 """ArgoCD Applications → `App`s: finding the documents by glob, and spec.source, destination and
 ignoreDifferences as typed data, with the option checks ArgoCD's API makes.
 
-Documents arrive as (body, file, line) read from a tree; nothing here renders. An Application that
-cannot be checked (another repository, a Helm-repository chart, several sources, a plugin, an
-ApplicationSet) is returned as skipped, with the reason.
+Documents arrive as (body, file, line) read from a tree; nothing here renders or fetches. An Application
+that cannot be checked (a plugin, an OCI artifact source, an ApplicationSet) is returned as skipped,
+with the reason.
 """
 
 from __future__ import annotations
@@ -17,6 +17,7 @@ from driftcheck.fetch.tree import CommitTree
 from driftcheck.model import (
     App,
     AppSource,
+    ChartSource,
     DefinedBy,
     Destination,
     DirectoryOptions,
@@ -30,6 +31,7 @@ from driftcheck.model import (
     Render,
     RunError,
     SkippedApp,
+    Source,
     ValuesFile,
 )
 from driftcheck.model.apps import JsonnetOptions, JsonnetVar
@@ -80,7 +82,8 @@ def find_application_documents(tree: CommitTree, pattern: str) -> tuple[list[Doc
 
 
 def apps_from_argocd(documents: list[Document], repo_urls: set[str]) -> tuple[list[App], list[SkippedApp]]:
-    """ArgoCD Applications (body, file, line) that render from this repository, as apps."""
+    """ArgoCD Applications (body, file, line) as apps: their sources here, in other repositories or in
+    chart repositories; an Application driftcheck cannot check is skipped with the reason."""
     wanted = {normalize_repo_url(u) for u in repo_urls}
     apps: list[App] = []
     skipped: list[SkippedApp] = []
@@ -92,9 +95,15 @@ def apps_from_argocd(documents: list[Document], repo_urls: set[str]) -> tuple[li
         meta = _block(body, "metadata")
         name = str(meta.get("name") or "")
         origin = f"{file}:{line}"
-        reason = _skip_reason(body, wanted)
+        reason = _skip_reason(body)
         if not reason and name in seen:
             reason = f"another Application named {name} is defined at {seen[name]}"
+        sources: tuple[AppSource, ...] = ()
+        if not reason:
+            try:
+                sources = app_sources(body["spec"], wanted)
+            except SourceSpecError as e:
+                reason = str(e)
         if reason:
             skipped.append(SkippedApp(name=name, reason=reason, origin=origin))
             continue
@@ -103,12 +112,59 @@ def apps_from_argocd(documents: list[Document], repo_urls: set[str]) -> tuple[li
         ignore = spec.get("ignoreDifferences") if isinstance(spec.get("ignoreDifferences"), list) else []
         apps.append(App(
             name=name,
-            sources=(app_source(spec["source"]),),
+            sources=sources,
             destination=Destination(namespace=str(_block(spec, "destination").get("namespace") or "")),
             ignore=tuple(IgnoreRule(r) for r in ignore if isinstance(r, dict)),
             defined_by=DefinedBy("argocd-application", file, line),
         ))
     return apps, skipped
+
+
+class SourceSpecError(ValueError):
+    """An Application's sources as ArgoCD would refuse them (the message is ArgoCD's reason)."""
+
+
+_REF_NAME = re.compile(r"^[a-zA-Z0-9_-]+$")
+
+
+def app_sources(spec: dict[str, Any], wanted: set[str]) -> tuple[AppSource, ...]:
+    """spec.sources when it has entries (spec.source is then ignored, as ArgoCD does), else spec.source:
+    each as where its files come from (this repository, another, a chart repository), how they render,
+    and its `ref` name. wanted = the normalized URLs of this repository."""
+    multi = isinstance(spec.get("sources"), list) and bool(spec["sources"])
+    raw: list[Any] = spec["sources"] if multi else [spec.get("source")]
+    out: list[AppSource] = []
+    refs: set[str] = set()
+    for i, source in enumerate(raw):
+        where = f"spec.sources[{i}]" if multi else "spec.source"
+        if not isinstance(source, dict):
+            raise SourceSpecError(f"{where} is not a mapping" if multi else "Application without spec.source")
+        if source.get("plugin"):
+            raise SourceSpecError(f"{where}: config management plugin (plugin) is not supported")
+        ref = str(source.get("ref") or "") if multi else ""
+        if ref and not _REF_NAME.match(ref):
+            raise SourceSpecError(f"{where}.ref {ref!r}: a ref name is letters, digits, '_' and '-'")
+        if ref and ref in refs:
+            raise SourceSpecError(f"multiple sources had the same `ref` key ({ref})")
+        refs.add(ref)
+        url, path = str(source.get("repoURL") or ""), str(source.get("path") or "")
+        chart = source.get("chart")
+        if url.startswith("oci://") and not chart:
+            raise SourceSpecError(f"{where}: OCI artifact sources (repoURL oci:// without chart) are not "
+                                  "supported yet")
+        parsed = app_source(source)
+        revision = str(source.get("targetRevision") or "")
+        where_from: Source
+        if chart:
+            where_from = ChartSource(url, str(chart), revision)
+        elif normalize_repo_url(url) in wanted:
+            where_from = GitSource(path=path)  # rendered at the run's commit
+        else:
+            where_from = GitSource(url=url, revision=revision or "HEAD", path=path)
+        # ArgoCD: in spec.sources, an entry with neither path nor chart only lends its files to $ref
+        renders = not multi or bool(path or chart)
+        out.append(AppSource(where_from, parsed.render, ref=ref, renders=renders))
+    return tuple(out)
 
 
 def app_source(source: dict[str, Any]) -> AppSource:
@@ -208,26 +264,12 @@ def _block(doc: dict[str, Any], key: str) -> dict[str, Any]:
     return value if isinstance(value, dict) else {}
 
 
-def _skip_reason(body: dict[str, Any], wanted: set[str]) -> str:
+def _skip_reason(body: dict[str, Any]) -> str:
     if body.get("kind") == "ApplicationSet":
         return "ApplicationSet: its generators are not expanded; list the generated apps in driftcheck.yaml"
     meta = _block(body, "metadata")
     if not meta.get("name"):
         return "Application without metadata.name"
-    spec = body.get("spec")
-    if not isinstance(spec, dict):
+    if not isinstance(body.get("spec"), dict):
         return "Application without spec"
-    if spec.get("sources"):
-        return "multi-source Application (spec.sources) is not supported"
-    source = spec.get("source")
-    if not isinstance(source, dict):
-        return "Application without spec.source"
-    if source.get("chart"):
-        return (f"Helm chart {source['chart']} from the Helm repository {source.get('repoURL', '?')}, "
-                "not from this Git repository")
-    url = str(source.get("repoURL") or "")
-    if normalize_repo_url(url) not in wanted:
-        return f"repoURL {url or '(none)'} is another repository"
-    if source.get("plugin"):
-        return "config management plugin (spec.source.plugin) is not supported"
     return ""

@@ -25,7 +25,8 @@ def histories(source: SourceOptions, since: str | None = None, until: str | None
     repo, tree, discovered = desired_apps(source)
     # the text forms show events only: the timeline keeps no bodies
     found: list[tuple[HistoryApp, HistoryResult]] = [
-        (app, app_history(repo, app, tree.sha, start, end, author, keep=set())) for app in discovered.apps]
+        (app, app_history(repo, app, tree.sha, start, end, author, keep=set())) for app in discovered.apps
+        if app.local_source is not None]
     missing = [str(error) for _, result in found if not result.found for error in result.errors]
     if missing:
         raise DriftcheckError("; ".join(missing))

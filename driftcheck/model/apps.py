@@ -166,6 +166,7 @@ class AppSource:
     source: Source
     render: Render = Render()
     ref: str = ""  # a ref source supplies files ($ref/values.yaml) to the others
+    renders: bool = True  # False: a spec.sources entry with neither path nor chart (only a $ref)
 
 
 # --- where it is deployed, and how live objects say whose they are ---
@@ -232,14 +233,31 @@ class App:
 
     @property
     def primary(self) -> AppSource:
-        """The first Git source: every app has exactly one today."""
-        return next(s for s in self.sources if isinstance(s.source, GitSource))
+        """The first source of this repository that renders; history follows its files. An app rendered
+        only from elsewhere (a chart repository, another Git repository) has none: its first source."""
+        local = self.local_source
+        return local if local is not None else self.sources[0]
+
+    @property
+    def local_source(self) -> AppSource | None:
+        """The first rendering source in the audited repository (GitSource url ""), if any."""
+        return next((s for s in self.sources if s.renders and isinstance(s.source, GitSource)
+                     and not s.source.url), None)
 
     @property
     def path(self) -> str:
         source = self.primary.source
-        assert isinstance(source, GitSource)
-        return source.path
+        return source.path if isinstance(source, GitSource) else ""
+
+    @property
+    def shown_source(self) -> str:
+        """Where the app's objects come from, for progress lines and report rows."""
+        source = self.primary.source
+        if isinstance(source, ChartSource):
+            return f"chart {source.chart} {source.version} from {source.repository}"
+        if isinstance(source, GitSource) and source.url:
+            return f"{source.url} {source.path or '.'} at {source.revision}"
+        return source.path if isinstance(source, GitSource) else source.url
 
     @property
     def namespace(self) -> str:
@@ -253,4 +271,3 @@ class App:
     def values_files(self) -> list[str]:
         helm = self.primary.render.helm
         return [v.path for v in helm.values_files] if helm else []
-

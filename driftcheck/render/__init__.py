@@ -8,13 +8,16 @@ once for all tools.
 
 from __future__ import annotations
 
+import contextlib
 import posixpath
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import Any
 
 from driftcheck import kube
+from driftcheck.fetch.sources import SourceError, SourceTrees
 from driftcheck.fetch.tree import Tree
-from driftcheck.model import App, Origin, Resource, ResourceKey, RunError
+from driftcheck.model import App, AppSource, GitSource, Origin, Resource, ResourceKey, RunError
 from driftcheck.render import directory, helm, kustomize
 from driftcheck.render.detect import source_type
 from driftcheck.render.hooks import RenderedHook, hook_name, hook_of
@@ -42,30 +45,73 @@ class Rendered:
     _index: dict[ResourceKey, Resource] = field(default_factory=dict, repr=False)
 
 
-def render_app(tree: Tree, app: App, timeout: float = 120) -> Rendered:
-    """Desired objects of app's (Git) source at tree's revision; errors carry the app's name and never
-    raise."""
-    path = _norm(app.path)
+def render_app(sources: SourceTrees | Tree, app: App, timeout: float = 120) -> Rendered:
+    """Desired objects of every source of app, in `sources` order (a later source's object replaces an
+    earlier one's, as in ArgoCD); errors carry the app's name and never raise. sources may be a bare
+    tree: the run's commit, for apps that only use this repository."""
+    trees = sources if isinstance(sources, SourceTrees) else SourceTrees(sources)
     out = Rendered(app)
-    if not tree.exists(path):
-        out.errors.append(RunError(f"path {path or '.'} does not exist at commit {tree.sha[:12]}",
-                                   app=app.name, file=path, stage="render"))
-        return out
-    options, declared_at = app.primary.render, str(app.defined_by)
-    renderer, refused = source_type(tree, path, options, app.defined_by.kind == "argocd-application")
-    if refused:
-        out.errors.append(RunError(refused, app=app.name, file=path, stage="render"))
-        return out
-    out.renderer = renderer
-    target = Target(app.name, app.namespace, declared_at)
-    output = RENDERERS[out.renderer](tree, path, options, target, timeout)
-    out.files_read, out.errors = output.files_read, output.errors
-    for document in output.documents:
-        _add_object(out, document.body, document.origin)
+    with contextlib.ExitStack() as exports:
+        refs = _ref_roots(trees, app, out, exports)
+        for source in app.sources:
+            if source.renders:
+                _render_source(trees, app, source, refs, out, timeout)
     for err in out.errors:
         err.app = err.app or app.name
         err.stage = err.stage or "render"
     return out
+
+
+def _render_source(trees: SourceTrees, app: App, source: AppSource, refs: dict[str, Path], out: Rendered,
+                   timeout: float) -> None:
+    """One source's objects into out."""
+    try:
+        located = trees.locate(source.source)
+    except SourceError as e:
+        out.errors.append(RunError(str(e), app=app.name, file=str(app.defined_by), stage="source"))
+        return
+    tree, path = located.tree, _norm(located.path)
+    if not tree.exists(path):
+        where = f"commit {tree.sha[:12]}" if located.tree is trees.run_tree else located.shown
+        out.errors.append(RunError(f"path {path or '.'} does not exist at {where}",
+                                   app=app.name, file=path, stage="render"))
+        return
+    options = source.render
+    renderer, refused = source_type(tree, path, options, app.defined_by.kind == "argocd-application")
+    if refused:
+        out.errors.append(RunError(refused, app=app.name, file=path, stage="render"))
+        return
+    out.renderer = f"{out.renderer}+{renderer}" if out.renderer else renderer
+    target = Target(app.name, app.namespace, str(app.defined_by), refs=refs if _multi_source(app) else None,
+                    offline=trees.fetch.offline)
+    output = RENDERERS[renderer](tree, path, options, target, timeout)
+    out.errors += output.errors
+    if tree is trees.run_tree:  # history follows this repository's files
+        out.files_read += output.files_read
+    for document in output.documents:
+        _add_object(out, document.body, document.origin)
+
+
+def _multi_source(app: App) -> bool:
+    """ArgoCD reads `$name/…` value files as refs only in an app with spec.sources."""
+    return len(app.sources) > 1 or any(s.ref for s in app.sources)
+
+
+def _ref_roots(trees: SourceTrees, app: App, out: Rendered, exports: contextlib.ExitStack) -> dict[str, Path]:
+    """The repository root on disk of each `ref` source, for `$ref/…` value files."""
+    roots: dict[str, Path] = {}
+    for source in app.sources:
+        if not source.ref or not isinstance(source.source, GitSource):
+            continue  # ArgoCD refuses `$ref` files from a chart source when they are used
+        try:
+            located = trees.locate(source.source)
+        except SourceError as e:
+            out.errors.append(RunError(str(e), app=app.name, file=str(app.defined_by), stage="source"))
+            continue
+        root, errors = exports.enter_context(located.tree.exported())
+        out.errors += errors
+        roots[source.ref] = root
+    return roots
 
 
 def _add_object(out: Rendered, body: dict[str, Any], origin: Origin) -> None:

@@ -13,6 +13,7 @@ from driftcheck.apps.urls import infer_repo_urls, normalize_repo_url
 from driftcheck.model import (
     App,
     AppSource,
+    ChartSource,
     DefinedBy,
     Destination,
     DirectoryOptions,
@@ -105,37 +106,60 @@ def application(name: str, **source: object) -> dict[str, object]:
                      "destination": {"namespace": f"{name}-ns"}}}
 
 
-def test_applications_from_this_repo_become_apps_others_are_skipped_with_reasons() -> None:
+def test_applications_become_apps_with_their_sources_and_the_unsupported_are_skipped() -> None:
     helm = application("api", path="charts/api",
                        helm={"valueFiles": ["values-prod.yaml"], "releaseName": "r"})
     multi = application("multi")
-    multi["spec"]["sources"] = [{"repoURL": "x"}]  # type: ignore[index]
+    multi["spec"]["sources"] = [  # type: ignore[index]
+        {"repoURL": "https://charts.example.com", "chart": "web", "targetRevision": "^1.2",
+         "helm": {"valueFiles": ["$values/web/values.yaml"]}},
+        {"repoURL": "https://github.com/org/gitops.git", "targetRevision": "main", "ref": "values"}]
     docs = [
         (application("web", path="apps/web", directory={"recurse": True}), "argocd/web.yaml", 3),
         (helm, "argocd/api.yaml", 1),
-        (application("other", path="x", repoURL="https://github.com/org/other.git"), "argocd/o.yaml", 1),
-        (application("redis", chart="redis", repoURL="https://charts.bitnami.com/bitnami"),
-         "argocd/r.yaml", 1),
+        (application("other", path="x", repoURL="https://github.com/org/other.git", targetRevision="v2"),
+         "argocd/o.yaml", 1),
+        (application("redis", chart="redis", repoURL="https://charts.bitnami.com/bitnami",
+                     targetRevision="18.1.0"), "argocd/r.yaml", 1),
         (multi, "argocd/m.yaml", 1),
         ({**application("set"), "kind": "ApplicationSet"}, "argocd/s.yaml", 1),
         (application("web", path="apps/web2"), "argocd/dup.yaml", 1),
+        (application("plug", plugin={"name": "cmp"}), "argocd/p.yaml", 1),
         ({"apiVersion": "v1", "kind": "ConfigMap", "metadata": {"name": "cm"}}, "argocd/cm.yaml", 1),
     ]
     apps, skipped = apps_from_argocd(docs, {"git@github.com:org/gitops"})
-    assert [(a.name, a.path, a.namespace, a.recurse, str(a.defined_by)) for a in apps] == [
-        ("web", "apps/web", "web-ns", True, "argocd/web.yaml:3"), ("api", "charts/api", "api-ns", False,
-                                                                   "argocd/api.yaml:1")]
-    assert apps[0].sources[0] == AppSource(
-        GitSource("https://github.com/org/gitops.git", "", "apps/web"),
-        Render(directory=DirectoryOptions(recurse=True), helm=HelmOptions(), declared=("directory",)))
-    assert apps[1].sources[0].render.helm == HelmOptions(release_name="r",
-                                                         values_files=(ValuesFile("values-prod.yaml"),))
-    assert apps[1].defined_by == DefinedBy("argocd-application", "argocd/api.yaml", 1)
+    by_name = {a.name: a for a in apps}
+    assert list(by_name) == ["web", "api", "other", "redis", "multi"]
+    assert by_name["web"].sources == (AppSource(
+        GitSource("", "", "apps/web"),
+        Render(directory=DirectoryOptions(recurse=True), helm=HelmOptions(), declared=("directory",))),)
+    assert by_name["api"].sources[0].render.helm == HelmOptions(release_name="r",
+                                                                values_files=(ValuesFile("values-prod.yaml"),))
+    assert by_name["api"].defined_by == DefinedBy("argocd-application", "argocd/api.yaml", 1)
+    assert by_name["other"].sources[0].source == GitSource("https://github.com/org/other.git", "v2", "x")
+    assert by_name["redis"].sources[0].source == ChartSource("https://charts.bitnami.com/bitnami", "redis",
+                                                             "18.1.0")
+    chart, values = by_name["multi"].sources
+    assert chart.source == ChartSource("https://charts.example.com", "web", "^1.2") and chart.renders
+    assert (values.source, values.ref, values.renders) == (GitSource(path=""), "values", False)
+    assert by_name["multi"].local_source is None and by_name["multi"].path == ""
     reasons = {s.name: s.reason for s in skipped}
-    assert set(reasons) == {"other", "redis", "multi", "set", "web"}
-    assert "another repository" in reasons["other"] and "Helm repository" in reasons["redis"]
-    assert "multi-source" in reasons["multi"] and "ApplicationSet" in reasons["set"]
+    assert set(reasons) == {"set", "web", "plug"}
+    assert "ApplicationSet" in reasons["set"] and "plugin" in reasons["plug"]
     assert "argocd/web.yaml:3" in reasons["web"]
+
+
+@pytest.mark.parametrize(("sources", "reason"), [
+    ([{"repoURL": "x", "path": "a", "ref": "v"}, {"repoURL": "y", "ref": "v"}], "same `ref` key (v)"),
+    ([{"repoURL": "x", "ref": "no/slash"}], "ref 'no/slash'"),
+    ([{"repoURL": "oci://registry.example.com/manifests", "path": "."}], "OCI artifact sources"),
+    (["not a mapping"], "spec.sources[0] is not a mapping"),
+])
+def test_sources_argocd_refuses_skip_the_app_with_its_reason(sources: list[object], reason: str) -> None:
+    app = application("bad")
+    app["spec"]["sources"] = sources  # type: ignore[index]
+    apps, skipped = apps_from_argocd([(app, "argocd/bad.yaml", 1)], {"https://github.com/org/gitops.git"})
+    assert apps == [] and reason in skipped[0].reason and skipped[0].origin == "argocd/bad.yaml:1"
 
 
 @pytest.mark.parametrize("url", ["https://github.com/Org/Repo.git", "https://github.com/Org/Repo/",

@@ -1,0 +1,128 @@
+"""Where each source of an app comes from: the audited commit, another Git repository, or a fetched chart.
+
+A run holds one `SourceTrees`. It hands every `AppSource` its `Tree` and the path inside it, fetching each
+distinct repository or chart once (through the shared cache), so fifty apps on one chart download it
+once. Nothing is fetched until an app needs it: a run over plain directories never touches the cache.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import datetime
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+from driftcheck.apps.urls import normalize_repo_url
+from driftcheck.commands.options import FetchOptions
+from driftcheck.fetch.git import default_cache_dir
+from driftcheck.fetch.tree import Tree
+from driftcheck.model import ChartSource, DriftcheckError, GitSource, OciSource, Source
+from driftcheck.scrub import mask_url
+
+if TYPE_CHECKING:
+    from driftcheck.fetch.charts import ChartFetcher, FetchedChart
+    from driftcheck.fetch.repo_credentials import RepoCredentials
+
+
+class SourceError(DriftcheckError):
+    """A source that cannot be had (unreachable, unknown revision, not in the cache when offline)."""
+
+
+@dataclass(frozen=True)
+class Located:
+    """One source on hand: the tree, the app's path in it, and what was resolved, for the report."""
+
+    tree: Tree
+    path: str
+    revision: str  # the commit or chart version rendered
+    shown: str  # "chart sealed-secrets 2.16.2 from https://…", "https://…/repo.git at 1a2b3c4d5e6f"
+
+
+class SourceTrees:
+    """Every source's tree for one run: the run's own commit for this repository, the cache for the rest."""
+
+    def __init__(self, run_tree: Tree, run_urls: set[str] | frozenset[str] = frozenset(),
+                 fetch: FetchOptions | None = None, at: datetime | None = None) -> None:
+        self.run_tree = run_tree
+        self.fetch = fetch or FetchOptions()
+        self.at = at
+        self._run_urls = {normalize_repo_url(u) for u in run_urls}
+        self._charts: ChartFetcher | None = None
+        self._git: Any = None  # fetch.remote_git.GitRepositories (being written)
+        self._located: dict[Source, Located | SourceError] = {}
+
+    def is_run_repo(self, source: GitSource) -> bool:
+        """Whether source means the audited repository (rendered at the run's commit, not its own)."""
+        return not source.url or normalize_repo_url(source.url) in self._run_urls
+
+    def locate(self, source: Source) -> Located:
+        """The tree and path of source, fetched once per run; SourceError naming the URL otherwise."""
+        if isinstance(source, GitSource) and self.is_run_repo(source):
+            return Located(self.run_tree, source.path, self.run_tree.sha, "this repository")
+        if source not in self._located:
+            try:
+                self._located[source] = self._fetch(source)
+            except SourceError as e:
+                self._located[source] = e
+        found = self._located[source]
+        if isinstance(found, SourceError):
+            raise found
+        return found
+
+    def chart(self, repository: str, chart: str, version: str) -> FetchedChart:
+        """A chart (a source's, or a dependency's) through the run's one fetcher."""
+        from driftcheck.fetch.charts import FetchError
+
+        try:
+            return self._chart_fetcher().fetch(repository, chart, version)
+        except FetchError as e:
+            raise SourceError(str(e)) from None
+
+    def _fetch(self, source: Source) -> Located:
+        if isinstance(source, ChartSource):
+            from driftcheck.fetch.dirtree import DirTree
+
+            fetched = self.chart(source.repository, source.chart, source.version)
+            return Located(DirTree(fetched.root, fetched.digest), "", fetched.version,
+                           f"chart {fetched.name} {fetched.version} from {mask_url(fetched.repository)}")
+        if isinstance(source, OciSource):
+            raise SourceError(f"OCI artifact source {mask_url(source.url)}: manifests packed as OCI "
+                              "artifacts are not fetched yet")
+        return self._git_tree(source)
+
+    def _git_tree(self, source: GitSource) -> Located:
+        from driftcheck.model import DriftcheckError as Failed
+
+        revision = source.revision or "HEAD"
+        try:
+            tree = self._repositories().tree(source.url, revision, self.at)
+        except Failed as e:
+            raise SourceError(str(e)) from None
+        return Located(tree, source.path, tree.sha, f"{mask_url(source.url)} at {tree.sha[:12]}")
+
+    def _chart_fetcher(self) -> ChartFetcher:
+        if self._charts is None:
+            from driftcheck.fetch.cache import Cache
+            from driftcheck.fetch.charts import ChartFetcher
+
+            self._charts = ChartFetcher(Cache(self._cache_root()), self._credentials(),
+                                        offline=self.fetch.offline, timeout=self.fetch.timeout,
+                                        mirrors=self.fetch.mirrors)
+        return self._charts
+
+    def _repositories(self) -> Any:
+        if self._git is None:
+            from driftcheck.fetch.remote_git import GitRepositories  # type: ignore[import-not-found]
+
+            self._git = GitRepositories(self._cache_root(), self._credentials(), offline=self.fetch.offline,
+                                        timeout=self.fetch.timeout, mirrors=self.fetch.mirrors)
+        return self._git
+
+    def _cache_root(self) -> Path:
+        return self.fetch.cache_dir or default_cache_dir().parent
+
+    def _credentials(self) -> RepoCredentials:
+        from driftcheck.fetch.repo_credentials import NO_CREDENTIALS, load_repo_credentials
+
+        path = self.fetch.repo_credentials
+        return load_repo_credentials(path) if path else NO_CREDENTIALS
