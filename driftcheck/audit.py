@@ -140,6 +140,12 @@ def audit_cluster(options: CheckOptions, git_side: DesiredState, rules: RuleSet,
         results += compare_app(app, desired, live, rules.for_app(app), compare_options)
     errors += rules.errors()
     cov, unmanaged = coverage(apps, results, live)
+    audit_log = None
+    if options.audit_logs:  # who made each drifted field's change, from the API server's audit log
+        from driftcheck.evidence.attribution import attribute_from_logs
+
+        audit_log = attribute_from_logs(options.audit_logs, results, discovered.gitops_managers,
+                                        options.gitops_identities, options.audit_skew)
 
     history, history_errors = app_histories(git_side.repo, tree, apps, results, live, options.history_since)
     errors += history_errors
@@ -165,6 +171,7 @@ def audit_cluster(options: CheckOptions, git_side: DesiredState, rules: RuleSet,
         apps=app_rows,
         resources=results,
         coverage=cov,
+        audit_log=audit_log,
         unmanaged=unmanaged,
         history=history,
         errors=errors,

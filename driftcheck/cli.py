@@ -232,13 +232,22 @@ RENDER_TIMEOUT = click.option(
               help="Environment variable holding the signing key's passphrase.")
 @click.option("--sign-key-passphrase-file", type=click.Path(dir_okay=False, path_type=Path), default=None,
               help="File holding the signing key's passphrase.")
+@click.option("--audit-log", "audit_logs", multiple=True, metavar="PATH",
+              help="kube-apiserver audit log (JSON lines, rotated, .gz; EKS/GKE/AKS exports; a directory or "
+                   "glob): name who made each drifted field's change. Repeatable.")
+@click.option("--gitops-identity", "gitops_identities", multiple=True, metavar="USER",
+              help="The GitOps tool's service account (default: Argo CD's and Flux's); a change under its "
+                   "manager by anyone else is a finding. Repeatable.")
+@click.option("--audit-skew", type=float, default=2.0, show_default=True,
+              help="Seconds of clock skew allowed between managedFields and audit times.")
 def check(source: SourceOptions, namespace: str, rule_files: tuple[Path, ...], rule_packs: tuple[str, ...],
           live_snapshot: Path | None, request_timeout: float, render_timeout: float, kubeconfig: Path | None,
           context: str | None, all_namespaces: bool, selector: str | None, out: Path, formats: str,
           keep: int | None, metrics_file: Path | None, pushgateway: str | None, history_since: str,
           explain_target: str | None, compare_status: bool, compare_aggregated_rules: bool,
           output: str, sign_key: Path | None, sign_key_passphrase_env: str | None,
-          sign_key_passphrase_file: Path | None) -> None:
+          sign_key_passphrase_file: Path | None, audit_logs: tuple[str, ...],
+          gitops_identities: tuple[str, ...], audit_skew: float) -> None:
     """Render desired state, read live state, compare, and write the reports.
 
     Exit 0 when in sync, 1 when anything drifted, is missing or extra, 2 on errors.
@@ -254,7 +263,8 @@ def check(source: SourceOptions, namespace: str, rule_files: tuple[Path, ...], r
                              sign_key_passphrase_env, sign_key_passphrase_file),
         rule_files=list(rule_files), rule_packs=list(rule_packs), render_timeout=render_timeout,
         history_since=history_since, explain_target=explain_target, compare_status=compare_status,
-        compare_aggregated_rules=compare_aggregated_rules), progress))
+        compare_aggregated_rules=compare_aggregated_rules, audit_logs=list(audit_logs),
+        gitops_identities=list(gitops_identities), audit_skew=audit_skew), progress))
 
 
 @main.command()

@@ -87,6 +87,9 @@ class CheckOptions:
     explain_target: str | None = None
     compare_status: bool = False
     compare_aggregated_rules: bool = False
+    audit_logs: list[str] = field(default_factory=list)  # --audit-log: files, directories, globs
+    gitops_identities: list[str] = field(default_factory=list)  # [] = Argo CD's and Flux's accounts
+    audit_skew: float = 2.0  # seconds
 
 
 def with_config_defaults(source: SourceOptions) -> tuple[SourceOptions, str]:

@@ -33,6 +33,7 @@ from driftcheck.model.results import (
     DeployEvent,
     DriftcheckError,
     FieldDiff,
+    Identity,
     IgnoredField,
     ResourceResult,
     RunError,
@@ -43,7 +44,8 @@ from driftcheck.model.results import (
 __all__ = [
     "STATUSES", "App", "AppSource", "AuditReport", "ChangedBy", "ChartSource", "ClusterRef",
     "DefinedBy", "DeployEvent", "Destination", "DirectoryOptions", "DriftcheckError", "FieldDiff",
-    "GitSource", "HelmFileParameter", "HelmOptions", "HelmParameter", "IgnoreRule", "IgnoredField",
+    "GitSource", "HelmFileParameter", "HelmOptions", "HelmParameter", "Identity", "IgnoreRule",
+    "IgnoredField",
     "KustomizeOptions", "KustomizeReplica", "LiveState", "OciSource", "Origin", "Render", "Resource",
     "ResourceKey",
     "ResourceResult", "RunError", "SkippedApp", "Source", "Status", "Tracking", "ValuesFile",

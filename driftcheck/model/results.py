@@ -12,13 +12,41 @@ STATUSES: tuple[Status, ...] = ("in-sync", "drifted", "missing", "extra", "unkno
 
 
 @dataclass(frozen=True)
+class Identity:
+    """Who made the request a managedFields entry records, from the API server's audit log.
+
+    `status`: attributed (one principal), ambiguous (several in the same window: `candidates`), no-event
+    (the log covers the time but holds no matching request: `reason` says what was ruled out) or no-data
+    (the log does not cover the time). `user` is the authenticated identity; with impersonation it is the
+    impersonator and `impersonated_user` is whom it acted as. `finding` is "gitops-impersonation" when the
+    manager names the GitOps tool but the user is not the tool's service account."""
+
+    status: Literal["attributed", "ambiguous", "no-event", "no-data"]
+    reason: str = ""
+    confidence: str = ""  # strong (fieldManager or user-agent manager) | weak (a known tool's user agent)
+    user: str = ""
+    groups: tuple[str, ...] = ()
+    impersonated_user: str = ""
+    impersonated_groups: tuple[str, ...] = ()
+    source_ips: tuple[str, ...] = ()
+    user_agent: str = ""
+    verb: str = ""
+    time: str = ""  # requestReceivedTimestamp
+    audit_id: str = ""
+    evidence: str = ""  # where the event is: file:line or a cloud log entry id
+    finding: str = ""
+    candidates: tuple[str, ...] = ()
+
+
+@dataclass(frozen=True)
 class ChangedBy:
-    """The managedFields entry that owns a differing path."""
+    """The managedFields entry that owns a differing path (and, with --audit-log, who made it)."""
 
     manager: str
     operation: str
     time: str = ""
     subresource: str = ""
+    identity: Identity | None = None
 
 
 @dataclass
@@ -116,6 +144,7 @@ class AuditReport:
     apps: list[dict[str, Any]]  # name, path, namespace, origin, status, counts, error?
     resources: list[ResourceResult]
     coverage: list[dict[str, Any]] = field(default_factory=list)
+    audit_log: dict[str, Any] | None = None  # with --audit-log: the files read, what they cover, findings
     unmanaged: list[dict[str, Any]] = field(default_factory=list)
     history: list[DeployEvent] = field(default_factory=list)
     errors: list[RunError] = field(default_factory=list)
