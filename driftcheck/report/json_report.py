@@ -26,6 +26,7 @@ from driftcheck.model import (
     AuditReport,
     DeployEvent,
     FieldDiff,
+    Identity,
     ResourceResult,
     RunError,
     split_api_version,
@@ -37,7 +38,7 @@ MAX_DEPTH = 520
 TOOL_NAME = "driftcheck"
 # Sections sealed one by one so that verify can name the part that changed.
 SECTIONS = ("schema", "generated_at", "tool", "source", "cluster", "rules", "summary", "apps", "resources",
-            "coverage", "unmanaged", "history", "errors", "warnings")
+            "coverage", "unmanaged", "history", "errors", "warnings", "audit_log")
 
 
 def to_document(report: AuditReport) -> dict[str, Any]:
@@ -61,6 +62,8 @@ def to_document(report: AuditReport) -> dict[str, Any]:
     }
     if report.warnings:  # a section only when there are any: reports without stay as they were
         doc["warnings"] = sorted((error_entry(e) for e in report.warnings), key=_error_order)
+    if report.audit_log is not None:  # --audit-log: the files read, what they cover, the findings
+        doc["audit_log"] = plain(report.audit_log)
     return seal(doc)
 
 
@@ -177,12 +180,23 @@ def resource_entry(r: ResourceResult) -> dict[str, Any]:
 
 
 def difference_entry(d: FieldDiff) -> dict[str, Any]:
-    changed_by = None
+    changed_by: dict[str, Any] | None = None
     if d.changed_by is not None:
         changed_by = {"manager": d.changed_by.manager, "operation": d.changed_by.operation,
                       "time": d.changed_by.time, "subresource": d.changed_by.subresource}
+        if d.changed_by.identity is not None:
+            changed_by["identity"] = identity_entry(d.changed_by.identity)
     return {"path": d.path, "desired": plain(d.desired), "live": plain(d.live), "changed_by": changed_by,
             "note": d.note}
+
+
+def identity_entry(i: Identity) -> dict[str, Any]:
+    """Who made the change, from the audit log: identity and request metadata only, never a body."""
+    return {"status": i.status, "reason": i.reason, "confidence": i.confidence, "user": i.user,
+            "groups": list(i.groups), "impersonated_user": i.impersonated_user,
+            "impersonated_groups": list(i.impersonated_groups), "source_ips": list(i.source_ips),
+            "user_agent": i.user_agent, "verb": i.verb, "time": i.time, "audit_id": i.audit_id,
+            "evidence": i.evidence, "finding": i.finding, "candidates": list(i.candidates)}
 
 
 def event_entry(e: DeployEvent) -> dict[str, Any]:

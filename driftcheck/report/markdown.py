@@ -47,6 +47,8 @@ def render_markdown(doc: dict[str, Any]) -> str:
                          f"{text(since)} |")
         if len(differing) > MAX_LISTED:
             lines.append(f"\n… and {len(differing) - MAX_LISTED} more in the HTML report.")
+    if doc.get("audit_log"):
+        lines += who_changed_it(doc)
     if doc["errors"]:
         lines += ["", "**Errors**", ""]
         lines += [error_line(e) for e in doc["errors"][:MAX_LISTED]]
@@ -55,6 +57,35 @@ def render_markdown(doc: dict[str, Any]) -> str:
         lines += [error_line(e) for e in doc["warnings"][:MAX_LISTED]]
     lines += ["", f"Digest {code(doc['digest'])} — check with `driftcheck verify report.json`.", ""]
     return "\n".join(lines)
+
+
+def who_changed_it(doc: dict[str, Any]) -> list[str]:
+    """With --audit-log: GitOps-impersonation findings first, then who made each drifted field's change."""
+    audit = doc["audit_log"]
+    lines = ["", f"**Who changed it** ({audit['fields']['attributed']} of {sum(audit['fields'].values())} "
+                 "drifted fields attributed from the audit log)", ""]
+    for f in audit["findings"]:
+        lines.append(f"- **GitOps impersonation**: {code(f['resource'])} {code(f['path'])} under manager "
+                     f"{code(f['manager'])} made by {text(', '.join(f['users']))} at {text(f['time'])}")
+    for r in doc["resources"]:
+        for d in r["differences"]:
+            identity = (d["changed_by"] or {}).get("identity")
+            if identity is None:
+                continue
+            lines.append(f"- {code(r['kind'] + '/' + r['name'])} {code(d['path'])} "
+                         f"({text(d['changed_by']['manager'])}): {text(who(identity))}")
+            if len(lines) > MAX_LISTED + 3:
+                return [*lines, "", "… the rest in the HTML report."]
+    return lines
+
+
+def who(identity: dict[str, Any]) -> str:
+    if identity["status"] == "attributed":
+        acting = f" as {identity['impersonated_user']}" if identity["impersonated_user"] else ""
+        return f"{identity['user']}{acting} from {', '.join(identity['source_ips'])} at {identity['time']}"
+    if identity["status"] == "ambiguous":
+        return f"ambiguous: {', '.join(identity['candidates'])}"
+    return f"no audit event: {identity['reason']}"
 
 
 def error_line(e: dict[str, Any]) -> str:

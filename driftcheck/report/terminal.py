@@ -28,4 +28,7 @@ def summary_table(report: AuditReport) -> str:
 
     out = [line(header), *(line(r) for r in table), line(total)]
     skipped = [for_terminal(f"skipped app {s.name}: {s.reason}") for s in report.skipped_apps]
-    return "\n".join(out + skipped)
+    findings = [for_terminal(f"FINDING gitops-impersonation: {f['resource']} {f['path']} under manager "
+                             f"{f['manager']} made by {', '.join(f['users'])} at {f['time']}")
+                for f in (report.audit_log or {}).get("findings", [])]
+    return "\n".join(out + skipped + findings)
