@@ -4,7 +4,11 @@ It speaks the real wire protocol closely enough for the official `kubernetes` cl
 (`/version`, `/api`, `/api/v1`, `/apis`, `/apis/<group>/<version>`), LIST per namespace and cluster-wide with
 `limit`/`continue` (opaque tokens, `kind: <Kind>List`, items without apiVersion/kind), `labelSelector`,
 GET of one object, bearer-token auth and `Status` error bodies. Anything but GET is refused (405) and logged,
-so tests can prove a client is read-only.
+so tests can prove a client is read-only — unless `writable=True` (or `audit_log=`): then PUT and PATCH are
+served with managedFields (`testing/k8s_writes.py`), each token in `users` authenticates as its user,
+`Impersonate-User`/`Impersonate-Group` headers are honoured, and every mutating request is written to
+`audit_log` as an audit.k8s.io/v1 Event (`audit_level` Metadata or RequestResponse; `clock` scripts the time;
+`python testing/k8s_emulator.py --audit-log PATH`, or K8S_EMULATOR_AUDIT_LOG).
 
 Usage::
 
@@ -33,6 +37,7 @@ import base64
 import contextlib
 import copy
 import json
+import os
 import re
 import socket
 import ssl
@@ -48,6 +53,8 @@ from typing import Any
 from urllib.parse import parse_qsl, urlsplit
 
 import yaml
+
+from testing import k8s_writes
 
 # Live objects of blog-system exactly as `kubectl get -o yaml` shows them (Deployment with server defaults,
 # status and managedFields; Argo Rollout; DestinationRule with injected subset hashes; Secret; ...).
@@ -170,9 +177,17 @@ class KubernetesEmulator:
 
     def __init__(self, token: str = "emulator-token", resources: Iterable[ApiResource] = DEFAULT_RESOURCES,
                  git_version: str = "v1.30.2", page_delay: float = 0.0, tls: bool = False,
-                 port: int = 0) -> None:
-        """`tls`: serve HTTPS with a fresh self-signed certificate for 127.0.0.1 (see `ca_certificate`)."""
+                 port: int = 0, writable: bool = False, audit_log: Path | None = None,
+                 audit_level: str = "Metadata", users: dict[str, dict[str, Any]] | None = None,
+                 clock: Any = None) -> None:
+        """`tls`: serve HTTPS with a fresh self-signed certificate for 127.0.0.1 (see `ca_certificate`).
+        `users`: bearer token -> audit UserInfo (`username`, `groups`); `clock`: () -> epoch seconds."""
         self.token = token
+        self.writable = writable or audit_log is not None
+        self.audit = k8s_writes.AuditWriter(audit_log, audit_level) if audit_log is not None else None
+        self.users = {token: {"username": "system:serviceaccount:driftcheck:driftcheck",
+                              "groups": ["system:serviceaccounts", "system:authenticated"]}, **(users or {})}
+        self.clock = clock or time.time
         self.tls = tls
         self._port = port
         self.ca_certificate: bytes = b""  # PEM; with tls, the certificate clients must trust
@@ -329,17 +344,22 @@ class KubernetesEmulator:
             self.requests.clear()
 
     # -- serving (called from handler threads) -----------------------------------------------------
-    def _serve(self, method: str, raw_path: str, headers: Any) -> Answer:
+    def _serve(self, method: str, raw_path: str, headers: Any, body: bytes = b"",
+               client: str = "127.0.0.1") -> Answer:
         """Answer one request; it is logged on arrival (status 0) and its status filled in when answered."""
         split = urlsplit(raw_path)
         path, query = split.path.rstrip("/") or "/", dict(parse_qsl(split.query, keep_blank_values=True))
         arrived = Request(method, path, query, time.monotonic())
         with self._lock:
             self.requests.append(arrived)
-        if method != "GET":
+        user = next((u for t, u in self.users.items() if _bearer_is(headers.get("Authorization") or "", t)),
+                    None)
+        if method != "GET" and not self.writable:
             answer = _status(405, "MethodNotAllowed", f"the emulator is read-only: {method} refused")
-        elif not _bearer_is(headers.get("Authorization") or "", self.token):
+        elif user is None:
             answer = _status(401, "Unauthorized", "Unauthorized")
+        elif method != "GET":
+            answer = self._write_audited(method, raw_path, path, query, headers, body, user, client)
         else:
             self._hold(path)
             answer = self._route(path, query)
@@ -349,6 +369,94 @@ class KubernetesEmulator:
                     self.requests[i] = replace(arrived, status=answer[0])
                     break
         return answer
+
+    def _write_audited(self, method: str, raw_path: str, path: str, query: dict[str, str], headers: Any,
+                       body: bytes, user: dict[str, Any], client: str) -> Answer:
+        """A write: served as the (impersonated) user, then logged as an audit Event when a log is kept."""
+        received = self.clock()
+        impersonated = None
+        if headers.get("Impersonate-User"):
+            impersonated = {"username": headers["Impersonate-User"],
+                            "groups": headers.get_all("Impersonate-Group") or []}
+        try:
+            ref, answer, request = self._write(method, path, query, headers, body)
+        except k8s_writes.Refused as exc:
+            ref, answer, request = {}, _status(exc.code, exc.reason, str(exc)), None
+        if self.audit is not None and ref:
+            verb = {"PUT": "update", "PATCH": "patch", "POST": "create", "DELETE": "delete"}.get(method, "")
+            self.audit.write(verb=verb, uri=raw_path, user=user, impersonated=impersonated, source_ip=client,
+                             user_agent=headers.get("User-Agent") or "", object_ref=ref, code=answer[0],
+                             received=received, completed=self.clock(), request=request,
+                             response=answer[1] if answer[0] < 300 else None)
+        return answer
+
+    def _write(self, method: str, path: str, query: dict[str, str], headers: Any,
+               body: bytes) -> tuple[dict[str, str], Answer, Any]:
+        """PUT or PATCH of a stored object or its status/scale; returns (objectRef, answer, request body)."""
+        parts = path.strip("/").split("/")
+        core = parts[0] == "api"
+        group, version, rest = ("", parts[1], parts[2:]) if core else (parts[1], parts[2], parts[3:])
+        namespace = ""
+        if len(rest) >= 3 and rest[0] == "namespaces":
+            namespace, rest = rest[1], rest[2:]
+        res = next((r for r in self.resources if r.group == group and version in r.versions
+                    and r.plural == (rest or [""])[0]), None)
+        if res is None or len(rest) not in (2, 3) or (len(rest) == 3 and rest[2] not in ("status", "scale")):
+            raise k8s_writes.Refused(404, "NotFound", "the server could not find the requested resource")
+        name, sub = rest[1], rest[2] if len(rest) == 3 else ""
+        ref = {"resource": res.plural, "namespace": namespace, "name": name, "apiGroup": group,
+               "apiVersion": version, **({"subresource": sub} if sub else {})}
+        if method not in ("PUT", "PATCH"):
+            return ref, _status(405, "MethodNotAllowed", f"the emulator serves no {method}"), None
+        content_type = headers.get("Content-Type") or "application/json"
+        try:
+            request = yaml.safe_load(body) if "yaml" in content_type else json.loads(body or b"null")
+        except (ValueError, yaml.YAMLError) as exc:
+            raise k8s_writes.Refused(400, "BadRequest", f"cannot parse the body: {exc}") from None
+        with self._lock:
+            current = self._objects.get((res.group, res.plural), {}).get((namespace, name))
+            if current is None:
+                return ref, _status(404, "NotFound", f"{res.plural} \"{name}\" not found"), request
+            api_version = f"{group}/{version}" if group else version
+            old = {**copy.deepcopy(current), "apiVersion": api_version, "kind": res.kind}
+            view = _scale_of(old) if sub == "scale" else old
+            if method == "PUT":
+                given_rv = ((request or {}).get("metadata") or {}).get("resourceVersion")
+                if given_rv and given_rv != current["metadata"].get("resourceVersion"):
+                    return ref, _status(409, "Conflict", "the object has been modified"), request
+                changed, operation = request, "Update"
+            else:
+                changed, operation = k8s_writes.patched(view, content_type, body)
+            new = self._updated(old, changed, sub)
+            manager = query.get("fieldManager") or k8s_writes.manager_of(headers.get("User-Agent") or "")
+            k8s_writes.record_managers(old, new, manager, operation, sub,
+                                       k8s_writes.rfc3339(self.clock(), micro=False),
+                                       applied=changed if operation == "Apply" else None)
+            if "dryRun" not in query:
+                self._resource_version += 1
+                new["metadata"]["resourceVersion"] = str(self._resource_version)
+                self._objects[(res.group, res.plural)][(namespace, name)] = {
+                    k: v for k, v in new.items() if k not in ("apiVersion", "kind")}
+        return ref, (200, _scale_of(new) if sub == "scale" else new, {}), request
+
+    @staticmethod
+    def _updated(old: dict[str, Any], changed: Any, sub: str) -> dict[str, Any]:
+        """The stored object after a write of the object, its status or its scale."""
+        new = copy.deepcopy(old)
+        changed = changed if isinstance(changed, dict) else {}
+        if sub == "scale":
+            new.setdefault("spec", {})["replicas"] = (changed.get("spec") or {}).get("replicas")
+        elif sub == "status":
+            new["status"] = changed.get("status")
+        else:
+            keep = {k: old["metadata"][k] for k in ("uid", "creationTimestamp", "name", "namespace")
+                    if k in old["metadata"]}
+            new = {**copy.deepcopy(changed), "apiVersion": old["apiVersion"], "kind": old["kind"]}
+            new["metadata"] = {**(new.get("metadata") or {}), **keep}
+            new.pop("status", None)
+            if "status" in old:
+                new["status"] = copy.deepcopy(old["status"])
+        return new
 
     def _route(self, path: str, query: dict[str, str]) -> Answer:
         if path == "/version":
@@ -489,6 +597,15 @@ class KubernetesEmulator:
                 "groupVersion": f"{group}/{version}" if group else version, "resources": resources}
 
 
+def _scale_of(body: dict[str, Any]) -> dict[str, Any]:
+    meta = body.get("metadata") or {}
+    replicas = (body.get("spec") or {}).get("replicas")
+    return {"apiVersion": "autoscaling/v1", "kind": "Scale",
+            "metadata": {k: meta[k] for k in ("name", "namespace", "resourceVersion", "uid") if k in meta},
+            "spec": {"replicas": replicas},
+            "status": {"replicas": (body.get("status") or {}).get("replicas", 0)}}
+
+
 def _status(code: int, reason: str, message: str, headers: dict[str, str] | None = None,
             details: dict[str, Any] | None = None) -> Answer:
     """A real `Status` error body, as the API server sends it."""
@@ -520,10 +637,10 @@ def _handler_for(emulator: KubernetesEmulator) -> type[BaseHTTPRequestHandler]:
             self.connection.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
 
         def _answer(self) -> None:
-            code, body, headers = emulator._serve(self.command, self.path, self.headers)
             length = int(self.headers.get("Content-Length") or 0)
-            if length:
-                self.rfile.read(length)
+            request_body = self.rfile.read(length) if length else b""
+            code, body, headers = emulator._serve(self.command, self.path, self.headers, request_body,
+                                                  self.client_address[0])
             payload = json.dumps(body).encode()
             try:
                 self.send_response(code)
@@ -619,8 +736,10 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--load", action="append", default=[], type=Path, help="YAML objects to serve")
     parser.add_argument("--generate", type=int, default=0, help="objects per namespaced default type")
     parser.add_argument("--namespaces", default="default", help="comma-separated, for --generate")
+    parser.add_argument("--audit-log", type=Path, default=os.environ.get("K8S_EMULATOR_AUDIT_LOG") or None,
+                        help="serve writes and log each as an audit.k8s.io/v1 Event")
     args = parser.parse_args(argv)
-    with KubernetesEmulator(tls=args.tls, port=args.port) as api:
+    with KubernetesEmulator(tls=args.tls, port=args.port, audit_log=args.audit_log) as api:
         for path in args.load or [BLOG_SYSTEM_LIVE]:
             api.load_yaml(path)
         api.add(*generate_objects([r for r in api.resources if r.namespaced], args.generate,
