@@ -20,6 +20,7 @@ import contextlib
 import glob
 import gzip
 import json
+import math
 from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
@@ -92,10 +93,11 @@ class AuditLog:
     files: list[LogFile] = field(default_factory=list)
 
     def covers(self, when: datetime, slack: float) -> bool:
-        """Whether any file's span (widened by `slack` seconds) includes `when`."""
+        """Whether any file's span, in whole seconds widened by `slack`, includes `when` (as the match's
+        window does: a log that could hold the event covers the time)."""
         return any(f.first is not None and f.last is not None
-                   and f.first.timestamp() - slack <= when.timestamp() <= f.last.timestamp() + slack
-                   for f in self.files)
+                   and math.floor(f.first.timestamp()) - slack <= when.timestamp()
+                   <= math.ceil(f.last.timestamp()) + slack for f in self.files)
 
 
 def log_paths(given: Iterable[str | Path]) -> list[Path]:

@@ -24,6 +24,7 @@ from typing import Any
 import kubernetes
 import pytest
 
+from driftcheck.report.json_report import schema_problems
 from testing import planted
 from testing.k8s_emulator import KubernetesEmulator
 
@@ -211,6 +212,7 @@ def test_every_drifted_field_is_attributed_to_who_made_it(day: tuple[KubernetesE
     before = got[("Deployment", "/metadata/annotations/team")]["identity"]
     assert before["status"] == "no-data" and "does not cover 2026-11-19T08:00:00Z" in before["reason"]
 
+    assert schema_problems(doc) == [], "the grown contract is in the schema"
     audit = doc["audit_log"]
     assert audit["fields"] == {"attributed": 4, "ambiguous": 0, "no-event": 0, "no-data": 1}
     assert [(f["resource"], f["users"]) for f in audit["findings"]] == [("ConfigMap/shop/shop-config",
