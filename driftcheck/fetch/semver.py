@@ -240,10 +240,15 @@ def _parses(parse: Callable[[str], object], text: str) -> bool:
     return True
 
 
+def is_version(text: str) -> bool:
+    """An exact version as ArgoCD tells one from a constraint ("1", "v1.2", "1.2.3-rc.1")."""
+    return _parses(parse_version, text)
+
+
 def is_constraint(text: str) -> bool:
     """ArgoCD's `versions.IsConstraint`: not an exact version, yet a valid constraint. "1.2.3", "v1.2",
     "main", "HEAD" and "" are not; "^1.2", ">=1 <2", "1.2.*", "~1" are."""
-    return not _parses(parse_version, text) and _parses(parse_constraint, text)
+    return not is_version(text) and _parses(parse_constraint, text)
 
 
 def _candidates(tags: Iterable[str], prefix: str) -> list[str]:
@@ -271,7 +276,7 @@ def best_match(constraint: str, versions: Iterable[str], *, prefix: str = "") ->
 def max_version(revision: str, tags: Iterable[str], *, prefix: str = "") -> str:
     """ArgoCD's `MaxVersion`: an exact version is a pin returned as given (with the prefix); a constraint
     becomes the highest matching tag; anything else must be a tag itself. Raises SemverError otherwise."""
-    if _parses(parse_version, revision):
+    if is_version(revision):
         return prefix + revision
     tags = list(tags)
     if not _parses(parse_constraint, revision):
