@@ -10,7 +10,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import datetime
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
 
 from driftcheck.apps.urls import normalize_repo_url
 from driftcheck.commands.options import FetchOptions
@@ -21,6 +21,7 @@ from driftcheck.scrub import mask_url
 
 if TYPE_CHECKING:
     from driftcheck.fetch.charts import ChartFetcher, FetchedChart
+    from driftcheck.fetch.remote_git import GitRepositories
     from driftcheck.fetch.repo_credentials import RepoCredentials
 
 
@@ -48,7 +49,7 @@ class SourceTrees:
         self.at = at
         self._run_urls = {normalize_repo_url(u) for u in run_urls}
         self._charts: ChartFetcher | None = None
-        self._git: Any = None  # fetch.remote_git.GitRepositories (being written)
+        self._git: GitRepositories | None = None
         self._located: dict[Source, Located | SourceError] = {}
 
     def is_run_repo(self, source: GitSource) -> bool:
@@ -70,19 +71,19 @@ class SourceTrees:
         return found
 
     def chart(self, repository: str, chart: str, version: str) -> FetchedChart:
-        """A chart (a source's, or a dependency's) through the run's one fetcher."""
-        from driftcheck.fetch.charts import FetchError
-
-        try:
-            return self._chart_fetcher().fetch(repository, chart, version)
-        except FetchError as e:
-            raise SourceError(str(e)) from None
+        """A chart (a dependency's, or a source's) through the run's one fetcher: FetchError naming the
+        chart, version and repository when it cannot be had."""
+        return self._chart_fetcher().fetch(repository, chart, version)
 
     def _fetch(self, source: Source) -> Located:
         if isinstance(source, ChartSource):
+            from driftcheck.fetch.charts import FetchError
             from driftcheck.fetch.dirtree import DirTree
 
-            fetched = self.chart(source.repository, source.chart, source.version)
+            try:
+                fetched = self.chart(source.repository, source.chart, source.version)
+            except FetchError as e:
+                raise SourceError(str(e)) from None
             return Located(DirTree(fetched.root, fetched.digest), "", fetched.version,
                            f"chart {fetched.name} {fetched.version} from {mask_url(fetched.repository)}")
         if isinstance(source, OciSource):
@@ -110,9 +111,9 @@ class SourceTrees:
                                         mirrors=self.fetch.mirrors)
         return self._charts
 
-    def _repositories(self) -> Any:
+    def _repositories(self) -> GitRepositories:
         if self._git is None:
-            from driftcheck.fetch.remote_git import GitRepositories  # type: ignore[import-not-found]
+            from driftcheck.fetch.remote_git import GitRepositories
 
             self._git = GitRepositories(self._cache_root(), self._credentials(), offline=self.fetch.offline,
                                         timeout=self.fetch.timeout, mirrors=self.fetch.mirrors)

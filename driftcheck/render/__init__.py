@@ -22,7 +22,7 @@ from driftcheck.render import directory, helm, kustomize
 from driftcheck.render.detect import source_type
 from driftcheck.render.hooks import RenderedHook, hook_name, hook_of
 from driftcheck.render.kinds import key_of
-from driftcheck.render.renderer import Renderer, Target
+from driftcheck.render.renderer import Capabilities, Renderer, Target
 
 RENDERERS: dict[str, Renderer] = {
     "directory": directory.render,
@@ -42,10 +42,12 @@ class Rendered:
     skipped_documents: int = 0  # YAML documents without apiVersion/kind (not Kubernetes objects)
     renderer: str = ""  # a key of RENDERERS
     hooks: list[RenderedHook] = field(default_factory=list)  # ArgoCD sync hooks: listed, not compared
+    notes: list[str] = field(default_factory=list)  # what the sources resolved to (versions, dependencies)
     _index: dict[ResourceKey, Resource] = field(default_factory=dict, repr=False)
 
 
-def render_app(sources: SourceTrees | Tree, app: App, timeout: float = 120) -> Rendered:
+def render_app(sources: SourceTrees | Tree, app: App, timeout: float = 120,
+               capabilities: Capabilities | None = None) -> Rendered:
     """Desired objects of every source of app, in `sources` order (a later source's object replaces an
     earlier one's, as in ArgoCD); errors carry the app's name and never raise. sources may be a bare
     tree: the run's commit, for apps that only use this repository."""
@@ -55,7 +57,7 @@ def render_app(sources: SourceTrees | Tree, app: App, timeout: float = 120) -> R
         refs = _ref_roots(trees, app, out, exports)
         for source in app.sources:
             if source.renders:
-                _render_source(trees, app, source, refs, out, timeout)
+                _render_source(trees, app, source, refs, out, timeout, capabilities)
     for err in out.errors:
         err.app = err.app or app.name
         err.stage = err.stage or "render"
@@ -63,7 +65,7 @@ def render_app(sources: SourceTrees | Tree, app: App, timeout: float = 120) -> R
 
 
 def _render_source(trees: SourceTrees, app: App, source: AppSource, refs: dict[str, Path], out: Rendered,
-                   timeout: float) -> None:
+                   timeout: float, capabilities: Capabilities | None) -> None:
     """One source's objects into out."""
     try:
         located = trees.locate(source.source)
@@ -83,9 +85,10 @@ def _render_source(trees: SourceTrees, app: App, source: AppSource, refs: dict[s
         return
     out.renderer = f"{out.renderer}+{renderer}" if out.renderer else renderer
     target = Target(app.name, app.namespace, str(app.defined_by), refs=refs if _multi_source(app) else None,
-                    offline=trees.fetch.offline)
+                    capabilities=capabilities, offline=trees.fetch.offline, charts=trees.chart)
     output = RENDERERS[renderer](tree, path, options, target, timeout)
     out.errors += output.errors
+    out.notes += output.notes
     if tree is trees.run_tree:  # history follows this repository's files
         out.files_read += output.files_read
     for document in output.documents:

@@ -15,6 +15,7 @@ import tempfile
 from pathlib import Path
 from typing import Any
 
+from driftcheck.fetch.dependencies import DependencyError, build_dependencies
 from driftcheck.fetch.tree import Tree
 from driftcheck.model import HelmOptions, Origin, Render, RunError
 from driftcheck.render.argocd_env import build_env, envsubst
@@ -56,6 +57,8 @@ def render(tree: Tree, path: str, options: Render, target: Target, timeout: floa
     out = Output(files_read=tree.list_files(path, recurse=True))
     chart_file = posixpath.join(path, "Chart.yaml")
     missing = missing_dependencies(tree, path)
+    if missing and target.charts is not None:
+        return _with_dependencies(tree, path, options, target, timeout, out)
     if missing:
         for dep in missing:
             where = f" from {dep['repository']}" if dep.get("repository") else ""
@@ -66,10 +69,33 @@ def render(tree: Tree, path: str, options: Render, target: Target, timeout: floa
                 "result",
                 app=target.app, file=chart_file))
         return out
-    helm = options.helm or HelmOptions()
-    with tree.exported() as (root, export_errors), \
-            tempfile.TemporaryDirectory(prefix="driftcheck-helm-") as tmp:
+    with tree.exported() as (root, export_errors):
         out.errors.extend(e for e in export_errors if e.file.startswith(f"{path}/"))
+        return _render_exported(tree, root, path, options, target, timeout, out)
+
+
+def _with_dependencies(tree: Tree, path: str, options: Render, target: Target, timeout: float,
+                       out: Output) -> Output:
+    """The repo-server's `helm dependency build` on a private copy (a dependency is missing), then the
+    render; what each dependency resolved to is noted for the report."""
+    assert target.charts is not None
+    with tree.exported(private=True) as (root, export_errors):
+        out.errors.extend(e for e in export_errors if e.file.startswith(f"{path}/"))
+        try:
+            built = build_dependencies(root / path, target.charts, shown_path=path, root=root)
+        except DependencyError as e:
+            out.errors.append(RunError(str(e), app=target.app, file=e.file))
+            return out
+        out.notes += [f"dependency {d.describe()}" for d in built]
+        return _render_exported(tree, root, path, options, target, timeout, out)
+
+
+def _render_exported(tree: Tree, root: Path, path: str, options: Render, target: Target, timeout: float,
+                     out: Output) -> Output:
+    """helm template of the chart at root/path into out."""
+    helm = options.helm or HelmOptions()
+    chart_file = posixpath.join(path, "Chart.yaml")
+    with tempfile.TemporaryDirectory(prefix="driftcheck-helm-") as tmp:
         try:
             request = _request(helm, tree, root, path, target, Path(tmp), timeout)
             out.files_read.extend(shown for file, shown in request.values if not shown.startswith("$")

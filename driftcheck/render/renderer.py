@@ -6,13 +6,16 @@ de-duplicates them (`render.render_app` does, the same way for every tool).
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Protocol
+from typing import TYPE_CHECKING, Any, Protocol
 
 from driftcheck.fetch.tree import Tree
 from driftcheck.model import Origin, Render, RunError
+
+if TYPE_CHECKING:
+    from driftcheck.fetch.charts import FetchedChart
 
 
 @dataclass(frozen=True)
@@ -38,6 +41,9 @@ class Target:
     capabilities: Capabilities | None = None  # None: unknown, the renderer's defaults
     offline: bool = False  # nothing is downloaded (remote values files are then errors)
     env: Mapping[str, str] = field(default_factory=dict)  # ArgoCD build env beyond what the render knows
+    # fetches a chart (repository, name, version) for a missing dependency; None: dependencies must be
+    # vendored (a render with nothing to fetch through)
+    charts: Callable[[str, str, str], FetchedChart] | None = None
 
 
 @dataclass(frozen=True)
@@ -55,6 +61,7 @@ class Output:
     documents: list[Document] = field(default_factory=list)
     files_read: list[str] = field(default_factory=list)  # repository paths the render depends on
     errors: list[RunError] = field(default_factory=list)
+    notes: list[str] = field(default_factory=list)  # what was resolved ("grafana ^8.5 resolved to 8.5.2")
 
 
 class Renderer(Protocol):

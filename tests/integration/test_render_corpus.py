@@ -16,7 +16,9 @@ import yaml
 from driftcheck.apps import path_app
 from driftcheck.apps.argocd import apps_from_argocd, find_application_documents
 from driftcheck.apps.urls import infer_repo_urls
+from driftcheck.commands.options import FetchOptions
 from driftcheck.fetch.git import open_repo, remote_urls, resolve_commit
+from driftcheck.fetch.sources import SourceTrees
 from driftcheck.fetch.tree import CommitTree
 from driftcheck.render import render_app
 
@@ -174,22 +176,24 @@ def test_argocd_applications_become_apps(corpus_repo: Path) -> None:
     assert by_name["blog-system"].ignore[0].spec["name"] == "web-dest-rule"
 
 
-def test_helm_wrapper_charts_are_app_errors_naming_the_dependency(corpus_repo: Path) -> None:
+def test_helm_wrapper_charts_offline_with_an_empty_cache_are_app_errors_naming_chart_version_and_repository(
+        corpus_repo: Path, tmp_path: Path) -> None:
     repo = open_repo(str(corpus_repo))
     tree = CommitTree(repo, resolve_commit(repo))
     documents, _ = find_application_documents(tree, "argocd/*.yaml")
     apps, _ = apps_from_argocd(documents, {"https://github.com/wlals2/k8s-manifests.git"})
     helm_apps = {a.name: a for a in apps if a.path.startswith("apps/")}
     assert set(helm_apps) == {"kube-prometheus-stack", "sealed-secrets"}
+    offline = SourceTrees(tree, fetch=FetchOptions(cache_dir=tmp_path / "cache", offline=True))
     for app in helm_apps.values():
         chart = yaml.safe_load((corpus_repo / app.path / "Chart.yaml").read_text())
         dependency = chart["dependencies"][0]
-        rendered = render_app(tree, app)
+        rendered = render_app(offline, app)
         assert rendered.resources == []
         assert len(rendered.errors) == 1
         message = str(rendered.errors[0])
-        assert f"app {app.name}" in message
+        assert f"app {app.name}" in message and f"{app.path}/Chart.yaml" in message
         assert dependency["name"] in message and str(dependency["version"]) in message
-        assert "helm dependency build" in message
+        assert dependency["repository"] in message and "offline" in message
     others = [render_app(tree, a) for a in apps if a.name in ("blog-system", "backup-system")]
     assert all(r.resources and not r.errors for r in others), "the other apps still render"

@@ -119,7 +119,7 @@ def load_lined(text: str | bytes) -> Any:
 
 
 def load_lined_documents(text: str | bytes) -> list[Any]:
-    """Every document of a config stream (a file of Secrets); its mappings and lists are LinedMap and LinedSeq."""
+    """Every document of a config stream (a file of Secrets), its mappings and lists LinedMap and LinedSeq."""
     docs: list[Any] = _read(text, lambda loader: [loader.get_data() for _ in iter(loader.check_data, False)],
                             _LinedLoader)
     return docs

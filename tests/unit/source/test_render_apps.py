@@ -15,7 +15,9 @@ import yaml
 
 from driftcheck.apps import path_app
 from driftcheck.apps.argocd import app_source
+from driftcheck.commands.options import FetchOptions
 from driftcheck.fetch.git import open_repo, resolve_commit
+from driftcheck.fetch.sources import SourceTrees
 from driftcheck.fetch.tree import CommitTree
 from driftcheck.model import App, Destination
 from driftcheck.render import Rendered, render_app
@@ -168,13 +170,20 @@ CHART = {
 HELM_AVAILABLE = shutil.which("helm") is not None or importlib.util.find_spec("helm_python") is not None
 
 
-def test_helm_chart_dependency_not_vendored_is_an_app_error(git_repo: GitRepoBuilder) -> None:
+def test_a_dependency_not_vendored_is_fetched_and_an_unreachable_repository_is_the_apps_error(
+        git_repo: GitRepoBuilder, tmp_path: Path) -> None:
+    """ArgoCD runs `helm dependency build` for a missing dependency: driftcheck fetches it, and a
+    repository it cannot reach is that app's error, naming the dependency and the URL."""
     git_repo.commit({**CHART, "chart/Chart.yaml": CHART["chart/Chart.yaml"] + "dependencies:\n- name: redis\n"
-                     "  version: 19.0.0\n  repository: https://charts.example.com\n"}, "deps")
-    out = render(git_repo, "chart")
+                     "  version: 19.0.0\n  repository: http://127.0.0.1:9/charts\n"}, "deps")
+    r = open_repo(str(git_repo.path))
+    app = App("shop", (app_source({"path": "chart"}),), Destination(namespace="team"))
+    trees = SourceTrees(CommitTree(r, resolve_commit(r)), fetch=FetchOptions(cache_dir=tmp_path, timeout=2))
+    out = render_app(trees, app)
     assert out.resources == [] and len(out.errors) == 1
     message = str(out.errors[0])
-    assert "redis 19.0.0" in message and "helm dependency build" in message and message.startswith("app shop")
+    assert message.startswith("app shop, chart/Chart.yaml") and "'redis' '19.0.0'" in message
+    assert "http://127.0.0.1:9/charts" in message and "cannot connect" in message
 
 
 def test_vendored_dependency_is_accepted(git_repo: GitRepoBuilder) -> None:
