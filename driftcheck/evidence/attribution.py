@@ -172,7 +172,7 @@ def _chosen(changed: ChangedBy, when: datetime, events: list[AuditEvent], confid
         "manager from the user agent" if confidence == "strong" else "a known tool's user agent"
     if finding:
         reason = (f"the manager {changed.manager} claims to be the GitOps tool, but the request was made "
-                  f"by {event.user}, not {' or '.join(sorted(policy.gitops_identities))}")
+                  f"by {event.user}, not by a GitOps identity")
     return Identity(
         "attributed", reason=reason, confidence=confidence, user=event.user, groups=event.groups,
         impersonated_user=event.impersonated_user, impersonated_groups=event.impersonated_groups,
