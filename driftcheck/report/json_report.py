@@ -51,7 +51,9 @@ def to_document(report: AuditReport) -> dict[str, Any]:
         "cluster": _pick(report.cluster, ("context", "server", "snapshot")),
         "rules": {"packs": sorted(plain(report.rules.get("packs") or [])),
                   "digest": plain(report.rules.get("digest")),
-                  "unused": sorted(plain(report.rules.get("unused") or []), key=_sort_text)},
+                  "unused": sorted(plain(report.rules.get("unused") or []), key=_sort_text),
+                  **({"in_force": sorted(plain(report.rules["in_force"]), key=lambda r: str(r.get("id")))}
+                     if "in_force" in report.rules else {})},
         "summary": summarize(report),
         "apps": _apps(report),
         "resources": [resource_entry(r) for r in sorted(report.resources, key=resource_order)],
