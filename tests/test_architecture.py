@@ -146,3 +146,29 @@ def test_nothing_refers_outside_the_project() -> None:
         elif path.is_file() and OUTSIDE in path.read_bytes():
             offenders.append(str(path.relative_to(ROOT)))
     assert not offenders, f"the project must carry what it uses; these reach {OUTSIDE.decode()}: {offenders}"
+
+
+def test_every_module_imports_first() -> None:
+    """A module imported before any other (a test's first import, `python -m`) must not meet a package
+    __init__ that imports it back half-initialized: the static graph above does not see package edges."""
+    import importlib
+    import sys
+
+    def ours() -> list[str]:
+        return [m for m in sys.modules if m == "driftcheck" or m.startswith("driftcheck.")]
+
+    before = {m: sys.modules[m] for m in ours()}  # put back after: other tests hold these classes
+    failed = []
+    try:
+        for name in sorted(_modules()):
+            for loaded in ours():
+                del sys.modules[loaded]
+            try:
+                importlib.import_module(name)
+            except ImportError as e:
+                failed.append(f"{name}: {e}")
+    finally:
+        for loaded in ours():
+            del sys.modules[loaded]
+        sys.modules.update(before)
+    assert not failed, "\n".join(failed)

@@ -12,7 +12,6 @@ from datetime import datetime
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from driftcheck.apps.urls import normalize_repo_url
 from driftcheck.commands.options import FetchOptions
 from driftcheck.fetch.git import default_cache_dir
 from driftcheck.fetch.tree import Tree
@@ -42,19 +41,19 @@ class Located:
 class SourceTrees:
     """Every source's tree for one run: the run's own commit for this repository, the cache for the rest."""
 
-    def __init__(self, run_tree: Tree, run_urls: set[str] | frozenset[str] = frozenset(),
-                 fetch: FetchOptions | None = None, at: datetime | None = None) -> None:
+    def __init__(self, run_tree: Tree, fetch: FetchOptions | None = None, at: datetime | None = None) -> None:
         self.run_tree = run_tree
         self.fetch = fetch or FetchOptions()
         self.at = at
-        self._run_urls = {normalize_repo_url(u) for u in run_urls}
         self._charts: ChartFetcher | None = None
         self._git: GitRepositories | None = None
         self._located: dict[Source, Located | SourceError] = {}
 
-    def is_run_repo(self, source: GitSource) -> bool:
-        """Whether source means the audited repository (rendered at the run's commit, not its own)."""
-        return not source.url or normalize_repo_url(source.url) in self._run_urls
+    @staticmethod
+    def is_run_repo(source: GitSource) -> bool:
+        """Whether source means the audited repository (rendered at the run's commit, not its own): the
+        apps layer gives its sources no URL (`apps.argocd.app_sources`)."""
+        return not source.url
 
     def locate(self, source: Source) -> Located:
         """The tree and path of source, fetched once per run; SourceError naming the URL otherwise."""

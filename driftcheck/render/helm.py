@@ -15,7 +15,6 @@ import tempfile
 from pathlib import Path
 from typing import Any
 
-from driftcheck.fetch.dependencies import DependencyError, build_dependencies
 from driftcheck.fetch.tree import Tree
 from driftcheck.model import HelmOptions, Origin, Render, RunError
 from driftcheck.render.argocd_env import build_env, envsubst
@@ -78,6 +77,9 @@ def _with_dependencies(tree: Tree, path: str, options: Render, target: Target, t
                        out: Output) -> Output:
     """The repo-server's `helm dependency build` on a private copy (a dependency is missing), then the
     render; what each dependency resolved to is noted for the report."""
+    # here, not at the top: fetch/ reads YAML through render.yaml, whose package imports this module
+    from driftcheck.fetch.dependencies import DependencyError, build_dependencies
+
     assert target.charts is not None
     with tree.exported(private=True) as (root, export_errors):
         out.errors.extend(e for e in export_errors if e.file.startswith(f"{path}/"))
