@@ -28,6 +28,7 @@ from driftcheck.model.apps import (
 from driftcheck.model.objects import LiveState, Origin, Resource, ResourceKey, split_api_version, utf8_text
 from driftcheck.model.results import (
     STATUSES,
+    AppResolution,
     AuditReport,
     ChangedBy,
     DeployEvent,
@@ -35,6 +36,8 @@ from driftcheck.model.results import (
     FieldDiff,
     Identity,
     IgnoredField,
+    ListedHook,
+    ResolvedSource,
     ResourceResult,
     RunError,
     SkippedApp,
@@ -42,10 +45,10 @@ from driftcheck.model.results import (
 )
 
 __all__ = [
-    "STATUSES", "App", "AppSource", "AuditReport", "ChangedBy", "ChartSource", "ClusterRef",
+    "STATUSES", "App", "AppResolution", "AppSource", "AuditReport", "ChangedBy", "ChartSource", "ClusterRef",
     "DefinedBy", "DeployEvent", "Destination", "DirectoryOptions", "DriftcheckError", "FieldDiff",
     "GitSource", "HelmFileParameter", "HelmOptions", "HelmParameter", "Identity", "IgnoreRule",
-    "IgnoredField",
+    "IgnoredField", "ListedHook", "ResolvedSource",
     "KustomizeOptions", "KustomizeReplica", "LiveState", "OciSource", "Origin", "Render", "Resource",
     "ResourceKey",
     "ResourceResult", "RunError", "SkippedApp", "Source", "Status", "Tracking", "ValuesFile",

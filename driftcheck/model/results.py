@@ -123,6 +123,9 @@ class DeployEvent:
     merged: list[str] = field(default_factory=list)
     app: str = ""
     note: str = ""
+    # where the objects come from, changed: chart/source revisions, dependency versions, Helm/Kustomize
+    # options of the declaration ({kind, name, field, from, to, file}; history/changes.py)
+    sources: list[dict[str, Any]] = field(default_factory=list)
 
 
 @dataclass
@@ -130,6 +133,38 @@ class SkippedApp:
     name: str
     reason: str
     origin: str = ""
+
+
+@dataclass(frozen=True)
+class ResolvedSource:
+    """What one source of an app resolved to when it was rendered: the evidence of which bytes ran."""
+
+    type: Literal["git", "chart", "oci"]
+    repository: str  # the URL as shown (credentials masked); "" = the audited repository
+    path: str  # the path inside the repository, or the chart's name
+    requested: str  # targetRevision or chart version (range) as declared
+    resolved: str  # the commit SHA or chart version rendered; "" when the source could not be had
+    digest: str = ""  # sha256:<hex> of the chart archive
+
+
+@dataclass(frozen=True)
+class ListedHook:
+    """A sync hook the app renders: listed in the report, never compared (ArgoCD runs it, not keeps it)."""
+
+    resource: str  # "Job/db-migrate"
+    types: str  # "PreSync", "PostSync,PreDelete", "none (helm.sh/hook: test)"
+    file: str = ""
+    line: int = 0
+
+
+@dataclass
+class AppResolution:
+    """One app's sources as resolved, what its render resolved beyond them, and its hooks."""
+
+    sources: list[ResolvedSource] = field(default_factory=list)
+    # the render's own resolutions in words ("dependency grafana 8.5.* resolved to 8.5.2")
+    resolved: list[str] = field(default_factory=list)
+    hooks: list[ListedHook] = field(default_factory=list)
 
 
 @dataclass
@@ -150,4 +185,5 @@ class AuditReport:
     errors: list[RunError] = field(default_factory=list)
     skipped_apps: list[SkippedApp] = field(default_factory=list)
     warnings: list[RunError] = field(default_factory=list)  # RunErrors of severity "warning"
+    resolutions: dict[str, AppResolution] = field(default_factory=dict)  # by app name
     duration_seconds: float | None = None  # wall time of the run, for metrics only (not in the JSON)
