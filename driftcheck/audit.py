@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import gc
 from collections.abc import Callable
-from dataclasses import dataclass, field, replace
+from dataclasses import dataclass, replace
 from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Any
 
@@ -13,7 +13,6 @@ from driftcheck.commands.options import CheckOptions, ClusterOptions, SourceOpti
 from driftcheck.kube import AppTally, tally_apps
 from driftcheck.model import (
     App,
-    AppResolution,
     AuditReport,
     LiveState,
     Resource,
@@ -24,7 +23,6 @@ from driftcheck.model import (
 
 if TYPE_CHECKING:
     from driftcheck.compare.rules import RuleSet
-    from driftcheck.live.cluster import ClusterReader
 
 Progress = Callable[[str], None]
 
@@ -39,7 +37,6 @@ class DesiredState:
     desired_by_app: dict[str, list[Resource]]
     errors: list[RunError]
     rendered: list[Any]  # source.render.Rendered per app, narrowed by -l: what `render` writes
-    resolutions: dict[str, AppResolution] = field(default_factory=dict)  # what each app's sources were
 
 
 def desired_apps(source: SourceOptions, progress: Progress = lambda _m: None) -> tuple[Any, Any, Any]:
@@ -59,12 +56,10 @@ def desired_apps(source: SourceOptions, progress: Progress = lambda _m: None) ->
 
 
 def desired_state(source: SourceOptions, render_timeout: float = 120.0, selector: str | None = None,
-                  progress: Progress = lambda _m: None, show_renderer: bool = False,
-                  capabilities: Callable[[], Any] | None = None) -> DesiredState:
+                  progress: Progress = lambda _m: None, show_renderer: bool = False) -> DesiredState:
     """desired_apps, then render each app (narrowed by -l).
 
-    Shared by check, render and snapshot; show_renderer is render's progress line (it names the tool);
-    capabilities gives the destination's (live.capabilities), called only if an app renders Helm.
+    Shared by check, render and snapshot; show_renderer is render's progress line (it names the tool).
     """
     from driftcheck.fetch.moments import parse_moment
     from driftcheck.fetch.sources import SourceTrees
@@ -76,7 +71,7 @@ def desired_state(source: SourceOptions, render_timeout: float = 120.0, selector
     desired_by_app: dict[str, list[Resource]] = {}
     all_rendered = []
     for app in discovered.apps:
-        rendered = render_app(trees, app, timeout=render_timeout, capabilities=capabilities)
+        rendered = render_app(trees, app, timeout=render_timeout)
         errors += rendered.errors
         all_rendered.append(replace(rendered, resources=selected(selector, rendered.resources)))
         desired_by_app[app.name] = all_rendered[-1].resources
@@ -85,36 +80,7 @@ def desired_state(source: SourceOptions, render_timeout: float = 120.0, selector
             progress(f"{line}{app.shown_source or '.'} ({rendered.renderer or 'not rendered'})")
         else:
             progress(f"{line}{app.shown_source}")
-    return DesiredState(repo, tree, discovered, desired_by_app, errors, all_rendered, resolutions)
-
-
-def app_resolution(trees: Any, rendered: Any) -> AppResolution:
-    """What each source of the rendered app resolved to (SourceTrees located each once this run, so
-    asking again fetches nothing), what the render resolved beyond them, and the hooks it listed."""
-    from driftcheck.fetch.sources import SourceError
-    from driftcheck.model import ChartSource, GitSource, ListedHook, ResolvedSource
-    from driftcheck.scrub import mask_url
-
-    sources: list[ResolvedSource] = []
-    for app_source in rendered.app.sources:
-        source = app_source.source
-        try:
-            located = trees.locate(source)
-        except SourceError:
-            located = None  # the render's error says why
-        resolved = located.revision if located else ""
-        if isinstance(source, ChartSource):
-            kind = "oci" if source.repository.startswith("oci://") else "chart"
-            sources.append(ResolvedSource(kind, mask_url(source.repository), source.chart, source.version,
-                                          resolved, located.tree.sha if located else ""))
-        elif isinstance(source, GitSource):
-            sources.append(ResolvedSource("git", mask_url(source.url), source.path,
-                                          source.revision or "HEAD", resolved))
-        else:
-            sources.append(ResolvedSource("oci", mask_url(source.url), source.path, source.reference,
-                                          resolved))
-    hooks = [ListedHook(h.resource, h.types, h.origin.file, h.origin.line) for h in rendered.hooks]
-    return AppResolution(sources, list(rendered.notes), hooks)
+    return DesiredState(repo, tree, discovered, desired_by_app, errors, all_rendered)
 
 
 @dataclass(frozen=True)
@@ -136,12 +102,8 @@ def run_audit(options: CheckOptions,
     """The whole run: the Git side once, then one AuditReport per destination cluster; and, when
     --explain was asked, the explanation text."""
     from driftcheck.compare import available_packs, load_rules
-    from driftcheck.live.capabilities import DestinationCapabilities
 
-    cluster = options.cluster  # today's one destination (see destinations)
-    capabilities = DestinationCapabilities(cluster.live_snapshot, lambda: open_reader(cluster), progress)
-    git_side = desired_state(options.source, options.render_timeout, cluster.selector, progress,
-                             capabilities=capabilities)
+    git_side = desired_state(options.source, options.render_timeout, options.cluster.selector, progress)
     discovered = git_side.discovered
     packs = options.rule_packs or discovered.rule_packs or available_packs()
     rules, rule_errors = load_rules(packs, options.rule_files, discovered.rule_sources)
@@ -149,14 +111,14 @@ def run_audit(options: CheckOptions,
     reports: list[AuditReport] = []
     explained = None
     for target in destinations(options, discovered.apps):
-        report, text = audit_cluster(options, git_side, rules, target, progress, capabilities.reader)
+        report, text = audit_cluster(options, git_side, rules, target, progress)
         reports.append(report)
         explained = explained or text
     return reports, explained
 
 
 def audit_cluster(options: CheckOptions, git_side: DesiredState, rules: RuleSet, target: ClusterRun,
-                  progress: Progress, reader: ClusterReader | None = None) -> tuple[AuditReport, str | None]:
+                  progress: Progress) -> tuple[AuditReport, str | None]:
     """One cluster: read live → compare → history → its AuditReport."""
     from driftcheck.compare import CompareOptions, compare_app, coverage, explain
     from driftcheck.fetch.moments import parse_moment
@@ -165,7 +127,7 @@ def audit_cluster(options: CheckOptions, git_side: DesiredState, rules: RuleSet,
     source, cluster, apps = options.source, target.cluster, target.apps
     tree, discovered, desired_by_app = git_side.tree, git_side.discovered, git_side.desired_by_app
     errors = list(git_side.errors)
-    live = read_live(cluster, live_scope(apps, desired_by_app, cluster.all_namespaces), progress, reader)
+    live = read_live(cluster, live_scope(apps, desired_by_app, cluster.all_namespaces), progress)
     # Desired and live objects live until the reports are written: keep the cyclic GC from rescanning
     # them at every collection (bench: -10% CPU at 5,000 and 20,000 objects, same peak RSS).
     gc.freeze()
@@ -216,32 +178,25 @@ def audit_cluster(options: CheckOptions, git_side: DesiredState, rules: RuleSet,
         errors=errors,
         skipped_apps=discovered.skipped,
         warnings=warnings,
-        resolutions={app.name: git_side.resolutions[app.name] for app in apps
-                     if app.name in git_side.resolutions},
     )
     return report, explained
 
 
 def read_live(options: ClusterOptions, scope: tuple[set[tuple[str, str]], set[str] | None],
-              progress: Progress, reader: ClusterReader | None = None) -> LiveState:
-    """Live objects of the kinds Git uses, in the apps' namespaces, from a snapshot or the API (through
-    reader when capabilities already opened one: its discovery documents are not asked for again)."""
+              progress: Progress) -> LiveState:
+    """Live objects of the kinds Git uses, in the apps' namespaces, from a snapshot or the API."""
     kinds, namespaces = scope
     if options.live_snapshot:
         from driftcheck.live.snapshot import read_snapshot
 
         progress(f"live state: snapshot {options.live_snapshot}")
         return read_snapshot(options.live_snapshot, kinds, namespaces, options.selector)
-    reader = reader or open_reader(options)
-    progress(f"live state: {reader.info.get('server')} ({len(kinds)} kinds)")
-    return reader.read(kinds, namespaces, options.selector)
-
-
-def open_reader(options: ClusterOptions) -> ClusterReader:
     from driftcheck.live.cluster import ClusterReader
 
-    return ClusterReader(str(options.kubeconfig) if options.kubeconfig else None, options.context,
-                         timeout=options.request_timeout)
+    reader = ClusterReader(str(options.kubeconfig) if options.kubeconfig else None, options.context,
+                           timeout=options.request_timeout)
+    progress(f"live state: {reader.info.get('server')} ({len(kinds)} kinds)")
+    return reader.read(kinds, namespaces, options.selector)
 
 
 def selected(selector: str | None, resources: list[Resource]) -> list[Resource]:
