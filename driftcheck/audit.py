@@ -23,6 +23,7 @@ from driftcheck.model import (
 
 if TYPE_CHECKING:
     from driftcheck.compare.rules import RuleSet
+    from driftcheck.live.cluster import ClusterReader
 
 Progress = Callable[[str], None]
 
@@ -56,10 +57,12 @@ def desired_apps(source: SourceOptions, progress: Progress = lambda _m: None) ->
 
 
 def desired_state(source: SourceOptions, render_timeout: float = 120.0, selector: str | None = None,
-                  progress: Progress = lambda _m: None, show_renderer: bool = False) -> DesiredState:
+                  progress: Progress = lambda _m: None, show_renderer: bool = False,
+                  capabilities: Callable[[], Any] | None = None) -> DesiredState:
     """desired_apps, then render each app (narrowed by -l).
 
-    Shared by check, render and snapshot; show_renderer is render's progress line (it names the tool).
+    Shared by check, render and snapshot; show_renderer is render's progress line (it names the tool);
+    capabilities gives the destination's (live.capabilities), called only if an app renders Helm.
     """
     from driftcheck.fetch.moments import parse_moment
     from driftcheck.fetch.sources import SourceTrees
@@ -71,7 +74,7 @@ def desired_state(source: SourceOptions, render_timeout: float = 120.0, selector
     desired_by_app: dict[str, list[Resource]] = {}
     all_rendered = []
     for app in discovered.apps:
-        rendered = render_app(trees, app, timeout=render_timeout)
+        rendered = render_app(trees, app, timeout=render_timeout, capabilities=capabilities)
         errors += rendered.errors
         all_rendered.append(replace(rendered, resources=selected(selector, rendered.resources)))
         desired_by_app[app.name] = all_rendered[-1].resources
@@ -102,8 +105,12 @@ def run_audit(options: CheckOptions,
     """The whole run: the Git side once, then one AuditReport per destination cluster; and, when
     --explain was asked, the explanation text."""
     from driftcheck.compare import available_packs, load_rules
+    from driftcheck.live.capabilities import DestinationCapabilities
 
-    git_side = desired_state(options.source, options.render_timeout, options.cluster.selector, progress)
+    cluster = options.cluster  # today's one destination (see destinations)
+    capabilities = DestinationCapabilities(cluster.live_snapshot, lambda: open_reader(cluster), progress)
+    git_side = desired_state(options.source, options.render_timeout, cluster.selector, progress,
+                             capabilities=capabilities)
     discovered = git_side.discovered
     packs = options.rule_packs or discovered.rule_packs or available_packs()
     rules, rule_errors = load_rules(packs, options.rule_files, discovered.rule_sources)
@@ -111,14 +118,14 @@ def run_audit(options: CheckOptions,
     reports: list[AuditReport] = []
     explained = None
     for target in destinations(options, discovered.apps):
-        report, text = audit_cluster(options, git_side, rules, target, progress)
+        report, text = audit_cluster(options, git_side, rules, target, progress, capabilities.reader)
         reports.append(report)
         explained = explained or text
     return reports, explained
 
 
 def audit_cluster(options: CheckOptions, git_side: DesiredState, rules: RuleSet, target: ClusterRun,
-                  progress: Progress) -> tuple[AuditReport, str | None]:
+                  progress: Progress, reader: ClusterReader | None = None) -> tuple[AuditReport, str | None]:
     """One cluster: read live → compare → history → its AuditReport."""
     from driftcheck.compare import CompareOptions, compare_app, coverage, explain
     from driftcheck.fetch.moments import parse_moment
@@ -127,7 +134,7 @@ def audit_cluster(options: CheckOptions, git_side: DesiredState, rules: RuleSet,
     source, cluster, apps = options.source, target.cluster, target.apps
     tree, discovered, desired_by_app = git_side.tree, git_side.discovered, git_side.desired_by_app
     errors = list(git_side.errors)
-    live = read_live(cluster, live_scope(apps, desired_by_app, cluster.all_namespaces), progress)
+    live = read_live(cluster, live_scope(apps, desired_by_app, cluster.all_namespaces), progress, reader)
     # Desired and live objects live until the reports are written: keep the cyclic GC from rescanning
     # them at every collection (bench: -10% CPU at 5,000 and 20,000 objects, same peak RSS).
     gc.freeze()
@@ -183,20 +190,25 @@ def audit_cluster(options: CheckOptions, git_side: DesiredState, rules: RuleSet,
 
 
 def read_live(options: ClusterOptions, scope: tuple[set[tuple[str, str]], set[str] | None],
-              progress: Progress) -> LiveState:
-    """Live objects of the kinds Git uses, in the apps' namespaces, from a snapshot or the API."""
+              progress: Progress, reader: ClusterReader | None = None) -> LiveState:
+    """Live objects of the kinds Git uses, in the apps' namespaces, from a snapshot or the API (through
+    reader when capabilities already opened one: its discovery documents are not asked for again)."""
     kinds, namespaces = scope
     if options.live_snapshot:
         from driftcheck.live.snapshot import read_snapshot
 
         progress(f"live state: snapshot {options.live_snapshot}")
         return read_snapshot(options.live_snapshot, kinds, namespaces, options.selector)
-    from driftcheck.live.cluster import ClusterReader
-
-    reader = ClusterReader(str(options.kubeconfig) if options.kubeconfig else None, options.context,
-                           timeout=options.request_timeout)
+    reader = reader or open_reader(options)
     progress(f"live state: {reader.info.get('server')} ({len(kinds)} kinds)")
     return reader.read(kinds, namespaces, options.selector)
+
+
+def open_reader(options: ClusterOptions) -> ClusterReader:
+    from driftcheck.live.cluster import ClusterReader
+
+    return ClusterReader(str(options.kubeconfig) if options.kubeconfig else None, options.context,
+                         timeout=options.request_timeout)
 
 
 def selected(selector: str | None, resources: list[Resource]) -> list[Resource]:

@@ -5,6 +5,7 @@ from __future__ import annotations
 from collections.abc import Callable
 from dataclasses import dataclass, field, replace
 from pathlib import Path
+from typing import Any
 
 import click
 
@@ -29,6 +30,7 @@ class SnapshotOptions:
 
 def run(options: SnapshotOptions, progress: Progress) -> int:
     """Read the chosen objects and write the snapshot; warn about what could not be captured."""
+    from driftcheck.live.capabilities import read_capabilities
     from driftcheck.live.cluster import ClusterReader
     from driftcheck.live.discovery import gitops_kinds, kinds_named
     from driftcheck.live.snapshot import write_snapshot
@@ -38,10 +40,11 @@ def run(options: SnapshotOptions, progress: Progress) -> int:
     reader = ClusterReader(str(cluster.kubeconfig) if cluster.kubeconfig else None, cluster.context)
     progress(f"live state: {reader.info['server']} (context {reader.info['context']})")
     served = reader.served_types()
+    capabilities = read_capabilities(reader)  # Helm's .Capabilities for this run's charts and later checks
     named = [k.strip() for k in (options.kinds or "").split(",") if k.strip()]
     kinds = kinds_named(served, named) if named else set()
     if options.source.chooses_apps():
-        git_kinds, git_namespaces = git_scope(options, progress)
+        git_kinds, git_namespaces = git_scope(options, progress, lambda: capabilities)
         kinds |= git_kinds
         namespaces |= git_namespaces or set()
     elif not kinds:
@@ -49,6 +52,7 @@ def run(options: SnapshotOptions, progress: Progress) -> int:
     state = reader.read(kinds, None if cluster.all_namespaces or not namespaces else namespaces,
                         cluster.selector)
     state.info["served"] = {t.group_kind for t in served}  # offline, tells "never captured" from "not served"
+    state.info["api_versions"] = capabilities.api_versions if capabilities else ()
     write_snapshot(state, options.out, options.include_secret_values)
     for reason in sorted(state.unreadable.values()):
         progress(f"warning: not captured: {reason}")
@@ -61,13 +65,16 @@ def run(options: SnapshotOptions, progress: Progress) -> int:
     return 0
 
 
-def git_scope(options: SnapshotOptions, progress: Progress) -> tuple[set[tuple[str, str]], set[str] | None]:
-    """What `check` with these flags would read live: the kinds its apps render, in their namespaces."""
+def git_scope(options: SnapshotOptions, progress: Progress, capabilities: Callable[[], Any] | None = None,
+              ) -> tuple[set[tuple[str, str]], set[str] | None]:
+    """What `check` with these flags would read live: the kinds its apps render (with the cluster's
+    capabilities, as check renders them), in their namespaces."""
     from driftcheck.audit import desired_state, live_scope
 
     if options.source.paths and len(options.namespaces) > 1:
         raise DriftcheckError("with --path, give one -n: the apps' destination namespace")
     source = replace(options.source, namespace=next(iter(options.namespaces), ""))
     source, _ = with_config_defaults(source)
-    git_side = desired_state(source, selector=options.cluster.selector, progress=progress)
+    git_side = desired_state(source, selector=options.cluster.selector, progress=progress,
+                             capabilities=capabilities)
     return live_scope(git_side.discovered.apps, git_side.desired_by_app, options.cluster.all_namespaces)

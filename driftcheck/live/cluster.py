@@ -71,7 +71,7 @@ class ClusterReader:
                                 "scope": {"kinds": set(kinds), "selector": selector,
                                           "namespaces": set(namespaces) if namespaces is not None else None}})
         deadline = time.monotonic() + READ_DEADLINE * self._connection.timeout[1]
-        found = discover(self._discovery_document, kinds)
+        found = discover(self.discovery_document, kinds)
         state.not_served = found.not_served
         state.cluster_scoped = found.cluster_scoped
         for (group, kind), reason in found.failed.items():
@@ -114,14 +114,15 @@ class ClusterReader:
     def served_types(self) -> list[ApiType]:
         """Every listable type the cluster serves (preferred versions), e.g. to choose what to snapshot."""
         try:
-            return served_types(self._discovery_document)
+            return served_types(self.discovery_document)
         except ApiError as exc:
             raise DriftcheckError(f"API discovery on {self._connection.server} failed: {exc}") from None
 
     def close(self) -> None:
         self._connection.close()
 
-    def _discovery_document(self, path: str) -> dict[str, Any]:
+    def discovery_document(self, path: str) -> dict[str, Any]:
+        """One discovery document (`/apis`, `/api/v1`), read once per reader however often asked."""
         if path not in self._discovery:
             self._discovery[path] = self._connection.get(path)
         return self._discovery[path]

@@ -132,10 +132,42 @@ def _header(state: LiveState, include_secret_values: bool) -> dict[str, Any]:
         "clusterScoped": [_gk(g, k) for g, k in sorted(state.cluster_scoped)],
         "notServed": [_gk(g, k) for g, k in sorted(state.not_served)],
         **({"servedKinds": [_gk(g, k) for g, k in sorted(info["served"])]} if info.get("served") else {}),
+        # Helm's .Capabilities.APIVersions for charts audited against this snapshot (live/capabilities.py)
+        **({"apiVersions": list(info["api_versions"])} if info.get("api_versions") else {}),
         "unreadable": [{"group": g, "kind": k, "namespace": ns, "reason": reason}
                        for (g, k, ns), reason in sorted(state.unreadable.items())],
         "objects": len(state.resources),
     }
+
+
+def read_header(path: Path) -> dict[str, Any] | None:
+    """The first DriftcheckSnapshot header of a snapshot file or directory, reading no further than each
+    file's first document (what `check` needs before rendering, without reading every object twice)."""
+    files = [path] if path.is_file() else sorted(
+        p for p in path.rglob("*") if p.is_file() and p.suffix.lower() in SNAPSHOT_SUFFIXES)
+    for file in files:
+        lines: list[str] = []
+        started = False
+        try:
+            with file.open(encoding="utf-8") as text:
+                for line in text:
+                    if DOCUMENT_START.match(line):
+                        if started:
+                            break
+                        started = True
+                    elif started:
+                        lines.append(line)
+                    elif line.strip() and not line.startswith("#"):
+                        break  # kubectl output or JSON: no header of ours
+        except (OSError, UnicodeDecodeError):
+            continue  # read_snapshot words it
+        try:
+            docs = load_documents("".join(lines))
+        except ValueError:
+            continue
+        if docs and isinstance(docs[0], dict) and docs[0].get("kind") == HEADER_KIND:
+            return docs[0]
+    return None
 
 
 def _gk(group: str, kind: str) -> dict[str, str]:

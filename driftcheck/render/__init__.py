@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import contextlib
 import posixpath
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -46,11 +47,15 @@ class Rendered:
     _index: dict[ResourceKey, Resource] = field(default_factory=dict, repr=False)
 
 
+CapabilitiesOf = Capabilities | Callable[[], Capabilities | None] | None
+
+
 def render_app(sources: SourceTrees | Tree, app: App, timeout: float = 120,
-               capabilities: Capabilities | None = None) -> Rendered:
+               capabilities: CapabilitiesOf = None) -> Rendered:
     """Desired objects of every source of app, in `sources` order (a later source's object replaces an
     earlier one's, as in ArgoCD); errors carry the app's name and never raise. sources may be a bare
-    tree: the run's commit, for apps that only use this repository."""
+    tree: the run's commit, for apps that only use this repository. capabilities may be a callable,
+    called only for a source Helm renders (reading them costs requests a run without charts never makes)."""
     trees = sources if isinstance(sources, SourceTrees) else SourceTrees(sources)
     out = Rendered(app)
     with contextlib.ExitStack() as exports:
@@ -65,7 +70,7 @@ def render_app(sources: SourceTrees | Tree, app: App, timeout: float = 120,
 
 
 def _render_source(trees: SourceTrees, app: App, source: AppSource, refs: dict[str, Path], out: Rendered,
-                   timeout: float, capabilities: Capabilities | None) -> None:
+                   timeout: float, capabilities: CapabilitiesOf) -> None:
     """One source's objects into out."""
     try:
         located = trees.locate(source.source)
@@ -84,6 +89,8 @@ def _render_source(trees: SourceTrees, app: App, source: AppSource, refs: dict[s
         out.errors.append(RunError(refused, app=app.name, file=path, stage="render"))
         return
     out.renderer = f"{out.renderer}+{renderer}" if out.renderer else renderer
+    if callable(capabilities):
+        capabilities = capabilities() if renderer == "helm" else None
     target = Target(app.name, app.namespace, str(app.defined_by), refs=refs if _multi_source(app) else None,
                     capabilities=capabilities, offline=trees.fetch.offline, charts=trees.chart)
     output = RENDERERS[renderer](tree, path, options, target, timeout)
