@@ -16,7 +16,8 @@ from urllib.parse import urlsplit, urlunsplit
 
 from driftcheck.apps.argocd import apps_from_argocd, find_application_documents
 from driftcheck.apps.config import Config, load_config, parse_config
-from driftcheck.apps.urls import infer_repo_urls
+from driftcheck.apps.source_overrides import with_source_overrides
+from driftcheck.apps.urls import infer_repo_urls, normalize_repo_url
 from driftcheck.fetch.git import is_remote, remote_urls
 from driftcheck.fetch.tree import CommitTree
 from driftcheck.model import (
@@ -80,6 +81,8 @@ def find_apps(tree: CommitTree, options: AppOptions) -> FoundApps:
         urls, note = infer_repo_urls(documents, known)
         if note:
             found.notes.append(note)
+        documents, broken = with_source_overrides(tree, documents, {normalize_repo_url(u) for u in urls})
+        found.errors += broken
         apps, found.skipped = apps_from_argocd(documents, urls)
         taken = {a.name for a in found.apps}
         for app in apps:

@@ -14,6 +14,7 @@ import posixpath
 from collections.abc import Mapping
 from typing import Any
 
+from driftcheck.apps.urls import Document, normalize_repo_url
 from driftcheck.fetch.tree import FileReader
 from driftcheck.model import RunError
 from driftcheck.render.yaml import YAMLStreamError, load_documents
@@ -68,3 +69,40 @@ def merge_patch(target: Any, patch: Any) -> Any:
         else:
             out[key] = merge_patch(out.get(key), value)
     return out
+
+
+def with_source_overrides(tree: FileReader, documents: list[Document], wanted: set[str],
+                          ) -> tuple[list[Document], list[RunError]]:
+    """The Application documents with the override files of this repository merged into each source
+    that renders from it (spec.source, or every entry of spec.sources with a path). An Application
+    whose override file is broken is left out, with the error naming the app and the file: ArgoCD does
+    not render it either."""
+    out: list[Document] = []
+    errors: list[RunError] = []
+    for body, file, line in documents:
+        spec = body.get("spec")
+        name = str((body.get("metadata") or {}).get("name") or "") if isinstance(body.get("metadata"), dict) \
+            else ""
+        if body.get("kind") != "Application" or not isinstance(spec, dict) or not name:
+            out.append((body, file, line))
+            continue
+        multi = isinstance(spec.get("sources"), list) and bool(spec["sources"])
+        sources = spec["sources"] if multi else [spec.get("source")]
+        merged_sources: list[Any] = []
+        failed: list[RunError] = []
+        for source in sources:
+            if not isinstance(source, dict) or source.get("chart") or (multi and not source.get("path")) \
+                    or normalize_repo_url(str(source.get("repoURL") or "")) not in wanted:
+                merged_sources.append(source)
+                continue
+            merged, _, problems = merge_source_overrides(tree, str(source.get("path") or "").strip("/"),
+                                                         name, source)
+            failed += problems
+            merged_sources.append(merged)
+        if failed:
+            errors += [RunError(e.message, app=name, file=e.file, line=e.line, stage="source")
+                       for e in failed]
+            continue
+        new_spec = {**spec, "sources": merged_sources} if multi else {**spec, "source": merged_sources[0]}
+        out.append(({**body, "spec": new_spec}, file, line))
+    return out, errors

@@ -106,7 +106,7 @@ def _render_exported(tree: Tree, root: Path, path: str, options: Render, target:
         except HelmError as e:
             out.errors.append(RunError(str(e), app=target.app, file=chart_file))
             return out
-    docs, errors = load_manifests(text.encode(), f"helm template {path}")
+    docs, errors = load_manifests(text.encode(), f"helm template {path}", duplicate_keys="last")
     out.errors.extend(errors)
     sources = _sources_by_line(text, path)
     for body, line in docs:

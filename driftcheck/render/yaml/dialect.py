@@ -138,3 +138,13 @@ def _replace_surrogates(value: Any) -> Any:
     if isinstance(value, dict):
         return {_replace_surrogates(k): _replace_surrogates(v) for k, v in value.items()}
     return value
+
+
+def is_list(body: dict[str, Any]) -> bool:
+    """ArgoCD flattens any object whose `items` is a list (unstructured IsList), whatever its kind."""
+    return isinstance(body.get("items"), list)
+
+
+def is_null_list(body: dict[str, Any]) -> bool:
+    """A `*List` with `items: null` renders to nothing in ArgoCD (`isNullList`)."""
+    return str(body.get("kind") or "").endswith("List") and "items" in body and body["items"] is None

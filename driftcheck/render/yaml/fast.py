@@ -57,11 +57,11 @@ def load_fast(data: bytes) -> list[Manifest] | None:
                 continue
             body = _value(node, 0)
             line = node.start_mark.line + 1
-            if body.get("kind") == "List" and isinstance(body.get("items"), list):
+            if dialect.is_list(body):
                 lines = item_lines(node, 0)
                 out.extend((item, lines[i] if i < len(lines) else line)
                            for i, item in enumerate(body["items"]) if isinstance(item, dict))
-            else:
+            elif not dialect.is_null_list(body):
                 out.append((body, line))
     except Exception:  # whatever it is, the full path reports it as it always has
         return None

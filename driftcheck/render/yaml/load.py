@@ -98,7 +98,7 @@ class _TooLarge(Exception):
 
 def load_manifests(data: bytes, file: str, duplicate_keys: DuplicateKeys = "error",
                    ) -> tuple[list[Manifest], list[RunError]]:
-    """Every object in a YAML or JSON file, with its 1-based start line; `kind: List` is flattened.
+    """Every object in a YAML or JSON file, with its 1-based start line; lists are flattened as ArgoCD does.
 
     Empty documents and non-mapping documents are dropped here; callers decide what a mapping
     without apiVersion/kind means. The line is that of the document's first content line.
@@ -169,9 +169,10 @@ def _load_json(data: bytes, file: str) -> tuple[list[Manifest], list[RunError]]:
     line = data[:first].count(b"\n") + 1
     if not isinstance(doc, dict):
         return [], []
-    if doc.get("kind") == "List" and isinstance(doc.get("items"), list):
+    if dialect.is_list(doc):
         return [(item, line) for item in doc["items"] if isinstance(item, dict)], []
-    return [(doc, line)], []
+    return ([] if dialect.is_null_list(doc) else [(doc, line)]), []
+
 
 
 _local = threading.local()
@@ -209,11 +210,11 @@ def _load_chunk(chunk: bytes, file: str, offset: int, out: list[Manifest],
             constructor.repeated.clear()
             if not isinstance(body, dict):
                 continue
-            if body.get("kind") == "List" and isinstance(body.get("items"), list):
+            if dialect.is_list(body):
                 lines = item_lines(node, offset)
                 out.extend((item, lines[i] if i < len(lines) else line)
                            for i, item in enumerate(body["items"]) if isinstance(item, dict))
-            else:
+            elif not dialect.is_null_list(body):
                 out.append((body, line))
         return None
     except MarkedYAMLError as e:

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import json
 
+import pytest
 import yaml
 
 from driftcheck.render.yaml import dump_yaml, load_manifests
@@ -97,7 +98,8 @@ def test_dump_yaml_reads_back_identically_by_us_and_by_pyyaml() -> None:
 
 
 def test_a_repeated_key_read_as_argocd_reads_manifests_keeps_the_later_value_with_a_warning() -> None:
-    data = (b"apiVersion: v1\nkind: Service\nmetadata:\n  name: s\n  labels:\n    a: one\n  labels:\n    b: two\n"
+    data = (b"apiVersion: v1\nkind: Service\nmetadata:\n  name: s\n  labels:\n    a: one\n"
+            b"  labels:\n    b: two\n"
             b"---\napiVersion: v1\nkind: ConfigMap\nmetadata: {name: c}\n")
     docs, problems = load_manifests(data, "svc.yaml", duplicate_keys="last")
     assert [body["metadata"].get("labels") for body, _ in docs] == [{"b": "two"}, None]
@@ -106,3 +108,20 @@ def test_a_repeated_key_read_as_argocd_reads_manifests_keeps_the_later_value_wit
     assert 'mapping key "labels" repeated (first at line 5)' in warning.message
     _, refused = load_manifests(data, "svc.yaml")  # kustomize (kyaml) refuses the same file
     assert refused[0].severity == "error" and 'duplicate mapping key "labels"' in refused[0].message
+
+
+@pytest.mark.parametrize("text", [
+    "apiVersion: v1\nkind: ConfigMapList\nitems:\n- {apiVersion: v1, kind: ConfigMap, metadata: {name: a}}\n"
+    "- {apiVersion: v1, kind: ConfigMap, metadata: {name: b}}\n",
+    '{"apiVersion": "v1", "kind": "ConfigMapList", "items": [{"apiVersion": "v1", "kind": "ConfigMap", '
+    '"metadata": {"name": "a"}}, {"apiVersion": "v1", "kind": "ConfigMap", "metadata": {"name": "b"}}]}',
+])
+def test_any_object_with_an_items_list_is_flattened_as_argocd_does(text: str) -> None:
+    docs, errors = load_manifests(text.encode(), "list.yaml")
+    assert errors == [] and [d["metadata"]["name"] for d, _ in docs] == ["a", "b"]
+
+
+def test_a_list_kind_with_null_items_renders_to_nothing() -> None:
+    docs, errors = load_manifests(b"apiVersion: v1\nkind: SecretList\nitems: null\n---\n"
+                                  b"apiVersion: v1\nkind: ConfigMap\nmetadata: {name: kept}\n", "l.yaml")
+    assert errors == [] and [d["metadata"]["name"] for d, _ in docs] == ["kept"]
