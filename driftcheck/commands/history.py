@@ -1,4 +1,5 @@
-"""`driftcheck history`: each chosen app's dated deploys on the first-parent chain of --revision/--at."""
+"""`driftcheck history`: each chosen app's dated deploys on the first-parent chain of --revision/--at
+(for an app of another repository, that repository's chain at its source's revision; see history.sources)."""
 
 from __future__ import annotations
 
@@ -6,8 +7,9 @@ from datetime import UTC, datetime
 
 from driftcheck.audit import desired_apps
 from driftcheck.commands.options import SourceOptions
-from driftcheck.fetch.moments import flag_moment, parse_since
-from driftcheck.history import HistoryApp, HistoryResult, app_history
+from driftcheck.fetch.moments import flag_moment, parse_moment, parse_since
+from driftcheck.fetch.sources import SourceTrees
+from driftcheck.history import HistoryApp, HistoryResult, source_history
 from driftcheck.model import DriftcheckError
 
 
@@ -23,10 +25,11 @@ def histories(source: SourceOptions, since: str | None = None, until: str | None
     if start and end and start > end:
         raise DriftcheckError(f"--since {since} is after --until {until}")
     repo, tree, discovered = desired_apps(source)
+    trees = SourceTrees(tree, fetch=source.fetch, at=parse_moment(source.at) if source.at else None)
     # the text forms show events only: the timeline keeps no bodies
     found: list[tuple[HistoryApp, HistoryResult]] = [
-        (app, app_history(repo, app, tree.sha, start, end, author, keep=set())) for app in discovered.apps
-        if app.local_source is not None]
+        (app, source_history(repo, app, trees, tree.sha, start, end, author, keep=set()))
+        for app in discovered.apps]
     missing = [str(error) for _, result in found if not result.found for error in result.errors]
     if missing:
         raise DriftcheckError("; ".join(missing))

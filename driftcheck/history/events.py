@@ -8,12 +8,14 @@ the files are the chart directory and its values files; its events list files, n
 from __future__ import annotations
 
 import bisect
+import posixpath
 import re
 from typing import Any
 
 import git
 
 from driftcheck.fetch.gitobjects import Change, LogCommit
+from driftcheck.history.changes import changed_pointers, chart_changes
 from driftcheck.history.readset import FileRole
 from driftcheck.history.state import AppState, Snapshot, StateReader, container_images, replica_count
 from driftcheck.model import DeployEvent, ResourceKey, utf8_text
@@ -33,6 +35,10 @@ def deploy_event(repo: git.Repo, app_name: str, commit: LogCommit, relevant: lis
                          for c in relevant)
     renamed = {c.new: c.old for c in relevant if c.status == "R" and c.new}
     describe_changes(event, before, after, renamed)
+    for change in relevant:  # a wrapper chart's dependency bump: "dependency x 64.0.0 → 65.0.0"
+        if change.new and change.old and posixpath.basename(change.new) == "Chart.yaml":
+            old, new = states.blobs.read(change.old_blob), states.blobs.read(change.new_blob)
+            event.sources += [c.entry() for c in chart_changes(old, new, change.new)]
     broken = []
     for change in relevant:
         err = after.broken.get(change.new or "")
@@ -45,9 +51,7 @@ def deploy_event(repo: git.Repo, app_name: str, commit: LogCommit, relevant: lis
         notes.append(f"changes only a render shows (patches, generators, charts; objects not compared): "
                      f"{', '.join(unseen)}")
     event.note = utf8_text("; ".join(notes))  # file names a report writes as UTF-8
-    match = REVERT_RE.search(commit.message)
-    if match:
-        event.revert_of = _full_sha(repo, match.group(1))
+    event.revert_of = revert_of(repo, commit.message)
     if len(commit.parents) > 1:
         event.merged = _merged(repo, commit, relevant)
     return event
@@ -67,6 +71,12 @@ def _unapplied(states: StateReader, state: AppState, path: str) -> dict[str, Any
     """The fields of a kustomization whose effect history does not compute."""
     docs = states.parse(state.files[path], path)[0] if path in state.files else []
     return {k: v for k, v in docs[0][0].items() if k not in APPLIED_KUSTOMIZE_FIELDS} if docs else {}
+
+
+def revert_of(repo: git.Repo, message: str) -> str | None:
+    """The commit a `git revert` message names, as a full SHA when the repository has it."""
+    match = REVERT_RE.search(message)
+    return _full_sha(repo, match.group(1)) if match else None
 
 
 def _full_sha(repo: git.Repo, short: str) -> str:
@@ -150,20 +160,3 @@ def mark_restores(events: list[DeployEvent], timeline: list[Snapshot]) -> None:
         at = bisect.bisect_left(same, i + 2)
         if at < len(same):
             event.restores = timeline[same[at]].commit
-
-
-def changed_pointers(old: Any, new: Any, prefix: str = "") -> list[str]:
-    """JSON pointers of what differs; an added or removed subtree is reported at its root."""
-    if isinstance(old, dict) and isinstance(new, dict):
-        out: list[str] = []
-        for key in sorted(set(old) | set(new)):
-            if old.get(key) != new.get(key) or (key in old) != (key in new):
-                token = str(key).replace("~", "~0").replace("/", "~1")
-                out += changed_pointers(old.get(key), new.get(key), f"{prefix}/{token}")
-        return out
-    if isinstance(old, list) and isinstance(new, list):
-        if len(old) != len(new):
-            return [prefix]
-        return [p for i, (a, b) in enumerate(zip(old, new, strict=True))
-                for p in changed_pointers(a, b, f"{prefix}/{i}")]
-    return [] if old == new else [prefix or "/"]

@@ -37,6 +37,7 @@ class HistoryResult:
     # Unfiltered: the state after each deploy, newest first (the first is the state at the revision).
     timeline: list[Snapshot] = field(default_factory=list)
     found: bool = True  # False when the app's path never held anything the app reads
+    source: str = ""  # where the walk read: "" = the audited repository, else the other repository or chart
 
 
 def app_history(repo: git.Repo, app: HistoryApp, revision: str = "HEAD", since: datetime | None = None,
@@ -56,12 +57,18 @@ def app_history(repo: git.Repo, app: HistoryApp, revision: str = "HEAD", since: 
         raise DriftcheckError(f"--since {since.isoformat()} is after --until {until.isoformat()}")
     with ObjectReader(repo.git_dir) as blobs:
         result = _Walker(repo, app, blobs, keep).run(revision, since)
-    wanted = author.lower() if author else None
-    result.events = [e for e in result.events
-                     if (since is None or datetime.fromisoformat(e.date) >= since)
-                     and (until is None or datetime.fromisoformat(e.date) <= until)
-                     and (wanted is None or wanted in e.author.lower())]
+    result.events = chosen(result.events, since, until, author)
     return result
+
+
+def chosen(events: list[DeployEvent], since: datetime | None, until: datetime | None,
+           author: str | None) -> list[DeployEvent]:
+    """The events --since/--until (committer date) and --author (substring, any case) keep."""
+    wanted = author.lower() if author else None
+    return [e for e in events
+            if (since is None or datetime.fromisoformat(e.date) >= since)
+            and (until is None or datetime.fromisoformat(e.date) <= until)
+            and (wanted is None or wanted in e.author.lower())]
 
 
 class _Walker:

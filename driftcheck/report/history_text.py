@@ -9,8 +9,10 @@ from __future__ import annotations
 import json
 from collections.abc import Sequence
 from dataclasses import asdict
+from typing import Any
 
 from driftcheck.history import HistoryApp, HistoryResult
+from driftcheck.history.changes import describe
 from driftcheck.model import DeployEvent
 from driftcheck.report.markdown import code as markdown_code
 from driftcheck.report.markdown import text as markdown_text
@@ -18,16 +20,19 @@ from driftcheck.textsafe import for_terminal
 
 
 def format_histories(found: Sequence[tuple[HistoryApp, HistoryResult]], fmt: str) -> str:
-    """Histories as `table` (terminal), `md` (Markdown) or `json` ({apps: [{app, path, events, ...}]})."""
+    """Histories as `table` (terminal), `md` (Markdown) or `json` ({apps: [{app, path, events, ...}]});
+    `source` says where an app of another repository or of a chart repository was read."""
     if fmt == "json":
-        apps = [{"app": app.name, "path": app.path, "events": [asdict(e) for e in r.events], "notes": r.notes,
+        apps = [{"app": app.name, "path": app.path, **({"source": r.source} if r.source else {}),
+                 "events": [_event_json(e) for e in r.events], "notes": r.notes,
                  "errors": [asdict(e) for e in r.errors]} for app, r in found]
         return json.dumps({"apps": apps}, indent=2, ensure_ascii=False)
     md = fmt == "md"
     safe = markdown_text if md else for_terminal
     lines: list[str] = []
     for app, result in found:
-        title = f"{safe(app.name)} ({safe(app.path)})"
+        title = f"{safe(app.name)} ({safe(app.path)}{' in ' if app.path and result.source else ''}" \
+                f"{safe(result.source)})"
         lines.append(f"## {title}" if md else f"app {title}")
         if md and result.events:
             lines += ["", "| date | commit | author | change |", "|---|---|---|---|"]
@@ -49,8 +54,17 @@ def format_histories(found: Sequence[tuple[HistoryApp, HistoryResult]], fmt: str
     return "\n".join(lines).rstrip("\n")
 
 
+def _event_json(event: DeployEvent) -> dict[str, Any]:
+    """An event as JSON; `sources` only where something changed there (other events read as before)."""
+    entry = asdict(event)
+    if not event.sources:
+        del entry["sources"]
+    return entry
+
+
 def _details(event: DeployEvent) -> list[str]:
-    out = [f"image {i['resource']} {i['container']}: {i['from'] or '(none)'} → {i['to'] or '(none)'}"
+    out = [describe(s) for s in event.sources]
+    out += [f"image {i['resource']} {i['container']}: {i['from'] or '(none)'} → {i['to'] or '(none)'}"
            for i in event.images]
     out += [f"replicas {r['resource']}: {r['from']} → {r['to']}" for r in event.replicas]
     for r in event.resources:
