@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import gc
 from collections.abc import Callable
-from dataclasses import dataclass, replace
+from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Any
 
@@ -13,6 +13,7 @@ from driftcheck.commands.options import CheckOptions, ClusterOptions, SourceOpti
 from driftcheck.kube import AppTally, tally_apps
 from driftcheck.model import (
     App,
+    AppResolution,
     AuditReport,
     LiveState,
     Resource,
@@ -38,6 +39,7 @@ class DesiredState:
     desired_by_app: dict[str, list[Resource]]
     errors: list[RunError]
     rendered: list[Any]  # source.render.Rendered per app, narrowed by -l: what `render` writes
+    resolutions: dict[str, AppResolution] = field(default_factory=dict)  # what each app's sources were
 
 
 def desired_apps(source: SourceOptions, progress: Progress = lambda _m: None) -> tuple[Any, Any, Any]:
@@ -73,9 +75,11 @@ def desired_state(source: SourceOptions, render_timeout: float = 120.0, selector
     errors = list(discovered.errors)
     desired_by_app: dict[str, list[Resource]] = {}
     all_rendered = []
+    resolutions: dict[str, AppResolution] = {}
     for app in discovered.apps:
         rendered = render_app(trees, app, timeout=render_timeout, capabilities=capabilities)
         errors += rendered.errors
+        resolutions[app.name] = app_resolution(trees, rendered)
         all_rendered.append(replace(rendered, resources=selected(selector, rendered.resources)))
         desired_by_app[app.name] = all_rendered[-1].resources
         line = f"  app {app.name}: {len(rendered.resources)} objects from "
@@ -83,7 +87,36 @@ def desired_state(source: SourceOptions, render_timeout: float = 120.0, selector
             progress(f"{line}{app.shown_source or '.'} ({rendered.renderer or 'not rendered'})")
         else:
             progress(f"{line}{app.shown_source}")
-    return DesiredState(repo, tree, discovered, desired_by_app, errors, all_rendered)
+    return DesiredState(repo, tree, discovered, desired_by_app, errors, all_rendered, resolutions)
+
+
+def app_resolution(trees: Any, rendered: Any) -> AppResolution:
+    """What each source of the rendered app resolved to (SourceTrees located each once this run, so
+    asking again fetches nothing), what the render resolved beyond them, and the hooks it listed."""
+    from driftcheck.fetch.sources import SourceError
+    from driftcheck.model import ChartSource, GitSource, ListedHook, ResolvedSource
+    from driftcheck.scrub import mask_url
+
+    sources: list[ResolvedSource] = []
+    for app_source in rendered.app.sources:
+        source = app_source.source
+        try:
+            located = trees.locate(source)
+        except SourceError:
+            located = None  # the render's error says why
+        resolved = located.revision if located else ""
+        if isinstance(source, ChartSource):
+            sources.append(ResolvedSource("oci" if source.repository.startswith("oci://") else "chart",
+                                          mask_url(source.repository), source.chart, source.version,
+                                          resolved, located.tree.sha if located else ""))
+        elif isinstance(source, GitSource):
+            sources.append(ResolvedSource("git", mask_url(source.url), source.path,
+                                          source.revision or "HEAD", resolved))
+        else:
+            sources.append(ResolvedSource("oci", mask_url(source.url), source.path, source.reference,
+                                          resolved))
+    hooks = [ListedHook(h.resource, h.types, h.origin.file, h.origin.line) for h in rendered.hooks]
+    return AppResolution(sources, list(rendered.notes), hooks)
 
 
 @dataclass(frozen=True)
@@ -185,6 +218,8 @@ def audit_cluster(options: CheckOptions, git_side: DesiredState, rules: RuleSet,
         errors=errors,
         skipped_apps=discovered.skipped,
         warnings=warnings,
+        resolutions={app.name: git_side.resolutions[app.name] for app in apps
+                     if app.name in git_side.resolutions},
     )
     return report, explained
 

@@ -47,7 +47,7 @@ def run(options: RenderOptions, progress: Callable[[str], None]) -> int:
                          for s in state.discovered.skipped],
     }
     written = write_desired(options.out, state.rendered, manifest_source, options.include_secret_values,
-                            state.discovered.errors)
+                            state.discovered.errors, state.resolutions)
     for error in written.errors:
         progress(f"{error.severity}: {error}")
     click.echo(f"wrote {written.objects} objects and MANIFEST.json to {options.out}")

@@ -15,15 +15,17 @@ import json
 import os
 import shutil
 import tempfile
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
 from driftcheck import __version__
 from driftcheck.compare.secrets import redact_secret_values
-from driftcheck.model import DriftcheckError, Resource, RunError, split_api_version, utf8_text
+from driftcheck.model import AppResolution, DriftcheckError, Resource, RunError, split_api_version, utf8_text
 from driftcheck.render import Rendered
 from driftcheck.render.yaml import dump_yaml
+from driftcheck.report.json_report import resolution_entry
 
 SCHEMA = "driftcheck.render/v1"
 MANIFEST = "MANIFEST.json"
@@ -49,7 +51,8 @@ def canonical_digest(body: dict[str, Any]) -> str:
 
 
 def write_desired(out: Path, rendered: list[Rendered], source: dict[str, Any],
-                  include_secret_values: bool = False, errors: list[RunError] | None = None) -> Written:
+                  include_secret_values: bool = False, errors: list[RunError] | None = None,
+                  resolutions: Mapping[str, AppResolution] | None = None) -> Written:
     """Write every app's objects and MANIFEST.json into out (replacing an earlier render there).
 
     out must be empty, absent, or an earlier render (it holds a MANIFEST.json); anything else is a
@@ -62,6 +65,9 @@ def write_desired(out: Path, rendered: list[Rendered], source: dict[str, Any],
     staging = Path(tempfile.mkdtemp(prefix=f".{out.name}.", dir=out.parent))
     try:
         objects, apps = _write_objects(staging, rendered, include_secret_values, result.errors)
+        for app in apps:  # what each app's sources resolved to, and its hooks, as the JSON report has them
+            if app["name"] in (resolutions or {}):
+                app.update(resolution_entry((resolutions or {})[app["name"]]))
         result.objects = len(objects)
         manifest = {
             # `kubectl apply -R -f DIR` reads every .json file: to kubectl this one is an empty List.

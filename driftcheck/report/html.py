@@ -63,7 +63,7 @@ def render_html(doc: dict[str, Any]) -> Iterator[str]:
         tiles=[(key, status, doc["summary"][key]) for key, status in present.SUMMARY_KEYS.items()],
         age=lambda r: present.drift_age(r["first_seen"], doc["generated_at"], r["status"]),
         live_commit=present.live_commit_text, pointer=present.pointer_parts, search_text=search_text,
-        history=history_rows(doc["history"]))
+        history=history_rows(doc["history"]), source_rows=source_rows(doc))
 
 
 def verdict(summary: dict[str, int]) -> tuple[str, str, str]:
@@ -98,6 +98,14 @@ def app_rows(doc: dict[str, Any]) -> list[dict[str, Any]]:
              "path": info.get(t.name, {}).get("path", ""), "origin": info.get(t.name, {}).get("origin", ""),
              "reason": info.get(t.name, {}).get("reason", "")}
             for t in sorted(tallies, key=AppTally.worst_first)]
+
+
+def source_rows(doc: dict[str, Any]) -> list[dict[str, Any]]:
+    """Apps whose sources say more than this repository at the run's commit: their sources in words,
+    what the render resolved (dependencies) and their hooks."""
+    return [{"name": a["name"], "sources": [present.source_line(s) for s in a.get("sources") or []],
+             "resolved": a.get("resolved") or [], "hooks": a.get("hooks") or []}
+            for a in doc["apps"] if present.notable_sources(a)]
 
 
 def search_text(r: dict[str, Any]) -> str:

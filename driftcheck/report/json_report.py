@@ -23,6 +23,7 @@ from typing import Any
 
 from driftcheck.model import (
     STATUSES,
+    AppResolution,
     AuditReport,
     DeployEvent,
     FieldDiff,
@@ -38,7 +39,8 @@ MAX_DEPTH = 520
 TOOL_NAME = "driftcheck"
 # Sections sealed one by one so that verify can name the part that changed.
 SECTIONS = ("schema", "generated_at", "tool", "source", "cluster", "rules", "summary", "apps", "resources",
-            "coverage", "unmanaged", "history", "errors", "warnings", "audit_log")
+            "coverage", "unmanaged", "history", "errors", "warnings", "audit_log", "provenance")
+OPTIONAL = ("warnings", "provenance")  # sections sealed only when present: reports without stay as they were
 
 
 def to_document(report: AuditReport) -> dict[str, Any]:
@@ -66,6 +68,8 @@ def to_document(report: AuditReport) -> dict[str, Any]:
         doc["warnings"] = sorted((error_entry(e) for e in report.warnings), key=_error_order)
     if report.audit_log is not None:  # --audit-log: the files read, what they cover, the findings
         doc["audit_log"] = plain(report.audit_log)
+    if report.provenance is not None:  # --trusted-signers: the trust file, counts, the findings
+        doc["provenance"] = plain(report.provenance)
     return seal(doc)
 
 
@@ -78,7 +82,7 @@ def seal(doc: dict[str, Any]) -> dict[str, Any]:
 
 
 def section_digests(doc: dict[str, Any]) -> dict[str, str]:
-    return {name: sha256(canonical(doc.get(name))) for name in SECTIONS if name in doc or name != "warnings"}
+    return {name: sha256(canonical(doc.get(name))) for name in SECTIONS if name in doc or name not in OPTIONAL}
 
 
 def content_digest(doc: dict[str, Any]) -> str:
@@ -205,7 +209,18 @@ def event_entry(e: DeployEvent) -> dict[str, Any]:
     return {"commit": e.commit, "date": e.date, "author": e.author, "committer": e.committer,
             "message": e.message, "app": e.app, "files": sorted(e.files), "resources": plain(e.resources),
             "images": plain(e.images), "replicas": plain(e.replicas), "revert_of": e.revert_of,
-            "restores": e.restores, "merged": list(e.merged), "note": e.note}
+            "restores": e.restores, "merged": list(e.merged), "note": e.note,
+            "signature": plain(e.signature), "landing": plain(e.landing)}
+
+
+def resolution_entry(r: AppResolution) -> dict[str, Any]:
+    """An app's `sources` (what each resolved to), `resolved` (the render's own resolutions, such as
+    chart dependencies, in words) and `hooks` (listed, never compared), in the order they were met."""
+    return {"sources": [{"type": s.type, "repository": s.repository, "path": s.path, "requested": s.requested,
+                         "resolved": s.resolved, "digest": s.digest} for s in r.sources],
+            "resolved": list(r.resolved),
+            "hooks": sorted(({"resource": h.resource, "types": h.types, "file": h.file, "line": h.line}
+                             for h in r.hooks), key=lambda h: (h["resource"], h["file"], h["line"]))}
 
 
 def error_entry(e: RunError) -> dict[str, Any]:
@@ -258,6 +273,10 @@ def _pick(values: dict[str, Any], keys: tuple[str, ...]) -> dict[str, Any]:
 def _apps(report: AuditReport) -> list[dict[str, Any]]:
     """The apps that ran, plus the ones skipped (status "skipped", with the reason), by name."""
     rows = [plain(a) for a in report.apps]
+    for row in rows:
+        resolution = report.resolutions.get(str(row.get("name")))
+        if resolution is not None:  # rendered this run: its sources as resolved, and its hooks
+            row.update(resolution_entry(resolution))
     named = {row.get("name") for row in rows}
     rows += [{"name": s.name, "origin": s.origin, "status": "skipped", "reason": s.reason}
              for s in report.skipped_apps if s.name not in named]

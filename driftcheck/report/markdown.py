@@ -49,6 +49,7 @@ def render_markdown(doc: dict[str, Any]) -> str:
             lines.append(f"\n… and {len(differing) - MAX_LISTED} more in the HTML report.")
     if doc.get("audit_log"):
         lines += who_changed_it(doc)
+    lines += sources(doc)
     if doc["errors"]:
         lines += ["", "**Errors**", ""]
         lines += [error_line(e) for e in doc["errors"][:MAX_LISTED]]
@@ -76,6 +77,25 @@ def who_changed_it(doc: dict[str, Any]) -> list[str]:
                          f"({text(d['changed_by']['manager'])}): {text(who(identity))}")
             if len(lines) > MAX_LISTED + 3:
                 return [*lines, "", "… the rest in the HTML report."]
+    return lines
+
+
+def sources(doc: dict[str, Any]) -> list[str]:
+    """Apps rendered from charts or other repositories: what each resolved to, and the hooks listed."""
+    apps = [a for a in doc["apps"] if present.notable_sources(a)]
+    if not apps:
+        return []
+    lines = ["", "**Sources** (as resolved this run; hooks are listed, not compared)", ""]
+    for a in apps[:MAX_LISTED]:
+        parts = [code(present.source_line(s)) for s in a.get("sources") or []]
+        parts += [text(note) for note in a.get("resolved") or []]
+        if a.get("hooks"):
+            parts.append("hooks: " + ", ".join(f"{code(h['resource'])} ({text(h['types'])})"
+                                               for h in a["hooks"][:10])
+                         + (f" and {len(a['hooks']) - 10} more" if len(a["hooks"]) > 10 else ""))
+        lines.append(f"- {text(a['name'])}: " + "; ".join(parts))
+    if len(apps) > MAX_LISTED:
+        lines.append(f"\n… and {len(apps) - MAX_LISTED} more in the HTML report.")
     return lines
 
 

@@ -95,3 +95,19 @@ def yaml_text(value: Any) -> str:
 def pointer_parts(path: str) -> list[str]:
     """RFC 6901 pointer -> its unescaped segments, for display as `spec › template › …`."""
     return [p.replace("~1", "/").replace("~0", "~") for p in path.split("/")[1:]] if path else []
+
+
+def source_line(source: dict[str, Any]) -> str:
+    """One entry of an app's `sources` in words: what was asked and what it resolved to."""
+    got = source["resolved"] or "not fetched"
+    if source["type"] == "git":
+        where = f"{source['repository']} " if source["repository"] else "this repository "
+        path = f"{source['path'] or '.'} "
+        return f"{where}{path}at {source['requested']} → {short(got) if source['resolved'] else got}"
+    return f"chart {source['path']} {source['requested']} from {source['repository']} → {got}"
+
+
+def notable_sources(app: dict[str, Any]) -> bool:
+    """Whether an app's sources say more than 'this repository at the run's commit' (worth a line)."""
+    return bool(app.get("resolved") or app.get("hooks")
+                or any(s["type"] != "git" or s["repository"] for s in app.get("sources") or []))
