@@ -107,6 +107,39 @@ class DriftcheckError(Exception):
     """An error that ends a command with one clear line and exit 2 (never a traceback)."""
 
 
+@dataclass(frozen=True)
+class CommitSignature:
+    """Whether a deploy's commit is signed, and by whom, as checked against --trusted-signers only.
+
+    status: trusted | untrusted (a valid signature by a key not in the trust file) | bad | expired-key |
+    revoked-key | expired-signature | unverifiable (no verifier: `reason`) | not-verified (signed, no
+    --trusted-signers given: nothing was run) | unsigned."""
+
+    status: Literal["trusted", "untrusted", "bad", "expired-key", "revoked-key", "expired-signature",
+                    "unverifiable", "not-verified", "unsigned"]
+    format: str = ""  # gpg | ssh | x509
+    signer: str = ""  # GPG user id, SSH principal, X.509 subject: as the verifier names it
+    key: str = ""  # GPG primary fingerprint, SSH SHA256 fingerprint, X.509 certificate fingerprint
+    signed_at: str = ""  # the signature's own time (GPG, X.509): the signer's clock
+    reason: str = ""
+
+
+@dataclass(frozen=True)
+class Landing:
+    """How a deploy's commit reached the branch, as far as Git can tell, and how strong that evidence is.
+
+    kind: merge (second parent) | squash | rebase (one parent, forge committer or PR marker) | direct.
+    evidence, strongest first: forge-signed | verified-signature | forge-merge | direct-push |
+    unsigned-direct-push. Git alone cannot prove a push path (a forge's API would): forge-merge rests on
+    a message or committer anyone can write."""
+
+    kind: Literal["merge", "squash", "rebase", "direct"]
+    evidence: str
+    pr: str = ""  # "#123", "group/project!12"
+    forge: str = ""  # github | gitlab | bitbucket | azure | gitea
+    notes: tuple[str, ...] = ()  # date and identity doubts, in words
+
+
 @dataclass
 class DeployEvent:
     commit: str
@@ -126,6 +159,8 @@ class DeployEvent:
     # where the objects come from, changed: chart/source revisions, dependency versions, Helm/Kustomize
     # options of the declaration ({kind, name, field, from, to, file}; history/changes.py)
     sources: list[dict[str, Any]] = field(default_factory=list)
+    signature: CommitSignature | None = None  # evidence/provenance.py
+    landing: Landing | None = None
 
 
 @dataclass
@@ -180,6 +215,7 @@ class AuditReport:
     resources: list[ResourceResult]
     coverage: list[dict[str, Any]] = field(default_factory=list)
     audit_log: dict[str, Any] | None = None  # with --audit-log: the files read, what they cover, findings
+    provenance: dict[str, Any] | None = None  # with --trusted-signers: the trust file, counts, findings
     unmanaged: list[dict[str, Any]] = field(default_factory=list)
     history: list[DeployEvent] = field(default_factory=list)
     errors: list[RunError] = field(default_factory=list)
