@@ -98,10 +98,14 @@ def _render_exported(tree: Tree, root: Path, path: str, options: Render, target:
     helm = options.helm or HelmOptions()
     chart_file = posixpath.join(path, "Chart.yaml")
     with tempfile.TemporaryDirectory(prefix="driftcheck-helm-") as tmp:
-        try:
+        try:  # the options (value files, $refs, parameters) are declared where the app is
             request = _request(helm, tree, root, path, target, Path(tmp), timeout)
-            out.files_read.extend(shown for file, shown in request.values if not shown.startswith("$")
-                                  and Path(tmp) not in file.parents)
+        except HelmError as e:
+            out.errors.append(RunError(str(e), app=target.app, file=target.declared_at or chart_file))
+            return out
+        out.files_read.extend(shown for file, shown in request.values if not shown.startswith("$")
+                              and Path(tmp) not in file.parents)
+        try:
             text = _template(request, root, timeout)
         except HelmError as e:
             out.errors.append(RunError(str(e), app=target.app, file=chart_file))
