@@ -14,6 +14,7 @@ from pathlib import Path
 from typing import Protocol
 from urllib.parse import urlsplit, urlunsplit
 
+from driftcheck.apps.appset import expand_appsets
 from driftcheck.apps.argocd import apps_from_argocd, find_application_documents
 from driftcheck.apps.config import Config, load_config, parse_config
 from driftcheck.apps.source_overrides import with_source_overrides
@@ -81,9 +82,13 @@ def find_apps(tree: CommitTree, options: AppOptions) -> FoundApps:
         urls, note = infer_repo_urls(documents, known)
         if note:
             found.notes.append(note)
-        documents, broken = with_source_overrides(tree, documents, {normalize_repo_url(u) for u in urls})
+        this_repo = {normalize_repo_url(u) for u in urls}
+        expanded = expand_appsets(documents, tree, lambda url: normalize_repo_url(url) in this_repo)
+        found.errors += expanded.errors
+        documents, broken = with_source_overrides(tree, expanded.documents, this_repo)
         found.errors += broken
-        apps, found.skipped = apps_from_argocd(documents, urls)
+        apps, found.skipped = apps_from_argocd(documents, urls, expanded.generators)
+        found.skipped += expanded.skipped
         taken = {a.name for a in found.apps}
         for app in apps:
             if app.name in taken:

@@ -10,8 +10,10 @@ from __future__ import annotations
 
 import json
 import re
+from collections.abc import Mapping
 from typing import Any
 
+from driftcheck.apps.appset import is_cluster_secret
 from driftcheck.apps.urls import Document, normalize_repo_url
 from driftcheck.fetch.tree import CommitTree
 from driftcheck.model import (
@@ -66,7 +68,8 @@ def glob_regex(pattern: str) -> re.Pattern[str]:
 
 
 def find_application_documents(tree: CommitTree, pattern: str) -> tuple[list[Document], list[RunError]]:
-    """(body, file, line) of every Application/ApplicationSet in files matching pattern at this commit."""
+    """(body, file, line) of every Application/ApplicationSet, and of every ArgoCD cluster Secret (the
+    clusters generator's input), in files matching pattern at this commit."""
     regex = glob_regex(pattern)
     documents: list[Document] = []
     errors: list[RunError] = []
@@ -77,13 +80,17 @@ def find_application_documents(tree: CommitTree, pattern: str) -> tuple[list[Doc
     for file in files:
         docs, errs = load_manifests(tree.read(file), file)
         errors.extend(errs)
-        documents += [(body, file, line) for body, line in docs if body.get("kind") in ARGOCD_KINDS]
+        documents += [(body, file, line) for body, line in docs
+                      if body.get("kind") in ARGOCD_KINDS or is_cluster_secret(body)]
     return documents, errors
 
 
-def apps_from_argocd(documents: list[Document], repo_urls: set[str]) -> tuple[list[App], list[SkippedApp]]:
+def apps_from_argocd(documents: list[Document], repo_urls: set[str],
+                     generators: Mapping[tuple[str, int, str], str] | None = None,
+                     ) -> tuple[list[App], list[SkippedApp]]:
     """ArgoCD Applications (body, file, line) as apps: their sources here, in other repositories or in
-    chart repositories; an Application driftcheck cannot check is skipped with the reason."""
+    chart repositories; an Application driftcheck cannot check is skipped with the reason. generators
+    names the ApplicationSet element that generated an Application, by (file, line, name)."""
     wanted = {normalize_repo_url(u) for u in repo_urls}
     apps: list[App] = []
     skipped: list[SkippedApp] = []
@@ -115,7 +122,8 @@ def apps_from_argocd(documents: list[Document], repo_urls: set[str]) -> tuple[li
             sources=sources,
             destination=Destination(namespace=str(_block(spec, "destination").get("namespace") or "")),
             ignore=tuple(IgnoreRule(r) for r in ignore if isinstance(r, dict)),
-            defined_by=DefinedBy("argocd-application", file, line),
+            defined_by=DefinedBy("argocd-application", file, line,
+                                 generator=(generators or {}).get((file, line, name), "")),
         ))
     return apps, skipped
 
@@ -266,7 +274,7 @@ def _block(doc: dict[str, Any], key: str) -> dict[str, Any]:
 
 def _skip_reason(body: dict[str, Any]) -> str:
     if body.get("kind") == "ApplicationSet":
-        return "ApplicationSet: its generators are not expanded; list the generated apps in driftcheck.yaml"
+        return "ApplicationSet: found outside --argocd-apps expansion; its generated apps are not known"
     meta = _block(body, "metadata")
     if not meta.get("name"):
         return "Application without metadata.name"
