@@ -40,6 +40,7 @@ class DesiredState:
     errors: list[RunError]
     rendered: list[Any]  # source.render.Rendered per app, narrowed by -l: what `render` writes
     resolutions: dict[str, AppResolution] = field(default_factory=dict)  # what each app's sources were
+    trees: Any = None  # fetch.sources.SourceTrees: history walks other repositories through it
 
 
 def desired_apps(source: SourceOptions, progress: Progress = lambda _m: None) -> tuple[Any, Any, Any]:
@@ -87,7 +88,7 @@ def desired_state(source: SourceOptions, render_timeout: float = 120.0, selector
             progress(f"{line}{app.shown_source or '.'} ({rendered.renderer or 'not rendered'})")
         else:
             progress(f"{line}{app.shown_source}")
-    return DesiredState(repo, tree, discovered, desired_by_app, errors, all_rendered, resolutions)
+    return DesiredState(repo, tree, discovered, desired_by_app, errors, all_rendered, resolutions, trees)
 
 
 def app_resolution(trees: Any, rendered: Any) -> AppResolution:
@@ -187,7 +188,8 @@ def audit_cluster(options: CheckOptions, git_side: DesiredState, rules: RuleSet,
         audit_log = attribute_from_logs(options.audit_logs, results, discovered.gitops_managers,
                                         options.gitops_identities, options.audit_skew)
 
-    history, history_errors = app_histories(git_side.repo, tree, apps, results, live, options.history_since)
+    history, history_errors, history_repos = app_histories(git_side.repo, tree, apps, results, live,
+                                                           options.history_since, git_side.trees)
     errors += history_errors
     warnings = [e for e in errors if e.severity == "warning"]  # reported apart: they fail nothing
     errors = [e for e in errors if e.severity != "warning"]
@@ -285,27 +287,30 @@ def app_row(app: App, tally: AppTally) -> dict[str, Any]:
 
 
 def app_histories(repo: Any, tree: Any, apps: list[App], results: list[ResourceResult],
-                  live: LiveState, history_since: str) -> tuple[list[Any], list[RunError]]:
+                  live: LiveState, history_since: str,
+                  trees: Any = None) -> tuple[list[Any], list[RunError], dict[str, str]]:
     """Each app's deploy history since --history-since, and for drifts the commit live matches within it
-    (or the state in effect at the window's start; see history.app_history)."""
+    (or the state in effect at the window's start; see history.app_history). An app of another
+    repository walks that one (through trees, the run's SourceTrees; see history.source_history): the
+    third item maps those commits to the clone they are in."""
     from driftcheck.fetch.moments import parse_since
-    from driftcheck.history import app_history, match_live_commit
+    from driftcheck.history import match_live_commit, source_history
 
     since = parse_since(history_since, tree.date)
     live_by_key = {r.key: r for r in live.resources}
     events: list[Any] = []
     errors: list[RunError] = []
+    repos: dict[str, str] = {}
     for app in apps:
         # the walk ends at the window's start; the timeline keeps only the drifted objects' bodies
-        if app.local_source is None:
-            continue  # rendered from elsewhere: no history of this repository's files (its own is to come)
         drifted = [r for r in results if r.app == app.name and r.status == "drifted" and r.key in live_by_key]
-        result = app_history(repo, app, revision=tree.sha, since=since, keep={r.key for r in drifted})
+        result = source_history(repo, app, trees, tree.sha, since=since, keep={r.key for r in drifted})
         events += result.events
         errors += result.errors
+        repos.update(result.repos)
         for res in drifted:
             res.live_commit = match_live_commit(result, res, live_by_key[res.key])
-    return events, errors
+    return events, errors, repos
 
 
 def explain_target(target: str, results: list[ResourceResult], desired_by_app: dict[str, list[Resource]],

@@ -11,6 +11,7 @@ from __future__ import annotations
 import contextlib
 import re
 from collections import Counter
+from collections.abc import Mapping
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
@@ -54,18 +55,25 @@ def trust_for(path: Path | None, repo: Any) -> TrustFile | None:
     return load_trust_file(path, inside)
 
 
-def annotate(git_dir: str, events: list[DeployEvent], trust: TrustFile | None) -> dict[str, Any] | None:
+def annotate(git_dir: str, events: list[DeployEvent], trust: TrustFile | None,
+             repos: Mapping[str, str] | None = None) -> dict[str, Any] | None:
     """Set each event's signature and landing; with a trust file, return the report's provenance section
-    (the trust file's digest and keys, counts, the limits in words, and the findings)."""
-    shas = sorted({e.commit for e in events})
-    with ObjectReader(git_dir) as reader:
-        commits = {sha: parse_commit(sha, data) for sha, data in reader.read_many(shas).items()}
-        parent_times = {}
-        for commit in commits.values():
-            if commit.parents:
-                with contextlib.suppress(MissingObject):  # a shallow clone's boundary
-                    parent = parse_commit(commit.parents[0], reader.read(commit.parents[0]))
-                    parent_times[commit.sha] = parent.committed
+    (the trust file's digest and keys, counts, the limits in words, and the findings). `repos`: the clone
+    (git dir) of each commit of another repository; the rest are in git_dir."""
+    by_dir: dict[str, set[str]] = {}
+    for event in events:
+        by_dir.setdefault((repos or {}).get(event.commit, git_dir), set()).add(event.commit)
+    commits: dict[str, RawCommit] = {}
+    parent_times: dict[str, int] = {}
+    for where, shas in sorted(by_dir.items()):
+        with ObjectReader(where) as reader:
+            read = {sha: parse_commit(sha, data) for sha, data in reader.read_many(sorted(shas)).items()}
+            for commit in read.values():
+                if commit.parents:
+                    with contextlib.suppress(MissingObject):  # a shallow clone's boundary
+                        parent = parse_commit(commit.parents[0], reader.read(commit.parents[0]))
+                        parent_times[commit.sha] = parent.committed
+        commits.update(read)
     if trust is None:
         signatures = {sha: (CommitSignature("not-verified", c.format,
                                             reason="signed, not verified: no --trusted-signers")

@@ -66,6 +66,7 @@ def source_history(repo: git.Repo, app: App, trees: SourceTrees | None, revision
     assert isinstance(tree, CommitTree)  # a Git source's tree
     result = app_history(tree.repo, view, tree.sha, since, until, author, keep)
     result.source = located.shown
+    result.repos = {e.commit: str(tree.repo.git_dir) for e in result.events}
     if not result.found:  # another repository's path: this app's error, not the end of the command
         result.found = True
         result.errors = [RunError(f"{mask_url(source.url)}: {e.message}", app=e.app, stage=e.stage)

@@ -38,6 +38,8 @@ class HistoryResult:
     timeline: list[Snapshot] = field(default_factory=list)
     found: bool = True  # False when the app's path never held anything the app reads
     source: str = ""  # where the walk read: "" = the audited repository, else the other repository or chart
+    # commit -> the clone (git dir) it is in, for the events of another repository (provenance reads them)
+    repos: dict[str, str] = field(default_factory=dict)
 
 
 def app_history(repo: git.Repo, app: HistoryApp, revision: str = "HEAD", since: datetime | None = None,

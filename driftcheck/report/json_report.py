@@ -203,10 +203,14 @@ def identity_entry(i: Identity) -> dict[str, Any]:
 
 
 def event_entry(e: DeployEvent) -> dict[str, Any]:
-    return {"commit": e.commit, "date": e.date, "author": e.author, "committer": e.committer,
-            "message": e.message, "app": e.app, "files": sorted(e.files), "resources": plain(e.resources),
-            "images": plain(e.images), "replicas": plain(e.replicas), "revert_of": e.revert_of,
-            "restores": e.restores, "merged": list(e.merged), "note": e.note}
+    entry: dict[str, Any] = {
+        "commit": e.commit, "date": e.date, "author": e.author, "committer": e.committer,
+        "message": e.message, "app": e.app, "files": sorted(e.files), "resources": plain(e.resources),
+        "images": plain(e.images), "replicas": plain(e.replicas), "revert_of": e.revert_of,
+        "restores": e.restores, "merged": list(e.merged), "note": e.note}
+    if e.sources:  # a chart or revision bump, ...: only then, so other events read as they always have
+        entry["sources"] = plain(e.sources)
+    return entry
 
 
 def resolution_entry(r: AppResolution) -> dict[str, Any]:
