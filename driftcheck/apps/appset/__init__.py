@@ -13,8 +13,8 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
+from driftcheck.apps.appset.context import Cluster
 from driftcheck.apps.appset.expand import expand
-from driftcheck.apps.appset.generators import Cluster
 from driftcheck.apps.urls import Document
 from driftcheck.fetch.tree import Tree
 from driftcheck.model import RunError, SkippedApp

@@ -16,15 +16,8 @@ from contextlib import ExitStack
 from dataclasses import dataclass, field
 from typing import Any
 
-from driftcheck.apps.appset.generators import (
-    Cluster,
-    Context,
-    GeneratorError,
-    Params,
-    Skip,
-    generate,
-    kind_of,
-)
+from driftcheck.apps.appset.context import Cluster, Context, GeneratorError, Params, Skip
+from driftcheck.apps.appset.generators import generate, kind_of
 from driftcheck.apps.appset.gotemplate import GoTemplates
 from driftcheck.apps.appset.template import TemplateError, fast_replace, replace_deep, strings_of
 from driftcheck.fetch.tree import Tree
