@@ -130,8 +130,10 @@ def test_every_application_is_an_app_and_both_charts_render_at_their_pins(
     assert archives == ["/kube-prometheus-stack-65.0.0.tgz", "/sealed-secrets-2.16.2.tgz"]
 
 
-def synced_snapshot(out: Path, dest: Path, edit: Callable[[dict[str, Any]], None]) -> Path:
-    """The cluster ArgoCD synced from the render in out, with edit applied to each live object."""
+def synced_snapshot(out: Path, dest: Path, edit: Callable[[dict[str, Any]], None],
+                    api_versions: tuple[str, ...] = ()) -> Path:
+    """The cluster ArgoCD synced from the render in out, with edit applied to each live object; its
+    header lists api_versions as discovery served them (Helm's .Capabilities.APIVersions)."""
     resources = []
     for app, objects in objects_by_app(out).items():
         by_namespace: dict[str, list[dict[str, Any]]] = {}
@@ -142,8 +144,9 @@ def synced_snapshot(out: Path, dest: Path, edit: Callable[[dict[str, Any]], None
         for body in live:
             edit(body)
             resources.append(Resource(ResourceKey.of(body), body["apiVersion"], body, Origin("snapshot")))
-    write_snapshot(LiveState(resources=resources, info={"context": "corpus", "server": "https://k8s:6443"}),
-                   dest, include_secret_values=True)
+    info = {"context": "corpus", "server": "https://k8s:6443", "kubernetes_version": "v1.29.3",
+            **({"api_versions": api_versions} if api_versions else {})}
+    write_snapshot(LiveState(resources=resources, info=info), dest, include_secret_values=True)
     return dest
 
 
@@ -201,3 +204,22 @@ def test_offline_with_an_empty_cache_names_each_chart_and_checks_the_rest(
     assert rows["monitoring"]["status"] == "in-sync"
     assert rows["sealed-secrets"]["resolved"] == [] and rows["sealed-secrets"]["hooks"] == []
     assert proc.returncode == 2
+
+
+def test_a_cluster_serving_servicemonitors_gets_the_charts_servicemonitor(
+        corpus_repo: Path, served: ChartRepo, rendered: tuple[subprocess.CompletedProcess[str], Path, int],
+        tmp_path: Path) -> None:
+    """The chart tests .Capabilities.APIVersions.Has: against a cluster whose discovery serves
+    monitoring.coreos.com/v1 ServiceMonitor, as ArgoCD passes it, the operator's ServiceMonitor is desired
+    (and, never applied there, missing)."""
+    _, tmp, _ = rendered
+    served_versions = ("apps/v1", "monitoring.coreos.com/v1", "monitoring.coreos.com/v1/ServiceMonitor", "v1")
+    snap = synced_snapshot(tmp / "out", tmp_path / "live.yaml", lambda _body: None, served_versions)
+    proc = cli("check", *source_flags(corpus_repo, served, tmp / "cache"), "--app", "kube-prometheus-stack",
+               "--live-snapshot", str(snap), "--out", str(tmp_path / "reports"), "--format", "json")
+    report = json.loads(next((tmp_path / "reports").rglob("report.json")).read_text())
+    statuses = {(r["kind"], r["name"]): r["status"] for r in report["resources"]}
+    assert {k: s for k, s in statuses.items() if s != "in-sync"} == {
+        ("ServiceMonitor", "kube-prometheus-stack-operator"): "missing"}
+    assert len(statuses) == 15 and report["errors"] == []
+    assert proc.returncode == 1
