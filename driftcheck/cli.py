@@ -338,6 +338,20 @@ def render(source: SourceOptions, namespace: str, out: Path,
         include_secret_values, render_timeout, selector), progress))
 
 
+@main.command("apps")
+@source_flags(APP_NAMESPACE)
+@click.option("-o", "--output", type=click.Choice(["table", "json", "yaml"]), default="table",
+              show_default=True, help="How to print the apps.")
+def apps_command(source: SourceOptions, namespace: str, output: str) -> None:
+    """Every app found (ApplicationSets expanded): where it was declared, its sources and destination.
+
+    Nothing is rendered: the offline `argocd appset generate`. Exit 2 when something could not be read.
+    """
+    from driftcheck.commands import apps as command
+
+    sys.exit(command.run(replace(source, namespace=namespace), output, progress))
+
+
 @main.command()
 @click.option("--out", required=True, type=click.Path(dir_okay=False, path_type=Path),
               help="Snapshot file to write (YAML; `check --live-snapshot` reads it).")
