@@ -191,6 +191,10 @@ def audit_cluster(options: CheckOptions, git_side: DesiredState, rules: RuleSet,
     history, history_errors, history_repos = app_histories(git_side.repo, tree, apps, results, live,
                                                            options.history_since, git_side.trees)
     errors += history_errors
+    from driftcheck.evidence import provenance as commits
+
+    trust = commits.trust_for(options.trusted_signers, git_side.repo)  # only the trust file: never ~/.gnupg
+    provenance = commits.annotate(str(git_side.repo.git_dir), history, trust, history_repos)
     warnings = [e for e in errors if e.severity == "warning"]  # reported apart: they fail nothing
     errors = [e for e in errors if e.severity != "warning"]
     tallies = {t.name: t for t in tally_apps((app.name for app in apps), ((r.app, r.status) for r in results),
@@ -215,6 +219,7 @@ def audit_cluster(options: CheckOptions, git_side: DesiredState, rules: RuleSet,
         resources=results,
         coverage=cov,
         audit_log=audit_log,
+        provenance=provenance,
         unmanaged=unmanaged,
         history=history,
         errors=errors,

@@ -186,6 +186,10 @@ APP_NAMESPACE = click.option("-n", "--namespace", default="", help="Destination 
 KUBECONFIG = click.option("--kubeconfig", type=click.Path(path_type=Path), default=None)
 CONTEXT = click.option("--context", default=None, help="Kubeconfig context.")
 SELECTOR = click.option("-l", "--selector", default=None, help="Label selector for live objects.")
+TRUSTED_SIGNERS = click.option(
+    "--trusted-signers", type=click.Path(exists=True, dir_okay=False, path_type=Path), default=None,
+    help="Whom deploy commits may be signed by (armored GPG keys, allowed_signers lines, X.509 roots), "
+         "kept outside the audited repository: check each signature; unsigned or pushed directly = finding.")
 RENDER_TIMEOUT = click.option(
     "--render-timeout", type=click.FloatRange(min=1), default=120.0, show_default=True,
     help="Seconds a Kustomize or Helm render may take before it is an app error.")
@@ -240,6 +244,7 @@ RENDER_TIMEOUT = click.option(
                    "manager by anyone else is a finding. Repeatable.")
 @click.option("--audit-skew", type=float, default=2.0, show_default=True,
               help="Seconds of clock skew allowed between managedFields and audit times.")
+@TRUSTED_SIGNERS
 def check(source: SourceOptions, namespace: str, rule_files: tuple[Path, ...], rule_packs: tuple[str, ...],
           live_snapshot: Path | None, request_timeout: float, render_timeout: float, kubeconfig: Path | None,
           context: str | None, all_namespaces: bool, selector: str | None, out: Path, formats: str,
@@ -247,7 +252,7 @@ def check(source: SourceOptions, namespace: str, rule_files: tuple[Path, ...], r
           explain_target: str | None, compare_status: bool, compare_aggregated_rules: bool,
           output: str, sign_key: Path | None, sign_key_passphrase_env: str | None,
           sign_key_passphrase_file: Path | None, audit_logs: tuple[str, ...],
-          gitops_identities: tuple[str, ...], audit_skew: float) -> None:
+          gitops_identities: tuple[str, ...], audit_skew: float, trusted_signers: Path | None) -> None:
     """Render desired state, read live state, compare, and write the reports.
 
     Exit 0 when in sync, 1 when anything drifted, is missing or extra, 2 on errors.
@@ -264,7 +269,8 @@ def check(source: SourceOptions, namespace: str, rule_files: tuple[Path, ...], r
         rule_files=list(rule_files), rule_packs=list(rule_packs), render_timeout=render_timeout,
         history_since=history_since, explain_target=explain_target, compare_status=compare_status,
         compare_aggregated_rules=compare_aggregated_rules, audit_logs=list(audit_logs),
-        gitops_identities=list(gitops_identities), audit_skew=audit_skew), progress))
+        gitops_identities=list(gitops_identities), audit_skew=audit_skew,
+        trusted_signers=trusted_signers), progress))
 
 
 @main.command()
@@ -390,15 +396,17 @@ def snapshot(out: Path, kubeconfig: Path | None, context: str | None, all_namesp
 @click.option("--author", default=None, help="Only deploys whose author (name <email>) contains this text.")
 @click.option("-o", "--output", type=click.Choice(["table", "json", "md"]), default="table",
               help="What to print on stdout.")
+@TRUSTED_SIGNERS
 def history(source: SourceOptions, namespace: str, since: str | None, until: str | None, author: str | None,
-            output: str) -> None:
+            output: str, trusted_signers: Path | None) -> None:
     """The dated deploy history of apps: who changed what they render, when, and what was rolled back."""
     from driftcheck.commands.history import histories
     from driftcheck.commands.options import with_config_defaults
     from driftcheck.report.history_text import format_histories
 
     source, _ = with_config_defaults(replace(source, namespace=namespace))
-    click.echo(format_histories(histories(source, since or None, until or None, author or None), output))
+    found = histories(source, since or None, until or None, author or None, trusted_signers)
+    click.echo(format_histories(found, output, verified=trusted_signers is not None))
 
 
 if __name__ == "__main__":

@@ -4,9 +4,11 @@
 from __future__ import annotations
 
 from datetime import UTC, datetime
+from pathlib import Path
 
 from driftcheck.audit import desired_apps
 from driftcheck.commands.options import SourceOptions
+from driftcheck.evidence import provenance
 from driftcheck.fetch.moments import flag_moment, parse_moment, parse_since
 from driftcheck.fetch.sources import SourceTrees
 from driftcheck.history import HistoryApp, HistoryResult, source_history
@@ -14,8 +16,10 @@ from driftcheck.model import DriftcheckError
 
 
 def histories(source: SourceOptions, since: str | None = None, until: str | None = None,
-              author: str | None = None) -> list[tuple[HistoryApp, HistoryResult]]:
-    """The history of every app the source flags choose, filtered by --since/--until/--author.
+              author: str | None = None,
+              trusted_signers: Path | None = None) -> list[tuple[HistoryApp, HistoryResult]]:
+    """The history of every app the source flags choose, filtered by --since/--until/--author, each
+    event with its commit's provenance (signatures checked only against --trusted-signers).
 
     --since takes an age (90d, before now), a date (from its start) or a moment; --until a date
     (to its end) or a moment. An app whose path never held anything it reads ends the command.
@@ -25,6 +29,7 @@ def histories(source: SourceOptions, since: str | None = None, until: str | None
     if start and end and start > end:
         raise DriftcheckError(f"--since {since} is after --until {until}")
     repo, tree, discovered = desired_apps(source)
+    trust = provenance.trust_for(trusted_signers, repo)  # refused before any walk when inside the repo
     trees = SourceTrees(tree, fetch=source.fetch, at=parse_moment(source.at) if source.at else None)
     # the text forms show events only: the timeline keeps no bodies
     found: list[tuple[HistoryApp, HistoryResult]] = [
@@ -33,4 +38,6 @@ def histories(source: SourceOptions, since: str | None = None, until: str | None
     missing = [str(error) for _, result in found if not result.found for error in result.errors]
     if missing:
         raise DriftcheckError("; ".join(missing))
+    provenance.annotate(str(repo.git_dir), [e for _, result in found for e in result.events], trust,
+                        {sha: d for _, result in found for sha, d in result.repos.items()})
     return found

@@ -90,6 +90,7 @@ class CheckOptions:
     audit_logs: list[str] = field(default_factory=list)  # --audit-log: files, directories, globs
     gitops_identities: list[str] = field(default_factory=list)  # [] = Argo CD's and Flux's accounts
     audit_skew: float = 2.0  # seconds
+    trusted_signers: Path | None = None  # GPG keys, allowed_signers, X.509 roots: outside the audited repo
 
 
 def with_config_defaults(source: SourceOptions) -> tuple[SourceOptions, str]:

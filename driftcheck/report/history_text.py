@@ -11,6 +11,7 @@ from collections.abc import Sequence
 from dataclasses import asdict
 from typing import Any
 
+from driftcheck.evidence import provenance
 from driftcheck.history import HistoryApp, HistoryResult
 from driftcheck.history.changes import describe
 from driftcheck.model import DeployEvent
@@ -19,14 +20,20 @@ from driftcheck.report.markdown import text as markdown_text
 from driftcheck.textsafe import for_terminal
 
 
-def format_histories(found: Sequence[tuple[HistoryApp, HistoryResult]], fmt: str) -> str:
+def format_histories(found: Sequence[tuple[HistoryApp, HistoryResult]], fmt: str,
+                     verified: bool = False) -> str:
     """Histories as `table` (terminal), `md` (Markdown) or `json` ({apps: [{app, path, events, ...}]});
-    `source` says where an app of another repository or of a chart repository was read."""
+    `source` says where an app of another repository or of a chart repository was read; `verified`
+    (--trusted-signers): the provenance findings too, a list in JSON, one line otherwise."""
+    events = [e for _, r in found for e in r.events]
     if fmt == "json":
         apps = [{"app": app.name, "path": app.path, **({"source": r.source} if r.source else {}),
                  "events": [_event_json(e) for e in r.events], "notes": r.notes,
                  "errors": [asdict(e) for e in r.errors]} for app, r in found]
-        return json.dumps({"apps": apps}, indent=2, ensure_ascii=False)
+        shown: dict[str, Any] = {"apps": apps}
+        if verified:
+            shown["findings"] = [f for e in events for f in provenance.findings(e)]
+        return json.dumps(shown, indent=2, ensure_ascii=False)
     md = fmt == "md"
     safe = markdown_text if md else for_terminal
     lines: list[str] = []
@@ -51,6 +58,9 @@ def format_histories(found: Sequence[tuple[HistoryApp, HistoryResult]], fmt: str
         lines += [("- " if md else "  ") + f"note: {safe(n)}" for n in result.notes]
         lines += [("- " if md else "  ") + f"error: {safe(str(e))}" for e in result.errors]
         lines.append("")
+    if verified:
+        found_list = [f for e in events for f in provenance.findings(e)]
+        lines.append(safe(provenance.summary_line(found_list, len(events))))
     return "\n".join(lines).rstrip("\n")
 
 
@@ -86,5 +96,7 @@ def _details(event: DeployEvent) -> list[str]:
         out.append(f"merges {', '.join(s[:12] for s in event.merged)}")
     if event.note:
         out.append(event.note)
+    if event.signature is not None:
+        out.append(provenance.signature_text(event.signature, event.landing))
     return out
 

@@ -15,7 +15,9 @@ from typing import Any
 
 import jinja2
 
+from driftcheck.evidence import provenance
 from driftcheck.kube import AppTally, tally_apps
+from driftcheck.model import CommitSignature, Landing
 from driftcheck.report import present
 
 # The resource list leads with what differs from Git (what to fix), then what could not be read; apps
@@ -63,7 +65,8 @@ def render_html(doc: dict[str, Any]) -> Iterator[str]:
         tiles=[(key, status, doc["summary"][key]) for key, status in present.SUMMARY_KEYS.items()],
         age=lambda r: present.drift_age(r["first_seen"], doc["generated_at"], r["status"]),
         live_commit=present.live_commit_text, pointer=present.pointer_parts, search_text=search_text,
-        history=history_rows(doc["history"]), source_rows=source_rows(doc))
+        history=history_rows(doc["history"]), source_rows=source_rows(doc),
+        flagged={(f["commit"], f["app"]) for f in (doc.get("provenance") or {}).get("findings", [])})
 
 
 def verdict(summary: dict[str, int]) -> tuple[str, str, str]:
@@ -123,5 +126,13 @@ def history_rows(history: list[dict[str, Any]]) -> list[dict[str, Any]]:
     for e in history:
         kind = ("revert" if e["revert_of"] else "rollback" if e["restores"] else
                 "merge" if e["merged"] else "change")
-        rows.append({**e, "kind": kind})
+        rows.append({**e, "kind": kind, "provenance": provenance_text(e)})
     return rows
+
+
+def provenance_text(e: dict[str, Any]) -> str:
+    """The event's signature and landing in words ('' for a report from before they were recorded)."""
+    if not e.get("signature") or not e.get("landing"):
+        return ""
+    landing = Landing(**{**e["landing"], "notes": tuple(e["landing"]["notes"])})
+    return provenance.signature_text(CommitSignature(**e["signature"]), landing)

@@ -39,7 +39,8 @@ MAX_DEPTH = 520
 TOOL_NAME = "driftcheck"
 # Sections sealed one by one so that verify can name the part that changed.
 SECTIONS = ("schema", "generated_at", "tool", "source", "cluster", "rules", "summary", "apps", "resources",
-            "coverage", "unmanaged", "history", "errors", "warnings", "audit_log")
+            "coverage", "unmanaged", "history", "errors", "warnings", "audit_log", "provenance")
+OPTIONAL = ("warnings", "provenance")  # sections sealed only when present: reports without stay as they were
 
 
 def to_document(report: AuditReport) -> dict[str, Any]:
@@ -67,6 +68,8 @@ def to_document(report: AuditReport) -> dict[str, Any]:
         doc["warnings"] = sorted((error_entry(e) for e in report.warnings), key=_error_order)
     if report.audit_log is not None:  # --audit-log: the files read, what they cover, the findings
         doc["audit_log"] = plain(report.audit_log)
+    if report.provenance is not None:  # --trusted-signers: the trust file, counts, the findings
+        doc["provenance"] = plain(report.provenance)
     return seal(doc)
 
 
@@ -79,7 +82,7 @@ def seal(doc: dict[str, Any]) -> dict[str, Any]:
 
 
 def section_digests(doc: dict[str, Any]) -> dict[str, str]:
-    return {name: sha256(canonical(doc.get(name))) for name in SECTIONS if name in doc or name != "warnings"}
+    return {name: sha256(canonical(doc.get(name))) for name in SECTIONS if name in doc or name not in OPTIONAL}
 
 
 def content_digest(doc: dict[str, Any]) -> str:
@@ -207,7 +210,8 @@ def event_entry(e: DeployEvent) -> dict[str, Any]:
         "commit": e.commit, "date": e.date, "author": e.author, "committer": e.committer,
         "message": e.message, "app": e.app, "files": sorted(e.files), "resources": plain(e.resources),
         "images": plain(e.images), "replicas": plain(e.replicas), "revert_of": e.revert_of,
-        "restores": e.restores, "merged": list(e.merged), "note": e.note}
+        "restores": e.restores, "merged": list(e.merged), "note": e.note,
+        "signature": plain(e.signature), "landing": plain(e.landing)}
     if e.sources:  # a chart or revision bump, ...: only then, so other events read as they always have
         entry["sources"] = plain(e.sources)
     return entry

@@ -49,6 +49,8 @@ def render_markdown(doc: dict[str, Any]) -> str:
             lines.append(f"\n… and {len(differing) - MAX_LISTED} more in the HTML report.")
     if doc.get("audit_log"):
         lines += who_changed_it(doc)
+    if doc.get("provenance"):
+        lines += commit_provenance(doc["provenance"])
     lines += sources(doc)
     if doc["errors"]:
         lines += ["", "**Errors**", ""]
@@ -97,6 +99,19 @@ def sources(doc: dict[str, Any]) -> list[str]:
     if len(apps) > MAX_LISTED:
         lines.append(f"\n… and {len(apps) - MAX_LISTED} more in the HTML report.")
     return lines
+
+
+def commit_provenance(section: dict[str, Any]) -> list[str]:
+    """With --trusted-signers: deploys without a trusted signature or forge merge; what Git cannot tell."""
+    count = f"{len(section['findings'])} findings in {section['deploys']} deploys"
+    lines = ["", f"**Commit provenance** ({count}; checked against "
+                 f"{code(section['trusted_signers']['file'])})", ""]
+    for f in section["findings"][:MAX_LISTED]:
+        lines.append(f"- **{text(f['finding'])}** {code(present.short(f['commit']))} {text(f['app'])} "
+                     f"{text(f['date'])} {text(f['committer'])}: {text(f['detail'])}")
+    if len(section["findings"]) > MAX_LISTED:
+        lines.append(f"\n… and {len(section['findings']) - MAX_LISTED} more in the HTML report.")
+    return [*lines, "", text(section["limits"])]
 
 
 def who(identity: dict[str, Any]) -> str:

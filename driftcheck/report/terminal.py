@@ -5,6 +5,7 @@ terminal nor add a row."""
 
 from __future__ import annotations
 
+from driftcheck.evidence import provenance
 from driftcheck.kube import VERDICT_SEVERITY, AppTally, tally_apps
 from driftcheck.model import AuditReport
 from driftcheck.textsafe import for_terminal
@@ -31,4 +32,7 @@ def summary_table(report: AuditReport) -> str:
     findings = [for_terminal(f"FINDING gitops-impersonation: {f['resource']} {f['path']} under manager "
                              f"{f['manager']} made by {', '.join(f['users'])} at {f['time']}")
                 for f in (report.audit_log or {}).get("findings", [])]
+    if report.provenance is not None:  # --trusted-signers: one line, the findings are in the reports
+        findings.append(for_terminal(provenance.summary_line(report.provenance["findings"],
+                                                             report.provenance["deploys"])))
     return "\n".join(out + skipped + findings)
