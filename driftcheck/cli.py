@@ -18,8 +18,9 @@ from typing import Any, TypeVar
 import click
 
 from driftcheck import __version__, scrub
+from driftcheck.cli_s3 import S3_ENDPOINT, s3_output_flags
 from driftcheck.commands import EXIT_ERROR
-from driftcheck.commands.options import ClusterOptions, FetchOptions, SourceOptions
+from driftcheck.commands.options import ClusterOptions, FetchOptions, S3Options, SourceOptions
 from driftcheck.model import DriftcheckError
 from driftcheck.textsafe import for_terminal
 
@@ -211,8 +212,9 @@ RENDER_TIMEOUT = click.option(
 @CONTEXT
 @click.option("-A", "--all-namespaces", is_flag=True, help="Read live objects in all namespaces.")
 @SELECTOR
-@click.option("--out", type=click.Path(file_okay=False, path_type=Path), default=Path("reports"),
-              show_default=True, help="Report archive directory.")
+@click.option("--out", type=click.Path(file_okay=False), default="reports", show_default=True,
+              help="Report archive directory, or s3://bucket/prefix (an Object Lock bucket).")
+@s3_output_flags
 @click.option("--format", "formats", default="html,json", show_default=True,
               help="Comma-separated: html, json, md, junit (report.json is always kept in the archive).")
 @click.option("--keep", type=click.IntRange(min=1), default=None,
@@ -247,7 +249,8 @@ RENDER_TIMEOUT = click.option(
 @TRUSTED_SIGNERS
 def check(source: SourceOptions, namespace: str, rule_files: tuple[Path, ...], rule_packs: tuple[str, ...],
           live_snapshot: Path | None, request_timeout: float, render_timeout: float, kubeconfig: Path | None,
-          context: str | None, all_namespaces: bool, selector: str | None, out: Path, formats: str,
+          context: str | None, all_namespaces: bool, selector: str | None, out: Path, s3: S3Options | None,
+          formats: str,
           keep: int | None, metrics_file: Path | None, pushgateway: str | None, history_since: str,
           explain_target: str | None, compare_status: bool, compare_aggregated_rules: bool,
           output: str, sign_key: Path | None, sign_key_passphrase_env: str | None,
@@ -265,7 +268,7 @@ def check(source: SourceOptions, namespace: str, rule_files: tuple[Path, ...], r
                        fetch=replace(source.fetch, timeout=request_timeout)),
         cluster=ClusterOptions(live_snapshot, kubeconfig, context, all_namespaces, selector, request_timeout),
         output=OutputOptions(out, formats, keep, metrics_file, pushgateway, output, sign_key,
-                             sign_key_passphrase_env, sign_key_passphrase_file),
+                             sign_key_passphrase_env, sign_key_passphrase_file, s3),
         rule_files=list(rule_files), rule_packs=list(rule_packs), render_timeout=render_timeout,
         history_since=history_since, explain_target=explain_target, compare_status=compare_status,
         compare_aggregated_rules=compare_aggregated_rules, audit_logs=list(audit_logs),
@@ -286,16 +289,18 @@ def demo(out: Path) -> None:
 @main.command()
 @click.argument("report_file", metavar="[REPORT.json]", required=False,
                 type=click.Path(dir_okay=False, path_type=Path))
-@click.option("--archive", "archive_dir", type=click.Path(file_okay=False, path_type=Path), default=None,
-              help="Check a report archive's signed chain: edits, deletions, gaps, forks, missed runs.")
+@click.option("--archive", "archive_dir", type=click.Path(file_okay=False), default=None,
+              help="Check a report archive's (a directory or s3://bucket/prefix) signed chain: edits, "
+                   "deletions, gaps, forks, missed runs.")
+@S3_ENDPOINT
 @click.option("--key", type=click.Path(dir_okay=False, path_type=Path), default=None,
               help="The public key (PEM) the archive's statements must verify with.")
 @click.option("--schedule", default=None, help="The CronJob schedule, e.g. '17 2 * * *' (UTC): missed runs.")
 @click.option("--git-repo", "git_repo", type=click.Path(file_okay=False, path_type=Path), default=None,
               help="A clone of the audited repository: was the branch force-pushed between runs?")
 @click.option("-o", "--output", type=click.Choice(["text", "json"]), default="text")
-def verify(report_file: Path | None, archive_dir: Path | None, key: Path | None, schedule: str | None,
-           git_repo: Path | None, output: str) -> None:
+def verify(report_file: Path | None, archive_dir: str | None, s3_endpoint: str | None, key: Path | None,
+           schedule: str | None, git_repo: Path | None, output: str) -> None:
     """Check a JSON report's digest; say which part changed if it does not match (exit 1).
 
     With --archive DIR: per cluster, the signed chain of runs and every report it attests (exit 1 on any
@@ -303,7 +308,7 @@ def verify(report_file: Path | None, archive_dir: Path | None, key: Path | None,
     from driftcheck.commands import verify as command
 
     if archive_dir is not None:
-        sys.exit(command.run_archive(archive_dir, key, schedule, git_repo, output))
+        sys.exit(command.run_archive(archive_dir, key, schedule, git_repo, output, s3_endpoint))
     if report_file is None:
         raise click.UsageError("give REPORT.json, or --archive DIR")
     sys.exit(command.run(report_file))

@@ -4,12 +4,17 @@ from __future__ import annotations
 
 import time
 from collections.abc import Callable
+from typing import TYPE_CHECKING
 
 import click
 
 from driftcheck.commands import EXIT_DRIFT, EXIT_ERROR, EXIT_IN_SYNC
-from driftcheck.commands.options import CheckOptions, resolved
-from driftcheck.model import AuditReport
+from driftcheck.commands.options import CheckOptions, OutputOptions, S3Options, resolved
+from driftcheck.model import AuditReport, DriftcheckError
+
+if TYPE_CHECKING:
+    from driftcheck.evidence.keys import Signer
+    from driftcheck.report.s3store import S3Store
 
 
 def run(options: CheckOptions, progress: Callable[[str], None]) -> int:
@@ -20,17 +25,24 @@ def run(options: CheckOptions, progress: Callable[[str], None]) -> int:
 
     output = options.output
     formats = parse_formats(output.formats)  # a typo fails now, not after the whole audit
+    if output.s3 is not None and output.keep is not None:
+        raise DriftcheckError("--keep does not apply to --out s3://: Object Lock retention (--retain-days) "
+                              "decides how long runs are kept; expire them with a lifecycle rule")
     signer = None
     if output.sign_key is not None:  # a wrong passphrase fails now too
         from driftcheck.evidence import keys
 
         signer = keys.load_signer(output.sign_key, keys.passphrase(output.sign_key_passphrase_env,
                                                                    output.sign_key_passphrase_file))
+    store = _s3_store(output.s3, options.cluster.request_timeout) if output.s3 else None  # fails now too
     options = resolved(options)
     started = time.monotonic()
     reports, explained = run_audit(options, progress=progress)
     for report in reports:      # one per destination cluster, each with its own archive
         report.duration_seconds = time.monotonic() - started
+        if store is not None and output.s3 is not None:
+            _write_s3(report, store, output.s3, formats, output, signer, progress)
+            continue
         written = write_reports(report, output.out, formats, keep=output.keep,
                                 metrics_file=output.metrics_file, pushgateway=output.pushgateway,
                                 on_wait=progress, signer=signer)
@@ -43,6 +55,33 @@ def run(options: CheckOptions, progress: Callable[[str], None]) -> int:
     if explained is not None:
         click.echo(explained)
     return max(exit_code(report) for report in reports)
+
+
+def _s3_store(s3: S3Options, timeout: float) -> S3Store:
+    """The bucket, checked before the audit: Object Lock must be on, --keep cannot apply to it."""
+    from driftcheck.report.s3store import S3Store, parse_url
+
+    store = S3Store(parse_url(s3.url), s3.endpoint, timeout)
+    store.require_object_lock()
+    return store
+
+
+def _write_s3(report: AuditReport, store: S3Store, s3: S3Options, formats: list[str], output: OutputOptions,
+              signer: Signer | None, progress: Callable[[str], None]) -> None:
+    from driftcheck.report.s3archive import write_reports_s3
+    from driftcheck.report.s3store import Retention
+    from driftcheck.report.terminal import summary_table
+
+    written = write_reports_s3(report, store, Retention(s3.retain_mode, s3.retain_days), formats,
+                               metrics_file=output.metrics_file, pushgateway=output.pushgateway,
+                               on_wait=progress, signer=signer)
+    if output.output == "table":
+        click.echo(summary_table(report))
+    for url in written.urls:
+        progress(f"wrote {url} ({s3.retain_mode} retention, {s3.retain_days} days)")
+    if written.seq is not None:
+        progress(f"signed and chained as seq {written.seq}: {written.chain_link}")
+    progress(f"published {written.manifest}")
 
 
 def exit_code(report: AuditReport) -> int:

@@ -59,6 +59,16 @@ class ClusterOptions:
 
 
 @dataclass
+class S3Options:
+    """`--out s3://bucket/prefix`: write-once storage in an Object Lock bucket (report/s3archive.py)."""
+
+    url: str
+    retain_days: int = 400  # PCI DSS 10.5.1's twelve months, and slack
+    retain_mode: str = "COMPLIANCE"  # or GOVERNANCE (staging: removable with the bypass permission)
+    endpoint: str | None = None  # None: AWS_ENDPOINT_URL_S3 / AWS_ENDPOINT_URL, else AWS
+
+
+@dataclass
 class OutputOptions:
     """Where and how the reports of a run are written."""
 
@@ -71,6 +81,7 @@ class OutputOptions:
     sign_key: Path | None = None  # ECDSA P-256 PKCS#8 PEM (evidence/keys.py)
     sign_key_passphrase_env: str | None = None  # the passphrase's variable, never the passphrase itself
     sign_key_passphrase_file: Path | None = None
+    s3: S3Options | None = None  # --out s3://...: the archive is in the bucket, not under `out`
 
 
 @dataclass

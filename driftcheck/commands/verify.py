@@ -1,5 +1,6 @@
 """`driftcheck verify`: check a JSON report's digest and say which part changed if it does not match;
-with --archive, check every cluster's signed chain (evidence/archive_check.py)."""
+with --archive, check every cluster's signed chain (evidence/archive_check.py), in a directory or in an
+S3 bucket (evidence/s3_check.py)."""
 
 from __future__ import annotations
 
@@ -21,17 +22,28 @@ def run(report_file: Path) -> int:
     return 0 if result.ok else 1
 
 
-def run_archive(out: Path, key: Path | None, cron: str | None, repo: Path | None, output: str) -> int:
+def run_archive(archive: str, key: Path | None, cron: str | None, repo: Path | None, output: str,
+                s3_endpoint: str | None = None) -> int:
     """Exit 0 when no cluster has a finding, 1 when any has, 2 when the archive cannot be read."""
     from driftcheck.evidence.archive_check import verify_archive
     from driftcheck.evidence.keys import load_public
     from driftcheck.model import DriftcheckError
 
-    if not out.is_dir():
-        raise DriftcheckError(f"{out}: not a report archive directory")
-    verdicts = verify_archive(out, load_public(key) if key else None, cron, repo)
-    if not verdicts:
-        raise DriftcheckError(f"{out}: no cluster directories: not a report archive")
+    public = load_public(key) if key else None
+    if archive.startswith("s3://"):
+        from driftcheck.evidence.s3_check import verify_s3_archive
+        from driftcheck.report.s3store import S3Store, parse_url
+
+        verdicts = verify_s3_archive(S3Store(parse_url(archive), s3_endpoint), public, cron, repo)
+        if not verdicts:
+            raise DriftcheckError(f"{archive}: no objects under this prefix: not a report archive")
+    else:
+        out = Path(archive)
+        if not out.is_dir():
+            raise DriftcheckError(f"{out}: not a report archive directory")
+        verdicts = verify_archive(out, public, cron, repo)
+        if not verdicts:
+            raise DriftcheckError(f"{out}: no cluster directories: not a report archive")
     if output == "json":
         click.echo(json.dumps([asdict(v) for v in verdicts], indent=2))
     else:
