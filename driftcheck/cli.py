@@ -354,12 +354,8 @@ def render(source: SourceOptions, namespace: str, out: Path,
 @click.option("-o", "--output", type=click.Choice(["table", "json", "yaml"]), default="table",
               show_default=True, help="How to print the apps.")
 def apps_command(source: SourceOptions, namespace: str, output: str) -> None:
-    """Every app found (ApplicationSets expanded): where it was declared, its sources and destination.
-
-    Nothing is rendered: the offline `argocd appset generate`. Exit 2 when something could not be read.
-    """
+    """Every app found, ApplicationSets expanded, unrendered (offline `argocd appset generate`); exit 2 on errors."""
     from driftcheck.commands import apps as command
-
     sys.exit(command.run(replace(source, namespace=namespace), output, progress))
 
 
