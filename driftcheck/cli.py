@@ -354,7 +354,7 @@ def render(source: SourceOptions, namespace: str, out: Path,
 @click.option("-o", "--output", type=click.Choice(["table", "json", "yaml"]), default="table",
               show_default=True, help="How to print the apps.")
 def apps_command(source: SourceOptions, namespace: str, output: str) -> None:
-    """Every app found, ApplicationSets expanded, unrendered (offline `argocd appset generate`); exit 2 on errors."""
+    """Every app found, ApplicationSets expanded, nothing rendered (offline `argocd appset generate`)."""
     from driftcheck.commands import apps as command
     sys.exit(command.run(replace(source, namespace=namespace), output, progress))
 
