@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import json
 import os
+import shutil
 import subprocess
 import sys
 from datetime import UTC, datetime, timedelta
@@ -20,8 +21,8 @@ from driftcheck.report.json_report import schema_problems
 from testing.livify import livify
 from testing.signed_git import commit, git, gpg_signer, init_repo, revoke, ssh_signer
 
-pytestmark = pytest.mark.skipif(subprocess.run(["which", "gpg", "ssh-keygen"], capture_output=True).returncode,
-                                reason="needs gpg and ssh-keygen")
+pytestmark = pytest.mark.skipif(not (shutil.which("gpg") and shutil.which("ssh-keygen")),
+                                reason="needs gpg (Debian gnupg) and ssh-keygen")
 
 
 def config_map(value: str) -> str:
@@ -47,8 +48,8 @@ def signed(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Any]:
     git(repo, "checkout", "-q", "main")
     merge_env = {"GIT_COMMITTER_NAME": "Alice", "GIT_COMMITTER_EMAIL": "alice@example.com",
                  "GIT_AUTHOR_NAME": "Alice", "GIT_AUTHOR_EMAIL": "alice@example.com"}
-    git(repo, *alice.git_config(), "merge", "-q", "--no-ff", "-S", "-m", "Merge pull request #7 from x/feature",
-        "feature", env=merge_env, home=alice.home)
+    git(repo, *alice.git_config(), "merge", "-q", "--no-ff", "-S", "-m",
+        "Merge pull request #7 from x/feature", "feature", env=merge_env, home=alice.home)
     shas["merge"] = git(repo, "rev-parse", "HEAD").strip()
     shas["squash"] = commit(repo, {"app/cm.yaml": config_map("7")}, "web 7 (#12)",
                             committer=("GitHub", "noreply@github.com"), author=("Dana", "dana@example.com"))
@@ -182,8 +183,9 @@ def test_check_reports_carry_the_provenance_findings(signed: dict[str, Any], tmp
     assert "Commit provenance" in html and "untrusted-signature" in html
     markdown = next((tmp_path / "out").rglob("report.md")).read_text()
     assert "**Commit provenance** (13 findings in 9 deploys" in markdown
-    plain = driftcheck("check", "--repo", str(signed["repo"]), "--path", "app", "-n", "web", "--live-snapshot",
-                       str(tmp_path / "live.yaml"), "--out", str(tmp_path / "plain"), "--format", "json")
+    plain = driftcheck("check", "--repo", str(signed["repo"]), "--path", "app", "-n", "web",
+                       "--live-snapshot", str(tmp_path / "live.yaml"), "--out", str(tmp_path / "plain"),
+                       "--format", "json")
     assert "provenance:" not in plain.stdout
     without = json.loads(next((tmp_path / "plain").rglob("report.json")).read_text())
     assert "provenance" not in without and "provenance" not in without["digests"]
