@@ -3,11 +3,12 @@
 #   git, kubectl (with kustomize v5), chromium (browser test), openssh-server (SSH credential tests),
 #   docker-registry (the OCI registry on loopback) and htpasswd (its accounts), jsonnet, jq and openssl
 #   (the openssl-only check of a signed report), buildah and mmdebstrap (make image: with vfs storage and
-#   chroot isolation it needs neither fuse-overlayfs, slirp4netns nor runc).
+#   chroot isolation it needs neither fuse-overlayfs, slirp4netns nor runc), gnupg and gpgsm (signed commits).
 set -euo pipefail
 declare -A package=([git]=git [chromium]=chromium [/usr/sbin/sshd]=openssh-server
                     [docker-registry]=docker-registry [htpasswd]=apache2-utils [jsonnet]=jsonnet
-                    [jq]=jq [openssl]=openssl [buildah]=buildah [mmdebstrap]=mmdebstrap)
+                    [jq]=jq [openssl]=openssl [buildah]=buildah [mmdebstrap]=mmdebstrap
+                    [gpg]=gnupg [gpgsm]=gpgsm)
 missing=()
 for program in "${!package[@]}"; do
   if [[ $program == /* ]]; then [ -x "$program" ] || missing+=("${package[$program]}")
