@@ -329,6 +329,47 @@ def keygen(out: Path, passphrase_env: str | None, passphrase_file: Path | None) 
 
 
 @main.command()
+@click.option("--archive", "archive_dir", required=True, type=click.Path(file_okay=False, path_type=Path),
+              help="The report archive `check --out` writes.")
+@click.option("--from", "start", required=True, metavar="YYYY-MM-DD", help="First day of the period (UTC).")
+@click.option("--to", "end", required=True, metavar="YYYY-MM-DD", help="Last day of the period (UTC), included.")
+@click.option("--out", required=True, type=click.Path(file_okay=False, path_type=Path),
+              help="Directory for the pack (new or empty).")
+@click.option("--cluster", "clusters", multiple=True, help="A cluster the period must cover (default: the "
+              "archive's). Repeatable.")
+@click.option("--schedule", default=None, help="The CronJob schedule (UTC), e.g. '17 2 * * *': every slot.")
+@click.option("--key", type=click.Path(dir_okay=False, path_type=Path), default=None,
+              help="The public key the runs' statements must verify with.")
+@click.option("--repo", "git_repo", type=click.Path(file_okay=False, path_type=Path), default=None,
+              help="A clone of the audited repository: the commit that introduced each ignore rule.")
+@click.option("--exceptions", default=None, metavar="PATH",
+              help="exceptions.yaml (a file, or a path inside --exceptions-repo).")
+@click.option("--exceptions-repo", default=None, metavar="URL", callback=_register_url,
+              help="Git repository holding --exceptions (cloned; the pack names the commit).")
+@click.option("--exceptions-ref", default=None, help="Branch or tag of --exceptions-repo.")
+@click.option("--sign-key", type=click.Path(dir_okay=False, path_type=Path), default=None,
+              help="ECDSA P-256 PKCS#8 PEM: sign the pack (pack.sigstore.json).")
+@click.option("--sign-key-passphrase-env", default=None, metavar="VAR",
+              help="Environment variable holding the signing key's passphrase.")
+@click.option("--sign-key-passphrase-file", type=click.Path(dir_okay=False, path_type=Path), default=None,
+              help="File holding the signing key's passphrase.")
+def evidence(archive_dir: Path, start: str, end: str, out: Path, clusters: tuple[str, ...],
+             schedule: str | None, key: Path | None, git_repo: Path | None, exceptions: str | None,
+             exceptions_repo: str | None, exceptions_ref: str | None, sign_key: Path | None,
+             sign_key_passphrase_env: str | None, sign_key_passphrase_file: Path | None) -> None:
+    """Write the auditor's pack for a period: runs and their verification, every change and drift,
+    exceptions, ignore rules, coverage, completeness, signed (exit 1 when the period is not complete)."""
+    from driftcheck.commands import evidence as command
+    from driftcheck.evidence.pack import PackOptions
+
+    if exceptions_repo and not exceptions:
+        raise click.UsageError("--exceptions-repo needs --exceptions PATH inside it")
+    sys.exit(command.run(PackOptions(archive_dir, start, end, out, list(clusters), schedule, key, git_repo,
+                                     exceptions, exceptions_repo, exceptions_ref),
+                         sign_key, sign_key_passphrase_env, sign_key_passphrase_file, progress))
+
+
+@main.command()
 @source_flags(APP_NAMESPACE)
 @click.option("--out", required=True, type=click.Path(file_okay=False, path_type=Path),
               help="Directory to write (empty, new, or an earlier render: it is replaced).")

@@ -3,11 +3,14 @@
 #   git, kubectl (with kustomize v5), chromium (browser test), openssh-server (SSH credential tests),
 #   docker-registry (the OCI registry on loopback) and htpasswd (its accounts), jsonnet, jq and openssl
 #   (the openssl-only check of a signed report), buildah and mmdebstrap (make image: with vfs storage and
-#   chroot isolation it needs neither fuse-overlayfs, slirp4netns nor runc), gnupg and gpgsm (signed commits).
+#   chroot isolation it needs neither fuse-overlayfs, slirp4netns nor runc), faketime (nightly check runs
+#   at set times for the evidence pack) and poppler-utils (the pack's printed PDF, read as text and PNG),
+#   gnupg and gpgsm (signed commits).
 set -euo pipefail
 declare -A package=([git]=git [chromium]=chromium [/usr/sbin/sshd]=openssh-server
                     [docker-registry]=docker-registry [htpasswd]=apache2-utils [jsonnet]=jsonnet
                     [jq]=jq [openssl]=openssl [buildah]=buildah [mmdebstrap]=mmdebstrap
+                    [faketime]=faketime [pdftotext]=poppler-utils [pdftoppm]=poppler-utils
                     [gpg]=gnupg [gpgsm]=gpgsm)
 missing=()
 for program in "${!package[@]}"; do

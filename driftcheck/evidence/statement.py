@@ -34,10 +34,11 @@ def file_sha256(path: Path) -> str:
     return digest.hexdigest()
 
 
-def encode(subjects: dict[str, str], predicate: dict[str, Any]) -> bytes:
+def encode(subjects: dict[str, str], predicate: dict[str, Any],
+           predicate_type: str = PREDICATE_TYPE) -> bytes:
     described = [{"name": name, "digest": {"sha256": subjects[name]}} for name in sorted(subjects)]
     statement = {"_type": STATEMENT_TYPE, "subject": described,
-                 "predicateType": PREDICATE_TYPE, "predicate": predicate}
+                 "predicateType": predicate_type, "predicate": predicate}
     return json.dumps(statement, sort_keys=True, separators=(",", ":"), ensure_ascii=False).encode()
 
 
