@@ -46,16 +46,19 @@ RUN apt-get update \
     && useradd --uid 10001 --gid 10001 --no-create-home --home-dir /tmp --shell /usr/sbin/nologin driftcheck \
     && mkdir -p /reports /cache \
     && chown 10001:10001 /reports /cache
-COPY --from=build /usr/local/bin/kubectl /usr/local/bin/kubectl
-COPY --from=build /opt/driftcheck /opt/driftcheck
+# Settings before the copies: a code change rebuilds only the copy of the venv and the check (each
+# instruction is a layer, and vfs storage keeps a full copy of the root filesystem for each).
 ENV PATH=/opt/driftcheck/bin:$PATH \
     HOME=/tmp \
     PYTHONDONTWRITEBYTECODE=1 \
     PYTHONUNBUFFERED=1
-# Here, not in the build stage: GitPython refuses to import without git, which only this stage has.
-RUN cd / && driftcheck --help >/dev/null \
-    && python -c "from driftcheck.compare.rules import available_packs; assert available_packs()"
 USER 10001:10001
 WORKDIR /tmp
 ENTRYPOINT ["/usr/bin/tini", "--", "driftcheck"]
 CMD ["--help"]
+COPY --from=build /usr/local/bin/kubectl /usr/local/bin/kubectl
+COPY --from=build /opt/driftcheck /opt/driftcheck
+# Here, not in the build stage: GitPython refuses to import without git, which only this stage has.
+RUN cd / && driftcheck --help >/dev/null \
+    && python -c "from driftcheck.compare.rules import available_packs; assert available_packs()" \
+    && kubectl version --client >/dev/null

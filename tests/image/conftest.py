@@ -11,8 +11,6 @@ import pytest
 
 from testing.image import PodRunner, cronjob_security, image_exists, image_root
 
-pytestmark = pytest.mark.image
-
 
 @pytest.fixture(scope="session")
 def pod() -> Iterator[PodRunner]:
