@@ -10,9 +10,9 @@ from pathlib import Path
 from typing import Any, TypeVar
 
 import click
-from driftcheck.commands.options import FetchOptions, SourceOptions
 
 from driftcheck import scrub
+from driftcheck.commands.options import FetchOptions, SourceOptions
 
 Command = TypeVar("Command", bound=Callable[..., Any])
 
