@@ -269,7 +269,7 @@ def evidence(archive_dir: Path, start: str, end: str, out: Path, clusters: tuple
     """Write the auditor's pack for a period: runs and their verification, every change and drift,
     exceptions, ignore rules, coverage, completeness, signed (exit 1 when the period is not complete)."""
     from driftcheck.commands import evidence as command
-    from driftcheck.evidence.pack import PackOptions
+    from driftcheck.evidence.pack_model import PackOptions
 
     if exceptions_repo and not exceptions:
         raise click.UsageError("--exceptions-repo needs --exceptions PATH inside it")

@@ -61,13 +61,16 @@ def build(base: Path, nights: list[int], month: str = "2026-10") -> Archive:
             git(repo, "commit", "-q", "-am", "ops(api): keep two pods during node drains",
                 date=f"{month}-{night - 1:02d}T15:30:00+00:00")
             deploy = git(repo, "rev-parse", "HEAD")
-        before = set(p.name for p in (reports / "demo").iterdir()) if (reports / "demo").is_dir() else set()
         done = planted.run_cli(["check", "--repo", str(repo), *DEMO_APPS, "--live-snapshot", str(snapshot),
                                 "--out", str(reports), "-o", "none", "--sign-key", str(private)],
                                base / "logs", env={"FAKETIME": f"@{month}-{night:02d} 02:17:05", "TZ": "UTC",
                                     "LD_PRELOAD": _libfaketime()})
         assert done.returncode == 1, done.stderr
-        [runs[night]] = set(p.name for p in (reports / "demo").iterdir()) - before - {"chain"}
+        stamp = f"{month.replace('-', '')}{night:02d}T"
+        made_now = sorted(p.name for p in (reports / "demo").iterdir() if p.name.startswith(stamp))
+        assert len(made_now) == 1, (night, made_now, sorted(p.name for p in (reports / "demo").iterdir()),
+                                    done.stderr)
+        runs[night] = made_now[0]
     return Archive(reports, repo, public, private, runs, deploy)
 
 

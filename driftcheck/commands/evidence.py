@@ -12,7 +12,7 @@ import click
 from driftcheck.textsafe import for_terminal
 
 if TYPE_CHECKING:
-    from driftcheck.evidence.pack import PackOptions
+    from driftcheck.evidence.pack_model import PackOptions
 
 
 def run(options: PackOptions, sign_key: Path | None, passphrase_env: str | None, passphrase_file: Path | None,

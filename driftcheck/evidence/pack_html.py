@@ -8,16 +8,14 @@ no script; the stylesheet is allowed by hash only.
 from __future__ import annotations
 
 from functools import cache
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 import jinja2
 
 from driftcheck.evidence import pack_tables
+from driftcheck.evidence.pack_model import Pack, parameters
 from driftcheck.report import present
 from driftcheck.report.html import content_security_policy
-
-if TYPE_CHECKING:
-    from driftcheck.evidence.pack import Pack
 
 MAX_ROWS = 400
 NUMERIC = {"seq", "exit_code", "total", "in_sync", "drifted", "missing", "extra", "unknown", "errors", "runs",
@@ -58,8 +56,6 @@ def environment() -> jinja2.Environment:
 
 
 def render(pack: Pack, key_id: str) -> str:
-    from driftcheck.evidence.pack import parameters
-
     params = parameters(pack, None)
     header = f"Period {pack.options.start} to {pack.options.end} (UTC)"
     footer = f"pack signed by key {key_id[:16]}" if key_id else "pack not signed"

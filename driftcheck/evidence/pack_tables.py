@@ -8,7 +8,7 @@ from typing import TYPE_CHECKING, Any
 from driftcheck.evidence.pack_changes import field_rows
 
 if TYPE_CHECKING:
-    from driftcheck.evidence.pack import Pack
+    from driftcheck.evidence.pack_model import Pack
 
 SUMMARY_KEYS = ("total", "in_sync", "drifted", "missing", "extra", "unknown", "errors")
 
