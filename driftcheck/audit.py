@@ -41,6 +41,7 @@ class DesiredState:
     rendered: list[Any]  # source.render.Rendered per app, narrowed by -l: what `render` writes
     resolutions: dict[str, AppResolution] = field(default_factory=dict)  # what each app's sources were
     trees: Any = None  # fetch.sources.SourceTrees: history walks other repositories through it
+    settings: Any = None  # apps.argocd_settings.ArgoSettings from --argocd-settings, or None
 
 
 def desired_apps(source: SourceOptions, progress: Progress = lambda _m: None) -> tuple[Any, Any, Any]:
@@ -74,11 +75,18 @@ def desired_state(source: SourceOptions, render_timeout: float = 120.0, selector
     repo, tree, discovered = desired_apps(source, progress)
     trees = SourceTrees(tree, fetch=source.fetch, at=parse_moment(source.at) if source.at else None)
     errors = list(discovered.errors)
+    settings = argocd_settings(source, tree, progress)
+    errors += settings.problems if settings is not None else ()
     desired_by_app: dict[str, list[Resource]] = {}
     all_rendered = []
     resolutions: dict[str, AppResolution] = {}
     for app in discovered.apps:
         rendered = render_app(trees, app, timeout=render_timeout, capabilities=capabilities)
+        if settings is not None:  # excluded kinds are dropped from desired state, with a warning each
+            from driftcheck.apps.argocd_settings import excluded_objects
+
+            kept, dropped = excluded_objects(settings, app, rendered.resources)
+            rendered = replace(rendered, resources=kept, errors=[*rendered.errors, *dropped])
         errors += rendered.errors
         resolutions[app.name] = app_resolution(trees, rendered)
         all_rendered.append(replace(rendered, resources=selected(selector, rendered.resources)))
@@ -88,7 +96,19 @@ def desired_state(source: SourceOptions, render_timeout: float = 120.0, selector
             progress(f"{line}{app.shown_source or '.'} ({rendered.renderer or 'not rendered'})")
         else:
             progress(f"{line}{app.shown_source}")
-    return DesiredState(repo, tree, discovered, desired_by_app, errors, all_rendered, resolutions, trees)
+    return DesiredState(repo, tree, discovered, desired_by_app, errors, all_rendered, resolutions, trees,
+                        settings)
+
+
+def argocd_settings(source: SourceOptions, tree: Any, progress: Progress) -> Any:
+    """--argocd-settings read (a local file, else a path in the audited commit), or None without it."""
+    if not source.argocd_settings:
+        return None
+    from driftcheck.apps.argocd_settings import read_argocd_settings
+
+    settings, where = read_argocd_settings(source.argocd_settings, tree)
+    progress(f"argocd settings: {where} (tracking by {settings.tracking_method})")
+    return settings
 
 
 def app_resolution(trees: Any, rendered: Any) -> AppResolution:
@@ -175,12 +195,18 @@ def audit_cluster(options: CheckOptions, git_side: DesiredState, rules: RuleSet,
     compare_options = CompareOptions(gitops_managers=discovered.gitops_managers,
                                      compare_status=options.compare_status,
                                      compare_aggregated_rules=options.compare_aggregated_rules)
+    if git_side.settings is not None:  # argocd-cm: how ArgoCD compares, and its system-wide ignore rules
+        from driftcheck.compare.rules import add_system_rules
+
+        compare_options = replace(compare_options, **git_side.settings.compare_settings(
+            options.compare_status, options.compare_aggregated_rules))
+        errors += add_system_rules(rules, git_side.settings.rule_sources())
     results: list[ResourceResult] = []
     for app in apps:
         desired = rekey_cluster_scoped(desired_by_app[app.name], live)
         results += compare_app(app, desired, live, rules.for_app(app), compare_options)
     errors += rules.errors()
-    cov, unmanaged = coverage(apps, results, live)
+    cov, unmanaged = coverage(apps, results, live, compare_options)
     audit_log = None
     if options.audit_logs:  # who made each drifted field's change, from the API server's audit log
         from driftcheck.evidence.attribution import attribute_from_logs

@@ -67,9 +67,13 @@ def source_flags(namespace: Callable[[Command], Command]) -> Callable[[Command],
                      default=None, help="ArgoCD repository/repo-creds Secrets (YAML) for charts and repos."),
         click.option("--repo-mirror", "repo_mirrors", multiple=True, callback=_mirrors, metavar="FROM=TO",
                      help="Fetch URLs starting with FROM from TO instead (repeatable; air-gapped mirrors)."),
+        click.option("--argocd-settings", default=None, metavar="FILE",
+                     help="ArgoCD's argocd-cm ConfigMap (YAML; argocd-cmd-params-cm may follow): its ignore "
+                          "rules, exclusions, compare options and tracking. A local file, else a path in "
+                          "the repository."),
     ]
     fields = ("repo", "revision", "at", "paths", "recurse", "app_names", "config_file", "argocd_apps",
-              "repo_urls", "git_token_file", "require_fresh")
+              "repo_urls", "git_token_file", "require_fresh", "argocd_settings")
 
     def add(func: Command) -> Command:
         @functools.wraps(func)

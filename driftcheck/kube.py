@@ -87,6 +87,8 @@ def is_snapshot_kind(group: str, kind: str) -> bool:
 LAST_APPLIED = "kubectl.kubernetes.io/last-applied-configuration"
 TRACKING_ID = "argocd.argoproj.io/tracking-id"  # ArgoCD's annotation tracking
 TRACKING_LABEL = "app.kubernetes.io/instance"  # ArgoCD's default label tracking
+INSTALLATION_ID = "argocd.argoproj.io/installation-id"  # argocd-cm installationID, on tracked objects
+COMPARE_OPTIONS = "argocd.argoproj.io/compare-options"  # IgnoreExtraneous, ServerSideDiff=...
 # Bookkeeping annotations written by tools and controllers, never by people in Git.
 BOOKKEEPING_ANNOTATIONS = frozenset({
     LAST_APPLIED, TRACKING_ID,

@@ -40,6 +40,7 @@ class SourceOptions:
     git_token_file: Path | None = None
     require_fresh: bool = False
     fetch: FetchOptions = field(default_factory=FetchOptions)
+    argocd_settings: str | None = None  # argocd-cm YAML: a local file, else a path in the audited commit
 
     def chooses_apps(self) -> bool:
         """Whether any flag names apps or where they come from (snapshot then captures what they use)."""

@@ -14,13 +14,18 @@ from driftcheck.compare.pointer import ABSENT, Path, dig, get_at, mapping, to_po
 from driftcheck.compare.rules import Rule, RuleError, RuleSet, RuleUnfinished
 from driftcheck.compare.secrets import CHANGED, CHANGED_NOTE, redact
 from driftcheck.compare.versions import to_live_version
-from driftcheck.kube import TRACKING_ID, TRACKING_LABEL
+from driftcheck.kube import COMPARE_OPTIONS, DNS1123_LABEL_MAX, INSTALLATION_ID, TRACKING_ID, TRACKING_LABEL
 from driftcheck.model import App, FieldDiff, LiveState, Resource, ResourceKey, ResourceResult, Status
 
 DEFAULT_GITOPS_MANAGERS = ("argocd-controller", "argocd-application-controller", "kubectl-client-side-apply",
                            "kubectl", "kustomize-controller", "helm-controller")
 AGGREGATED_RULES = "builtin:aggregated-clusterrole-rules"
+IGNORE_EXTRANEOUS = "IgnoreExtraneous"
 NOT_SERVED = "resource type not served by the cluster (CRD not installed?)"
+IGNORED_EXTRANEOUS = ("live only, not in Git: not counted as drift (argocd.argoproj.io/compare-options: "
+                      "IgnoreExtraneous; ArgoCD shows it OutOfSync but keeps the app Synced)")
+LABEL_METHODS = ("label", "annotation+label")
+CRD = ("apiextensions.k8s.io", "CustomResourceDefinition")
 
 
 @dataclass
@@ -32,6 +37,10 @@ class CompareOptions:
     compare_status: bool = False  # `status` of CRDs; built-in kinds' status is never compared
     tracking_label: str = TRACKING_LABEL
     tracking_annotation: str = TRACKING_ID
+    # "": the label or the annotation names the app; else argocd-cm's method (annotation | label |
+    # annotation+label), which alone decides, as ArgoCD's GetAppName does
+    tracking_method: str = ""
+    installation_id: str = ""  # argocd-cm installationID: annotation modes track only objects carrying it
 
     def __post_init__(self) -> None:
         # an empty list means "not configured" (config files default to it)
@@ -56,14 +65,15 @@ def prepare(key: ResourceKey, desired: dict[str, Any] | None, live: dict[str, An
     if desired is not None and live is not None:
         desired = to_live_version(desired, str(live.get("apiVersion", "")))
     status = options.compare_status
+    more = frozenset({INSTALLATION_ID}) if options.tracking_method else frozenset()  # ArgoCD's bookkeeping
     d = normalize(desired, key.group, compare_status=status, tracking_label=label,
-                  tracking_annotation=annotation) if desired is not None else None
+                  tracking_annotation=annotation, more_annotations=more) if desired is not None else None
     labels = mapping(d, "metadata", "labels")
     lv = normalize(live, key.group, compare_status=status, desired_labels=labels, tracking_label=label,
-                   tracking_annotation=annotation) if live is not None else None
+                   tracking_annotation=annotation, more_annotations=more) if live is not None else None
     raw_applied = last_applied(live) if live is not None else None
     applied = normalize(raw_applied, key.group, desired_labels=labels, tracking_label=label,
-                        tracking_annotation=annotation) if raw_applied else ABSENT
+                        tracking_annotation=annotation, more_annotations=more) if raw_applied else ABSENT
     not_compared = redact(key.group, key.kind, d, lv, applied)
     return Prepared(d if d is not None else {}, lv if lv is not None else {}, applied,
                     managed_entries(live) if live is not None else [], not_compared)
@@ -95,7 +105,12 @@ def compare_app(app: App, desired: list[Resource], live: LiveState, rules: RuleS
             results.append(pair)
     wanted = {r.key for r in desired}
     for res in index.tracking(app.name, options):
-        if res.key not in wanted and not controller_made(res, index.services):
+        if res.key in wanted or controller_made(res, index.services) or not self_referenced(res, options):
+            continue
+        if IGNORE_EXTRANEOUS in compare_options(res.body):
+            results.append(ResourceResult(res.key, app.name, "in-sync", res.api_version,
+                                          reason=IGNORED_EXTRANEOUS))
+        else:
             results.append(ResourceResult(res.key, app.name, "extra", res.api_version,
                                           reason=f"tracked as part of app {app.name} but no longer in Git"))
     return results
@@ -105,7 +120,7 @@ def compare_pair(app: str, desired: Resource, live: Resource, app_rules: list[Ru
                  relations: Relations, options: CompareOptions) -> ResourceResult:
     """The verdict for one object present on both sides."""
     key = desired.key
-    prep = prepare(key, desired.body, live.body, options)
+    prep = prepare(key, with_tracking_label(desired.body, key, app, options), live.body, options)
     def writer(path: Path) -> str | None:
         who = owner(prep.entries, prep.live, path)
         return who.manager if who else None
@@ -230,17 +245,80 @@ def _forget(ref: weakref.ref[LiveState]) -> None:
 
 
 def tracked_by(body: dict[str, Any], app: str, options: CompareOptions) -> bool:
-    """Whether a live object carries the app's tracking label or tracking-id annotation."""
-    tracking = str(mapping(body, "metadata", "annotations").get(options.tracking_annotation) or "")
+    """Whether a live object is the app's: its tracking label or tracking-id annotation names it; with
+    argocd-cm's method, only what that method reads (resource_tracking.go GetAppName)."""
     label = mapping(body, "metadata", "labels").get(options.tracking_label)
+    if options.tracking_method == "label":
+        return label == app
+    if options.tracking_method:
+        found = tracking_id(body, options)
+        return found is not None and found[0] == app
+    tracking = str(mapping(body, "metadata", "annotations").get(options.tracking_annotation) or "")
     return label == app or tracking.startswith(app + ":")
 
 
+def tracking_id(body: dict[str, Any], options: CompareOptions) -> tuple[str, str, str, str, str] | None:
+    """(app, group, kind, namespace, name) of `app:group/Kind:namespace/name`, as ArgoCD parses it (the
+    first two `:` split; one `/` in each later part), or None; None too when argocd-cm sets an
+    installationID the object does not carry."""
+    annotations = mapping(body, "metadata", "annotations")
+    if options.installation_id and annotations.get(INSTALLATION_ID) != options.installation_id:
+        return None
+    parts = str(annotations.get(options.tracking_annotation) or "").split(":", 2)
+    if len(parts) != 3:
+        return None
+    group_kind, where = parts[1].split("/"), parts[2].split("/")
+    if len(group_kind) != 2 or len(where) != 2:
+        return None
+    return parts[0], group_kind[0], group_kind[1], where[0], where[1]
+
+
+def self_referenced(res: Resource, options: CompareOptions) -> bool:
+    """An object whose tracking id names another object is a copy (made by HNC and the like): ArgoCD
+    gives it no status (controller/state.go isSelfReferencedObj). Cluster-scoped objects carry the app's
+    destination namespace in their id, so an object without a namespace matches any."""
+    if options.tracking_method not in ("annotation", "annotation+label"):
+        return True
+    found = tracking_id(res.body, options)
+    if found is None:
+        return True
+    _, group, kind, namespace, name = found
+    key = res.key
+    return key.namespace in (namespace, "") and (key.group, key.kind, key.name) == (group, kind, name)
+
+
+def compare_options(body: dict[str, Any]) -> set[str]:
+    """The comma-separated values of argocd.argoproj.io/compare-options, trimmed."""
+    text = mapping(body, "metadata", "annotations").get(COMPARE_OPTIONS)
+    return {v.strip() for v in text.split(",") if v.strip()} if isinstance(text, str) else set()
+
+
+def with_tracking_label(body: dict[str, Any], key: ResourceKey, app: str,
+                        options: CompareOptions) -> dict[str, Any]:
+    """The desired object as ArgoCD applies it in label modes: the instance label set to the app name,
+    over any value the chart gave (truncated to 63 in annotation+label); CRDs get no tracking."""
+    if options.tracking_method not in LABEL_METHODS or key.group_kind == CRD:
+        return body
+    value = app if options.tracking_method == "label" else _truncate_label(app)
+    labels = mapping(body, "metadata", "labels")
+    if labels.get(options.tracking_label) == value:
+        return body
+    metadata = mapping(body, "metadata")
+    return {**body, "metadata": {**metadata, "labels": {**labels, options.tracking_label: value}}}
+
+
+def _truncate_label(value: str) -> str:
+    """resource_tracking.go TruncateLabel: 63 characters, then no trailing non-alphanumerics."""
+    if len(value) <= DNS1123_LABEL_MAX:
+        return value
+    return value[:DNS1123_LABEL_MAX].rstrip("-_.")
+
+
 def controller_made(res: Resource, live_services: set[ResourceKey]) -> bool:
-    """Objects a controller creates (ownerReferences, a Service's Endpoints) are never `extra`/unmanaged."""
+    """Objects with ownerReferences (any: gitops-engine's GetManagedLiveObjs skips them all) and a Service's
+    Endpoints are never `extra`/unmanaged."""
     refs = dig(res.body, "metadata", "ownerReferences")
-    refs = refs if isinstance(refs, list) else []
-    if any(isinstance(r, dict) and (r.get("controller") or r.get("kind") == "Rollout") for r in refs):
+    if isinstance(refs, list) and refs:
         return True
     return res.key.group_kind == ("", "Endpoints") and ResourceKey("", "Service", res.key.namespace,
                                                                     res.key.name) in live_services

@@ -15,11 +15,13 @@ SERVER_METADATA = ("uid", "resourceVersion", "generation", "creationTimestamp", 
 
 def normalize(body: dict[str, Any], group: str, *, compare_status: bool = False,
               desired_labels: dict[str, Any] | None = None, tracking_label: str = TRACKING_LABEL,
-              tracking_annotation: str = TRACKING_ID) -> dict[str, Any]:
+              tracking_annotation: str = TRACKING_ID,
+              more_annotations: frozenset[str] = frozenset()) -> dict[str, Any]:
     """A deep copy of `body` without server-populated fields and bookkeeping annotations.
 
     `desired_labels`, given for the live side, keeps the tracking label when Git sets it itself:
     otherwise it is the GitOps tool's bookkeeping, present in last-applied but not in Git.
+    `more_annotations` are further bookkeeping (ArgoCD's installation id, when argocd-cm is given).
     """
     keep_status = compare_status and group not in BUILTIN_GROUPS
     out = {k: _copy(v) for k, v in body.items()
@@ -29,7 +31,8 @@ def normalize(body: dict[str, Any], group: str, *, compare_status: bool = False,
         meta = out["metadata"] = {k: _copy(v) for k, v in meta.items() if k not in SERVER_METADATA}
         annotations = meta.get("annotations")
         if isinstance(annotations, dict):
-            for name in (BOOKKEEPING_ANNOTATIONS | {tracking_annotation}) & annotations.keys():
+            dropped = BOOKKEEPING_ANNOTATIONS | more_annotations | {tracking_annotation}
+            for name in dropped & annotations.keys():
                 del annotations[name]
             if not annotations:
                 del meta["annotations"]

@@ -305,3 +305,14 @@ def _unique(source: str, file: str, taken: set[str]) -> str:
     prefix = source if source not in taken else f"file:{file}"
     taken.add(prefix)
     return prefix
+
+
+def add_system_rules(ruleset: RuleSet, sources: list[tuple[str, str, dict[str, Any]]]) -> list[RunError]:
+    """ArgoCD's system-wide rules (argocd-cm resource.customizations) into the run's RuleSet: each
+    (id prefix, origin, spec) becomes `<prefix>#0`, its file the origin ("argocd-cm key X (file:line)")."""
+    errors: list[RunError] = []
+    for prefix, origin, spec in sources:
+        rules, errs = parse_rules([spec], prefix, file=origin)
+        ruleset.rules.extend(rules)
+        errors.extend(errs)
+    return errors
