@@ -39,6 +39,7 @@ import copy
 import json
 import os
 import re
+import signal
 import socket
 import ssl
 import subprocess
@@ -727,6 +728,10 @@ def generate_objects(resources: Iterable[ApiResource], per_type: int,
     return objects
 
 
+def _interrupted(_signum: int, _frame: object) -> None:
+    raise KeyboardInterrupt
+
+
 def main(argv: list[str] | None = None) -> None:
     """Serve until interrupted, in a process of its own: for benchmarks, or to try `driftcheck snapshot`."""
     parser = argparse.ArgumentParser(description=main.__doc__)
@@ -738,6 +743,8 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--namespaces", default="default", help="comma-separated, for --generate")
     parser.add_argument("--audit-log", type=Path, default=os.environ.get("K8S_EMULATOR_AUDIT_LOG") or None,
                         help="serve writes and log each as an audit.k8s.io/v1 Event")
+    parser.add_argument("--request-log", type=Path, default=None,
+                        help="on SIGTERM, write every request served (JSON lines: method, path, query) here")
     args = parser.parse_args(argv)
     with KubernetesEmulator(tls=args.tls, port=args.port, audit_log=args.audit_log) as api:
         for path in args.load or [BLOG_SYSTEM_LIVE]:
@@ -746,8 +753,14 @@ def main(argv: list[str] | None = None) -> None:
                                   args.namespaces.split(",")))
         api.write_kubeconfig(args.kubeconfig)
         print(f"serving {api.url}, kubeconfig {args.kubeconfig}; Ctrl-C stops", flush=True)
+        if args.request_log is not None:  # the test or bench that started it counts what it was asked
+            signal.signal(signal.SIGTERM, _interrupted)
         with contextlib.suppress(KeyboardInterrupt):
             threading.Event().wait()
+        if args.request_log is not None:
+            args.request_log.write_text("".join(
+                json.dumps({"method": r.method, "path": r.path, "query": r.query}) + "\n"
+                for r in list(api.requests)))
 
 
 if __name__ == "__main__":

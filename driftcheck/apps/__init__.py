@@ -14,7 +14,8 @@ from pathlib import Path
 from typing import Protocol
 from urllib.parse import urlsplit, urlunsplit
 
-from driftcheck.apps.appset import expand_appsets
+from driftcheck.apps.appset import SECRET_TYPE, expand_appsets
+from driftcheck.apps.appset.context import Cluster
 from driftcheck.apps.argocd import apps_from_argocd, find_application_documents
 from driftcheck.apps.config import Config, load_config, parse_config
 from driftcheck.apps.source_overrides import with_source_overrides
@@ -60,6 +61,7 @@ class FoundApps:
     rule_packs: list[str] = field(default_factory=list)  # from the config (the CLI's --rule-pack wins)
     rule_sources: list[tuple[str, bytes]] = field(default_factory=list)  # (path, content): config rule files
     gitops_managers: list[str] = field(default_factory=list)
+    clusters: list[Cluster] = field(default_factory=list)  # cluster Secrets with the Applications, config's
 
 
 def find_apps(tree: CommitTree, options: AppOptions) -> FoundApps:
@@ -83,8 +85,10 @@ def find_apps(tree: CommitTree, options: AppOptions) -> FoundApps:
         if note:
             found.notes.append(note)
         this_repo = {normalize_repo_url(u) for u in urls}
-        expanded = expand_appsets(documents, tree, lambda url: normalize_repo_url(url) in this_repo)
+        expanded = expand_appsets(documents, tree, lambda url: normalize_repo_url(url) in this_repo,
+                                  configured=configured_clusters(cfg))
         found.errors += expanded.errors
+        found.clusters = expanded.clusters
         documents, broken = with_source_overrides(tree, expanded.documents, this_repo)
         found.errors += broken
         apps, found.skipped = apps_from_argocd(documents, urls, expanded.generators)
@@ -96,6 +100,7 @@ def find_apps(tree: CommitTree, options: AppOptions) -> FoundApps:
                                                 str(app.defined_by)))
             else:
                 found.apps.append(app)
+    found.clusters = found.clusters or configured_clusters(cfg)
     if options.app_names:
         by_name = {a.name: a for a in found.apps}
         unknown = [n for n in options.app_names if n not in by_name]
@@ -109,6 +114,12 @@ def find_apps(tree: CommitTree, options: AppOptions) -> FoundApps:
                               "with apps:" + (f" ({len(found.skipped)} Applications skipped)" if found.skipped
                                               else "") + (f" ({why})" if why else ""))
     return found
+
+
+def configured_clusters(cfg: Config) -> list[Cluster]:
+    """driftcheck.yaml's clusters as the clusters generator and destinations see a cluster Secret."""
+    return [Cluster(c.name, c.server, labels={SECRET_TYPE: "cluster", **c.labels})
+            for c in cfg.clusters if c.server]
 
 
 def without_userinfo(url: str) -> str:

@@ -20,6 +20,7 @@ from driftcheck.model import (
     App,
     AppSource,
     ChartSource,
+    ClusterRef,
     DefinedBy,
     Destination,
     DirectoryOptions,
@@ -120,12 +121,19 @@ def apps_from_argocd(documents: list[Document], repo_urls: set[str],
         apps.append(App(
             name=name,
             sources=sources,
-            destination=Destination(namespace=str(_block(spec, "destination").get("namespace") or "")),
+            destination=destination_of(spec),
             ignore=tuple(IgnoreRule(r) for r in ignore if isinstance(r, dict)),
             defined_by=DefinedBy("argocd-application", file, line,
                                  generator=(generators or {}).get((file, line, name), "")),
         ))
     return apps, skipped
+
+
+def destination_of(spec: dict[str, Any]) -> Destination:
+    """spec.destination: the cluster as written (name, server) and the namespace; resolved per run."""
+    block = _block(spec, "destination")
+    return Destination(ClusterRef(str(block.get("name") or ""), str(block.get("server") or "")),
+                       str(block.get("namespace") or ""))
 
 
 class SourceSpecError(ValueError):

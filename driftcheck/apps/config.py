@@ -19,6 +19,12 @@ driftcheck.yaml (every key optional; unknown keys are errors, so typos do not pa
         ignoreDifferences: [{group: apps, kind: Deployment, jsonPointers: [/spec/replicas]}]
         valuesFiles: [values-prod.yaml]       # Helm apps, relative to the chart
         releaseName: web                      # Helm apps; default: the app name
+    clusters:                                 # destination clusters (as ArgoCD cluster Secrets name them)
+      - name: prod-eu
+        server: https://prod-eu.example.com:6443   # optional when context/snapshot gives it
+        context: prod-eu                      # kubeconfig context that reads it, or
+        snapshot: snapshots/prod-eu.yaml      # a snapshot file, relative to this file
+        labels: {env: prod}                   # for the clusters generator
 """
 
 from __future__ import annotations
@@ -58,9 +64,24 @@ class Config:
     revision: str = ""
     repo_urls: list[str] = field(default_factory=list)  # URLs Applications use for this repository
     history_since: str = ""  # e.g. 90d or an ISO date
+    clusters: list[ConfiguredCluster] = field(default_factory=list)
 
 
-_TOP_KEYS = {"apps", "rules", "gitopsManagers", "argocdApps", "repo", "revision", "repoURLs", "historySince"}
+@dataclass(frozen=True)
+class ConfiguredCluster:
+    """A `clusters:` entry: a destination's name and server, and what reads it (context or snapshot)."""
+
+    name: str
+    server: str = ""
+    context: str = ""
+    snapshot: Path | None = None
+    labels: dict[str, str] = field(default_factory=dict)
+    where: str = ""  # file:line
+
+
+_TOP_KEYS = {"apps", "rules", "gitopsManagers", "argocdApps", "repo", "revision", "repoURLs", "historySince",
+             "clusters"}
+_CLUSTER_KEYS = {"name", "server", "context", "snapshot", "labels"}
 _APP_KEYS = {"name", "path", "namespace", "recurse", "ignoreDifferences", "valuesFiles", "releaseName"}
 
 
@@ -116,6 +137,7 @@ def parse_config(text: str, file: str) -> Config:
         if value is not None and not isinstance(value, (str, int)):
             raise DriftcheckError(f"{_where(doc, key, file)}: {key} must be a string")
         setattr(cfg, attr, "" if value is None else str(value))  # a date stays the text written
+    cfg.clusters = _clusters(doc, file)
     if cfg.repo.startswith(("http://", "https://")):  # a token in `repo:` is a credential like --repo's
         register_url(cfg.repo)
     return cfg
@@ -143,6 +165,35 @@ def _app(entry: Any, where: str, file: str, line: int) -> App:
                destination=Destination(namespace=str(entry.get("namespace") or "")),
                ignore=tuple(IgnoreRule(_plain(r)) for r in ignore),
                defined_by=DefinedBy("config", file, line))
+
+
+def _clusters(doc: LinedMap, file: str) -> list[ConfiguredCluster]:
+    entries = doc.get("clusters")
+    if entries is None:
+        return []
+    if not isinstance(entries, LinedSeq):
+        raise DriftcheckError(f"{_where(doc, 'clusters', file)}: clusters must be a list")
+    out: list[ConfiguredCluster] = []
+    for i, entry in enumerate(entries):
+        where = f"{file}:{entries.lines[i]}"
+        if not isinstance(entry, LinedMap):
+            raise DriftcheckError(f"{where}: each cluster must be a mapping with name:, server:, context:")
+        _check_keys(entry, _CLUSTER_KEYS, file, "cluster")
+        text = {k: entry.get(k) for k in ("name", "server", "context", "snapshot")}
+        if any(v is not None and not isinstance(v, str) for v in text.values()):
+            raise DriftcheckError(f"{where}: name, server, context and snapshot must be strings")
+        labels = entry.get("labels") or {}
+        if not isinstance(labels, dict):
+            raise DriftcheckError(f"{_where(entry, 'labels', file)}: labels must be a mapping")
+        name, server = str(text["name"] or "").strip(), str(text["server"] or "").strip().rstrip("/")
+        if not name and not server:
+            raise DriftcheckError(f"{where}: a cluster needs a name: or a server:")
+        if text["context"] and text["snapshot"]:
+            raise DriftcheckError(f"{where}: cluster {name or server}: give context: or snapshot:, not both")
+        snapshot = Path(file).parent / str(text["snapshot"]) if text["snapshot"] else None
+        out.append(ConfiguredCluster(name or server, server, str(text["context"] or ""), snapshot,
+                                     {str(k): str(v) for k, v in labels.items()}, where))
+    return out
 
 
 def _check_keys(doc: dict[Any, Any], allowed: set[str], file: str, what: str) -> None:

@@ -18,9 +18,11 @@ if TYPE_CHECKING:
 
 
 def run(options: CheckOptions, progress: Callable[[str], None]) -> int:
-    """Exit 0 when in sync, 1 when anything drifted, is missing or extra, 2 on errors."""
-    from driftcheck.audit import run_audit
+    """Exit 0 when in sync, 1 when anything drifted, is missing or extra, 2 on errors; over several
+    clusters, the worst of them (a cluster that could not be read is 2)."""
+    from driftcheck.audit import run_fleet
     from driftcheck.report import parse_formats, write_reports
+    from driftcheck.report.archive import cluster_slug
     from driftcheck.report.terminal import summary_table
 
     output = options.output
@@ -37,9 +39,26 @@ def run(options: CheckOptions, progress: Callable[[str], None]) -> int:
     store = _s3_store(output.s3, options.cluster.request_timeout) if output.s3 else None  # fails now too
     options = resolved(options)
     started = time.monotonic()
-    reports, explained = run_audit(options, progress=progress)
-    for report in reports:      # one per destination cluster, each with its own archive
+    fleet = run_fleet(options, progress=progress)
+    several = len(fleet.results) > 1
+    codes = [EXIT_ERROR for result in fleet.results if result.report is None]
+    archives: dict[str, str] = {}
+    for result in fleet.results:  # one report per destination cluster, each with its own archive
+        report = result.report
+        if report is None:
+            progress(f"cluster {result.name}: not audited: {result.error}")
+            continue
+        slug = cluster_slug(report.cluster)
+        if slug in archives:  # two clusters in one archive directory would mix their runs and drift age
+            progress(f"cluster {result.name}: not written: its archive directory {slug} is "
+                     f"{archives[slug]}'s too; map it to a context or snapshot of another name")
+            codes.append(EXIT_ERROR)
+            continue
+        archives[slug] = result.name
+        codes.append(exit_code(report))
         report.duration_seconds = time.monotonic() - started
+        if several and output.output == "table":
+            click.echo(f"cluster {result.name} ({slug}):")
         if store is not None and output.s3 is not None:
             _write_s3(report, store, output.s3, formats, output, signer, progress)
             continue
@@ -52,9 +71,9 @@ def run(options: CheckOptions, progress: Callable[[str], None]) -> int:
             progress(f"wrote {path}")
         if written.bundle is not None:
             progress(f"signed {written.bundle} (chained as {written.chain_link})")
-    if explained is not None:
-        click.echo(explained)
-    return max(exit_code(report) for report in reports)
+    if fleet.explained is not None:
+        click.echo(fleet.explained)
+    return max(codes)
 
 
 def _s3_store(s3: S3Options, timeout: float) -> S3Store:

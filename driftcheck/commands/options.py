@@ -6,6 +6,7 @@ place where flags left out fall back to `--config`'s keys.
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass, field, replace
 from pathlib import Path
 
@@ -57,6 +58,8 @@ class ClusterOptions:
     all_namespaces: bool = False
     selector: str | None = None
     request_timeout: float = 30.0
+    destinations: list[tuple[str, str]] = field(default_factory=list)  # --cluster DEST=CONTEXT
+    destination_snapshots: list[tuple[str, Path]] = field(default_factory=list)  # --cluster-snapshot
 
 
 @dataclass
@@ -103,6 +106,23 @@ class CheckOptions:
     gitops_identities: list[str] = field(default_factory=list)  # [] = Argo CD's and Flux's accounts
     audit_skew: float = 2.0  # seconds
     trusted_signers: Path | None = None  # GPG keys, allowed_signers, X.509 roots: outside the audited repo
+
+
+def parse_mapping(flag: str, text: str) -> tuple[str, str]:
+    """`DEST=VALUE` of --cluster and --cluster-snapshot; DEST a cluster name or a server URL."""
+    from driftcheck.model import DriftcheckError
+
+    dest, sep, value = text.partition("=")
+    if not sep or not dest.strip() or not value.strip():
+        raise DriftcheckError(f"{flag} {text!r}: expected DEST=VALUE (DEST a cluster name or server URL)")
+    return dest.strip(), value.strip()
+
+
+def cluster_mappings(contexts: Sequence[str], snapshots: Sequence[str],
+                     ) -> tuple[list[tuple[str, str]], list[tuple[str, Path]]]:
+    """--cluster and --cluster-snapshot values as ClusterOptions takes them (a malformed one fails now)."""
+    return ([parse_mapping("--cluster", v) for v in contexts],
+            [(d, Path(f)) for d, f in (parse_mapping("--cluster-snapshot", v) for v in snapshots)])
 
 
 def with_config_defaults(source: SourceOptions) -> tuple[SourceOptions, str]:

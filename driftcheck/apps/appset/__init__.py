@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import base64
 import binascii
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -36,6 +36,7 @@ class Expanded:
     generators: dict[tuple[str, int, str], str] = field(default_factory=dict)
     skipped: list[SkippedApp] = field(default_factory=list)
     errors: list[RunError] = field(default_factory=list)
+    clusters: list[Cluster] = field(default_factory=list)  # the cluster Secrets: destinations resolve by them
 
 
 def clusters_from_secrets(documents: list[Document], errors: list[RunError]) -> list[Cluster]:
@@ -65,11 +66,12 @@ def clusters_from_secrets(documents: list[Document], errors: list[RunError]) -> 
 
 
 def expand_appsets(documents: list[Document], tree: Tree | None, is_this_repo: Callable[[str], bool],
-                   timeout: float = TIMEOUT) -> Expanded:
+                   timeout: float = TIMEOUT, configured: Sequence[Cluster] = ()) -> Expanded:
     """documents with every ApplicationSet replaced by its Applications (at the ApplicationSet's file
-    and line); what cannot be generated is skipped or an error naming the file and the ApplicationSet."""
+    and line); what cannot be generated is skipped or an error naming the file and the ApplicationSet.
+    configured: driftcheck.yaml's clusters, after the Secrets'."""
     out = Expanded()
-    clusters = clusters_from_secrets(documents, out.errors)
+    out.clusters = clusters = clusters_from_secrets(documents, out.errors) + list(configured)
     for body, file, line in documents:
         if body.get("kind") != "ApplicationSet":
             if not is_cluster_secret(body):

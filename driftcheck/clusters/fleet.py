@@ -1,0 +1,72 @@
+"""A run over several clusters: each read once, a few at a time, and one result per cluster.
+
+`ClusterResult` is the seam for what comes after the per-cluster reports (a fleet summary, sharding):
+its report, or why there is none.
+"""
+
+from __future__ import annotations
+
+import threading
+import time
+from collections.abc import Callable, Iterator
+from concurrent.futures import Future, ThreadPoolExecutor
+from dataclasses import dataclass, field
+
+from driftcheck.clusters.plan import ClusterRun
+from driftcheck.model import AuditReport, DriftcheckError, LiveState
+
+WORKERS = 4  # clusters read at once; each reader LISTs with its own few threads
+
+
+@dataclass
+class ClusterResult:
+    """One destination cluster's outcome: its report, or the error that kept it from being audited."""
+
+    name: str
+    server: str
+    apps: list[str]
+    report: AuditReport | None = None
+    error: str = ""
+
+
+@dataclass
+class FleetRun:
+    results: list[ClusterResult] = field(default_factory=list)
+    explained: str | None = None  # --explain's text, from the first cluster that has the resource
+
+    @property
+    def reports(self) -> list[AuditReport]:
+        return [r.report for r in self.results if r.report is not None]
+
+
+def read_all(runs: list[ClusterRun], read: Callable[[ClusterRun], LiveState],
+             progress: Callable[[str], None], workers: int = WORKERS,
+             ) -> Iterator[tuple[ClusterRun, LiveState | DriftcheckError]]:
+    """Each run's live state (or the DriftcheckError that stopped it), in the runs' order, read by a
+    bounded pool so that reads run ahead while the caller compares the ones already read. A single
+    run is read in this thread and its error raised, as a one-cluster run always has."""
+    if len(runs) == 1:
+        yield runs[0], read(runs[0])
+        return
+    started = time.monotonic()
+    done: list[ClusterRun] = []
+    lock = threading.Lock()
+
+    def timed(run: ClusterRun) -> LiveState:
+        live = read(run)
+        with lock:
+            done.append(run)
+            count = len(done)
+        progress(f"clusters read: {count}/{len(runs)} ({run.name}: {len(live.resources)} objects, "
+                 f"{time.monotonic() - started:.1f} s)")
+        return live
+
+    with ThreadPoolExecutor(max_workers=max(1, min(workers, len(runs))),
+                            thread_name_prefix="cluster") as pool:
+        futures: list[Future[LiveState]] = [pool.submit(timed, run) for run in runs]
+        for run, future in zip(runs, futures, strict=True):
+            try:
+                yield run, future.result()
+            except DriftcheckError as exc:
+                progress(f"cluster {run.name}: {exc}")
+                yield run, exc
