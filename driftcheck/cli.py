@@ -120,6 +120,11 @@ def main() -> None:
 @CONTEXT
 @click.option("-A", "--all-namespaces", is_flag=True, help="Read live objects in all namespaces.")
 @SELECTOR
+@click.option("--cluster", "cluster_contexts", multiple=True, metavar="DEST=CONTEXT",
+              help="Read apps destined for DEST (a cluster name or server URL) through this kubeconfig "
+                   "context; the current context serves in-cluster and its own URL. Repeatable.")
+@click.option("--cluster-snapshot", "cluster_snapshots", multiple=True, metavar="DEST=FILE",
+              help="Read apps destined for DEST from this snapshot. Repeatable.")
 @click.option("--out", type=click.Path(file_okay=False), default="reports", show_default=True,
               help="Report archive directory, or s3://bucket/prefix (an Object Lock bucket).")
 @s3_output_flags
@@ -157,7 +162,9 @@ def main() -> None:
 @TRUSTED_SIGNERS
 def check(source: SourceOptions, namespace: str, rule_files: tuple[Path, ...], rule_packs: tuple[str, ...],
           live_snapshot: Path | None, request_timeout: float, render_timeout: float, kubeconfig: Path | None,
-          context: str | None, all_namespaces: bool, selector: str | None, out: Path, s3: S3Options | None,
+          context: str | None, all_namespaces: bool, selector: str | None,
+          cluster_contexts: tuple[str, ...], cluster_snapshots: tuple[str, ...],
+          out: Path, s3: S3Options | None,
           formats: str,
           keep: int | None, metrics_file: Path | None, pushgateway: str | None, history_since: str,
           explain_target: str | None, compare_status: bool, compare_aggregated_rules: bool,
@@ -169,12 +176,13 @@ def check(source: SourceOptions, namespace: str, rule_files: tuple[Path, ...], r
     Exit 0 when in sync, 1 when anything drifted, is missing or extra, 2 on errors.
     """
     from driftcheck.commands import check as command
-    from driftcheck.commands.options import CheckOptions, OutputOptions
+    from driftcheck.commands.options import CheckOptions, OutputOptions, cluster_mappings
 
     sys.exit(command.run(CheckOptions(
         source=replace(source, namespace=namespace,
                        fetch=replace(source.fetch, timeout=request_timeout)),
-        cluster=ClusterOptions(live_snapshot, kubeconfig, context, all_namespaces, selector, request_timeout),
+        cluster=ClusterOptions(live_snapshot, kubeconfig, context, all_namespaces, selector, request_timeout,
+                               *cluster_mappings(cluster_contexts, cluster_snapshots)),
         output=OutputOptions(out, formats, keep, metrics_file, pushgateway, output, sign_key,
                              sign_key_passphrase_env, sign_key_passphrase_file, s3),
         rule_files=list(rule_files), rule_packs=list(rule_packs), render_timeout=render_timeout,
