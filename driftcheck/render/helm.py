@@ -17,8 +17,9 @@ from typing import Any
 
 from driftcheck.fetch.tree import Tree
 from driftcheck.model import HelmOptions, Origin, Render, RunError
+from driftcheck.render import helm_pool
 from driftcheck.render.argocd_env import build_env, envsubst
-from driftcheck.render.helm_run import HelmError, run_binary, run_in_child
+from driftcheck.render.helm_run import HelmError, run_binary
 from driftcheck.render.helm_sdk import TemplateRequest, template_with_sdk
 from driftcheck.render.helm_values import ResolvedFile, Roots, download, resolve_path, resolve_values_files
 from driftcheck.render.hooks import is_helm_test
@@ -53,6 +54,8 @@ def missing_dependencies(tree: Tree, chart_dir: str) -> list[dict[str, Any]]:
 
 def render(tree: Tree, path: str, options: Render, target: Target, timeout: float) -> Output:
     """Render the chart at path with the app's Helm options: its objects, errors and the files it reads."""
+    if not shutil.which("helm"):
+        helm_pool.POOL.prestart()  # the SDK loads while the chart is exported and its values resolved
     out = Output(files_read=tree.list_files(path, recurse=True))
     chart_file = posixpath.join(path, "Chart.yaml")
     missing = missing_dependencies(tree, path)
@@ -194,10 +197,10 @@ def kube_version(text: str) -> str:
 
 
 def _template(request: TemplateRequest, root: Path, timeout: float) -> str:
-    """The chart's manifest stream, from `helm template` on PATH, else from the SDK in a child."""
+    """The chart's manifest stream, from `helm template` on PATH, else from an SDK worker."""
     if shutil.which("helm"):
         return run_binary(request.argv(), root, timeout)
-    return run_in_child(template_with_sdk, (request,), timeout)
+    return helm_pool.POOL.render(template_with_sdk, (request,), timeout)
 
 
 def _sources_by_line(text: str, chart_path: str) -> list[tuple[int, str]]:

@@ -1,9 +1,10 @@
 """One Helm template request, as the `helm template` flags ArgoCD passes, or rendered by the Helm SDK.
 
-The SDK path runs in the bounded child (`helm_run.run_in_child`) and does what `helm template` does with
-those flags: values files merged in order, then each --set, --set-string and --set-file parsed into the
-result by Helm's own strvals parser (`helm_python.parse_set_*`), so list indexes, escapes and `{a,b}`
-lists type as Helm types them; CRDs first unless skipped; the schema skipped only when asked.
+The SDK path runs in a bounded worker (`helm_pool`), one render at a time, and does what `helm template`
+does with those flags: values files merged in order, then each --set, --set-string and --set-file
+parsed into the result by Helm's own strvals parser (`helm_python.parse_set_*`), so list indexes,
+escapes and `{a,b}` lists type as Helm types them; CRDs first unless skipped; the schema skipped only
+when asked.
 """
 
 from __future__ import annotations
@@ -154,7 +155,7 @@ def _render(chart: Any, values: dict[str, Any], options: dict[str, Any]) -> dict
 
 
 def template_with_sdk(req: TemplateRequest) -> str:
-    """In the child: what `helm template` prints for req (run_in_child has imported the SDK)."""
+    """In a worker: what `helm template` prints for req (the worker has imported the SDK)."""
     import helm_python
 
     base: dict[str, Any] = {}
