@@ -55,15 +55,15 @@ Reply = tuple[str, str, bool]  # ("ok" | "error" | "absent", manifest text or me
 class _Worker:
     """One spawned child, its pipe, and the directory holding its stderr log and HOME."""
 
-    def __init__(self) -> None:
+    def __init__(self, max_renders: int) -> None:
         self.dir = Path(tempfile.mkdtemp(prefix="driftcheck-helm-worker-"))
         self.log = self.dir / "stderr"
         self.log.touch()
         (self.dir / "home").mkdir()
         ctx = multiprocessing.get_context("spawn")  # a process holding the Go runtime must not fork
         self.conn, theirs = ctx.Pipe()
-        self.process: BaseProcess = ctx.Process(target=_serve, args=(theirs, str(self.log),
-                                                                     str(self.dir / "home")), daemon=True)
+        self.process: BaseProcess = ctx.Process(
+            target=_serve, args=(theirs, str(self.log), str(self.dir / "home"), max_renders), daemon=True)
         self.process.start()
         theirs.close()
 
@@ -95,7 +95,8 @@ class _Worker:
 class SdkPool:
     """Idle workers, handed to one render at a time (renders in several threads get one each)."""
 
-    def __init__(self) -> None:
+    def __init__(self, max_renders: int = MAX_RENDERS) -> None:
+        self.max_renders = max_renders
         self._lock = threading.Lock()
         self._idle: list[_Worker] = []
         self._absent = ""  # the fallback message, once a worker found no SDK
@@ -152,7 +153,7 @@ class SdkPool:
 
     def _new(self) -> _Worker:
         self.started += 1
-        return _Worker()
+        return _Worker(self.max_renders)
 
 
 POOL = SdkPool()
@@ -167,7 +168,7 @@ def _vm() -> tuple[int, int]:
     return fields["VmSize"], fields["VmRSS"]
 
 
-def _serve(conn: Connection, log: str, home: str) -> None:
+def _serve(conn: Connection, log: str, home: str, max_renders: int) -> None:
     """The worker: stderr to the log, sandbox itself, load the SDK, cap its address space, then answer
     requests until the parent goes away or the retirement rule says stop."""
     fd = os.open(log, os.O_WRONLY | os.O_APPEND)
@@ -185,14 +186,14 @@ def _serve(conn: Connection, log: str, home: str) -> None:
     if current_hard != resource.RLIM_INFINITY and current_hard < hard:
         hard = current_hard
     resource.setrlimit(resource.RLIMIT_AS, (hard, hard))
-    for served in range(1, MAX_RENDERS + 1):
+    for served in range(1, max_renders + 1):
         try:
             render, args = conn.recv()
         except EOFError:
             return
         status, text, failed_alloc = _one(render, args, home, hard)
         now_size, now_rss = _vm()
-        retire = (failed_alloc or served == MAX_RENDERS or now_size - size > RETIRE_GROWTH
+        retire = (failed_alloc or served == max_renders or now_size - size > RETIRE_GROWTH
                   or now_rss - rss > RETIRE_GROWTH or helm_python.open_handles_count() > 0)
         conn.send((status, text, retire))
         if retire:
