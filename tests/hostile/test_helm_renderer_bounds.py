@@ -40,9 +40,12 @@ def apps(*names: str) -> str:
     return "apps:\n" + "".join(f"  - {{name: {n}, path: {n}, namespace: demo}}\n" for n in names)
 
 
-def check_args(repo: GitRepoBuilder, tmp_path: Path, *extra: str) -> list[str]:
+def check_args(repo: GitRepoBuilder, tmp_path: Path, *extra: str,
+               live_names: tuple[str, ...] = ()) -> list[str]:
     live = tmp_path / "live.json"
-    live.write_text(json.dumps(LIVE))
+    live.write_text(json.dumps({**LIVE, "items": [*LIVE["items"], *(
+        {"apiVersion": "v1", "kind": "ConfigMap", "metadata": {"name": name, "namespace": "demo"},
+         "data": {"a": "1"}} for name in live_names)]}))
     return [sys.executable, "-m", "driftcheck.cli", "check", "--repo", str(repo.path), "--live-snapshot",
             str(live), "--out", str(tmp_path / "out"), "--format", "json", "-o", "none", *extra]
 
@@ -104,6 +107,41 @@ def test_killed_helm_renderer_is_reported_as_died_at_once(git_repo: GitRepoBuild
     assert run.returncode == 2 and "Traceback" not in stderr, stderr
     [error] = report(tmp_path)["errors"]
     assert error["app"] == "loop" and error["message"] == "helm renderer died (signal 9, SIGKILL)"
+    assert_others_in_sync(report(tmp_path))
+
+
+
+def test_a_chart_past_the_render_timeout_is_an_error_and_the_charts_after_it_render(
+        git_repo: GitRepoBuilder, tmp_path: Path, helm_sdk: None) -> None:
+    """The SDK worker rendering a chart that loops is killed at the render timeout; the chart after it
+    renders in a new worker, within the same run."""
+    loop = "{{- range until 100000 }}{{- range until 100000 }}{{- end }}{{- end }}\n" + config_map("loop")
+    git_repo.commit({**GOOD, **chart("loop", loop), **chart("after", config_map("after")),
+                     "driftcheck.yaml": apps("good", "loop", "after", "plain")}, "loop between good charts")
+    started = time.monotonic()
+    proc = subprocess.run(check_args(git_repo, tmp_path, "--render-timeout", "8", live_names=("after",)),
+                          capture_output=True, text=True, timeout=300)
+    assert proc.returncode == 2 and "Traceback" not in proc.stderr, proc.stderr
+    assert time.monotonic() - started < 90
+    errors = {e["app"]: e["message"] for e in report(tmp_path)["errors"]}
+    assert errors == {"loop": "helm render did not finish within 8 s"}
+    statuses = {(r["app"], r["status"]) for r in report(tmp_path)["resources"]}
+    assert statuses == {("good", "in-sync"), ("after", "in-sync"), ("plain", "in-sync")}
+
+
+def test_a_chart_does_not_see_the_templates_of_a_chart_rendered_before_it(
+        git_repo: GitRepoBuilder, tmp_path: Path, helm_sdk: None) -> None:
+    """Both charts render in the same worker; `mine` includes a template only `good` defines, so it fails
+    as `helm template mine` would, and good is unaffected."""
+    shared = '{{- define "shared.data" }}{a: "1"}{{ end }}'
+    git_repo.commit({**chart("good", shared + config_map("good", '{{ include "shared.data" . }}')),
+                     "plain/cm.yaml": config_map("plain"),
+                     **chart("mine", config_map("mine", '{{ include "shared.data" . }}')),
+                     "driftcheck.yaml": apps("good", "mine", "plain")}, "a template defined in another chart")
+    proc = subprocess.run(check_args(git_repo, tmp_path), capture_output=True, text=True, timeout=300)
+    assert proc.returncode == 2 and "Traceback" not in proc.stderr, proc.stderr
+    [error] = report(tmp_path)["errors"]
+    assert error["app"] == "mine" and 'no template "shared.data"' in error["message"], error
     assert_others_in_sync(report(tmp_path))
 
 
