@@ -48,9 +48,12 @@ class DesiredState:
     settings: Any = None  # apps.argocd_settings.ArgoSettings from --argocd-settings, or None
 
 
-def desired_apps(source: SourceOptions, progress: Progress = lambda _m: None) -> tuple[Any, Any, Any]:
-    """Open the repo, resolve the commit, find the apps: (repo, tree, found apps); `history` stops here."""
+def desired_apps(source: SourceOptions, progress: Progress = lambda _m: None,
+                 cluster: ClusterOptions | None = None) -> tuple[Any, Any, Any]:
+    """Open the repo, resolve the commit, find the apps (with --argocd-namespace, those the cluster holds
+    too): (repo, tree, found apps); `history` stops here."""
     from driftcheck.apps import find_apps
+    from driftcheck.apps.live_apps import live_applications
     from driftcheck.fetch.git import open_repo, resolve_commit
     from driftcheck.fetch.tree import CommitTree
     from driftcheck.scrub import mask_url
@@ -58,7 +61,7 @@ def desired_apps(source: SourceOptions, progress: Progress = lambda _m: None) ->
     repo = open_repo(source.repo, require_fresh=source.require_fresh, token_file=source.git_token_file)
     tree = CommitTree(repo, resolve_commit(repo, source.revision, source.at))
     progress(f"desired state: {mask_url(source.repo)} at {tree.sha[:12]} ({tree.date})")
-    discovered = find_apps(tree, source)
+    discovered = find_apps(tree, source, live_applications(source, cluster or ClusterOptions(), progress))
     for note in discovered.notes:
         progress(f"note: {note}")
     return repo, tree, discovered
@@ -82,9 +85,11 @@ def render_desired(source: SourceOptions, found: tuple[Any, Any, Any], render_ti
                    capabilities_of: Callable[[App], Callable[[], Any] | None] = lambda _app: None,
                    ) -> DesiredState:
     """Render each app of desired_apps' (repo, tree, found apps), with its destination's capabilities."""
+    from driftcheck.apps.app_of_apps import AppFamily
     from driftcheck.fetch.moments import parse_moment
     from driftcheck.fetch.sources import SourceTrees
     from driftcheck.render import render_app
+    from driftcheck.render.resolution import app_resolution
 
     repo, tree, discovered = found
     trees = SourceTrees(tree, fetch=source.fetch, at=parse_moment(source.at) if source.at else None)
@@ -94,8 +99,11 @@ def render_desired(source: SourceOptions, found: tuple[Any, Any, Any], render_ti
     desired_by_app: dict[str, list[Resource]] = {}
     all_rendered = []
     resolutions: dict[str, AppResolution] = {}
-    for app in discovered.apps:
-        rendered = render_app(trees, app, timeout=render_timeout, capabilities=capabilities_of(app))
+    family = AppFamily.of(discovered, tree)
+    for app in discovered.apps:  # app-of-apps: the children each render declares are appended to it
+        caps = family.capabilities(app, capabilities_of(app))
+        rendered = render_app(trees, app, timeout=render_timeout, capabilities=caps)
+        errors += family.adopt(app, rendered.resources, discovered, caps)
         if settings is not None:  # excluded kinds are dropped from desired state, with a warning each
             from driftcheck.apps.argocd_settings import excluded_objects
 
@@ -125,35 +133,6 @@ def argocd_settings(source: SourceOptions, tree: Any, progress: Progress) -> Any
     return settings
 
 
-def app_resolution(trees: Any, rendered: Any) -> AppResolution:
-    """What each source of the rendered app resolved to (SourceTrees located each once this run, so
-    asking again fetches nothing), what the render resolved beyond them, and the hooks it listed."""
-    from driftcheck.fetch.sources import SourceError
-    from driftcheck.model import ChartSource, GitSource, ListedHook, ResolvedSource
-    from driftcheck.scrub import mask_url
-
-    sources: list[ResolvedSource] = []
-    for app_source in rendered.app.sources:
-        source = app_source.source
-        try:
-            located = trees.locate(source)
-        except SourceError:
-            located = None  # the render's error says why
-        resolved = located.revision if located else ""
-        if isinstance(source, ChartSource):
-            sources.append(ResolvedSource("oci" if source.repository.startswith("oci://") else "chart",
-                                          mask_url(source.repository), source.chart, source.version,
-                                          resolved, located.tree.sha if located else ""))
-        elif isinstance(source, GitSource):
-            sources.append(ResolvedSource("git", mask_url(source.url), source.path,
-                                          source.revision or "HEAD", resolved))
-        else:
-            sources.append(ResolvedSource("oci", mask_url(source.url), source.path, source.reference,
-                                          resolved))
-    hooks = [ListedHook(h.resource, h.types, h.origin.file, h.origin.line) for h in rendered.hooks]
-    return AppResolution(sources, list(rendered.notes), hooks)
-
-
 def destinations(options: CheckOptions, discovered: Any) -> Plan:
     """The clusters a run reads, each with its apps, every app's destination resolved (clusters.plan)."""
     from driftcheck.clusters.plan import Mapping, plan_destinations
@@ -180,7 +159,7 @@ def run_fleet(options: CheckOptions, progress: Progress = lambda _m: None) -> Fl
     from driftcheck.compare import available_packs, load_rules
     from driftcheck.live.capabilities import DestinationCapabilities
 
-    found = desired_apps(options.source, progress)
+    found = desired_apps(options.source, progress, options.cluster)
     discovered = found[2]
     plan = destinations(options, discovered)
     plan.narrow(discovered, progress)
@@ -190,6 +169,9 @@ def run_fleet(options: CheckOptions, progress: Progress = lambda _m: None) -> Fl
     by_app = {app.name: capabilities[id(run)] for run in plan.runs for app in run.apps}
     git_side = render_desired(options.source, found, options.render_timeout, options.cluster.selector,
                               progress, capabilities_of=lambda app: by_app.get(app.name))
+    for run in plan.adopt(destinations(options, discovered), discovered, git_side.errors):  # app-of-apps
+        capabilities[id(run)] = DestinationCapabilities(run.cluster.live_snapshot,
+                                                        partial(open_reader, run.cluster), progress)
     packs = options.rule_packs or discovered.rule_packs or available_packs()
     rules, rule_errors = load_rules(packs, options.rule_files, discovered.rule_sources)
     git_side.errors += rule_errors

@@ -71,9 +71,12 @@ def source_flags(namespace: Callable[[Command], Command]) -> Callable[[Command],
                      help="ArgoCD's argocd-cm ConfigMap (YAML; argocd-cmd-params-cm may follow): its ignore "
                           "rules, exclusions, compare options and tracking. A local file, else a path in "
                           "the repository."),
+        click.option("--argocd-namespace", default=None, metavar="NS",
+                     help="Check the Applications the cluster holds in NS (read-only LIST; made by the UI, "
+                          "the CLI or an ApplicationSet), each rendered from its sources."),
     ]
     fields = ("repo", "revision", "at", "paths", "recurse", "app_names", "config_file", "argocd_apps",
-              "repo_urls", "git_token_file", "require_fresh", "argocd_settings")
+              "repo_urls", "git_token_file", "require_fresh", "argocd_settings", "argocd_namespace")
 
     def add(func: Command) -> Command:
         @functools.wraps(func)

@@ -19,7 +19,7 @@ from driftcheck.apps.appset.context import Cluster
 from driftcheck.apps.argocd import apps_from_argocd, find_application_documents
 from driftcheck.apps.config import Config, load_config, parse_config
 from driftcheck.apps.source_overrides import with_source_overrides
-from driftcheck.apps.urls import infer_repo_urls, normalize_repo_url
+from driftcheck.apps.urls import Document, infer_repo_urls, normalize_repo_url
 from driftcheck.fetch.git import is_remote, remote_urls
 from driftcheck.fetch.tree import CommitTree
 from driftcheck.model import (
@@ -62,28 +62,36 @@ class FoundApps:
     rule_sources: list[tuple[str, bytes]] = field(default_factory=list)  # (path, content): config rule files
     gitops_managers: list[str] = field(default_factory=list)
     clusters: list[Cluster] = field(default_factory=list)  # cluster Secrets with the Applications, config's
+    repo_urls: set[str] = field(default_factory=set)  # the URLs that mean this repository (app-of-apps too)
+    namespaces: dict[str, str] = field(default_factory=dict)  # app -> its Application's metadata.namespace
 
 
-def find_apps(tree: CommitTree, options: AppOptions) -> FoundApps:
-    """The apps to check at this commit; DriftcheckError when there are none or --app names an unknown."""
+def find_apps(tree: CommitTree, options: AppOptions, live: list[Document] | None = None) -> FoundApps:
+    """The apps to check at this commit; DriftcheckError when there are none or --app names an unknown.
+    live: the Applications the cluster holds (--argocd-namespace), after any the glob finds in Git."""
     found = FoundApps()
     found.config = cfg = _config(tree, options)
     found.rule_packs = list(cfg.rule_packs)
     found.gitops_managers = list(cfg.gitops_managers)
     found.rule_sources = _rule_sources(tree, cfg, found.errors)
-    cli_chosen = bool(options.paths or options.argocd_apps)
+    cli_chosen = bool(options.paths or options.argocd_apps or live is not None)
     found.apps = path_apps(options.paths, options.namespace, options.recurse) if cli_chosen \
         else list(cfg.apps)
     glob = options.argocd_apps if cli_chosen else cfg.argocd_apps
-    if glob:
-        known = remote_urls(tree.repo) | set(options.repo_urls) | set(cfg.repo_urls)
-        if is_remote(options.repo):
-            known.add(without_userinfo(options.repo))
-        documents, errors = find_application_documents(tree, glob)
+    known = remote_urls(tree.repo) | set(options.repo_urls) | set(cfg.repo_urls)
+    if is_remote(options.repo):
+        known.add(without_userinfo(options.repo))
+    found.repo_urls = known
+    if glob or live is not None:
+        documents, errors = find_application_documents(tree, glob) if glob else ([], [])
+        documents += live or []
         found.errors += errors
         urls, note = infer_repo_urls(documents, known)
         if note:
             found.notes.append(note)
+        found.repo_urls = urls
+        found.namespaces = {str(b["metadata"].get("name")): str(b["metadata"].get("namespace") or "")
+                            for b, _, _ in documents if isinstance(b.get("metadata"), dict)}
         this_repo = {normalize_repo_url(u) for u in urls}
         expanded = expand_appsets(documents, tree, lambda url: normalize_repo_url(url) in this_repo,
                                   configured=configured_clusters(cfg))

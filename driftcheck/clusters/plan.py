@@ -66,6 +66,26 @@ class Plan:
             progress(f"destinations: {len(self.runs)} clusters, {len(served)} apps "
                      f"({', '.join(f'{r.name}: {len(r.apps)}' for r in self.runs)})")
 
+    def adopt(self, later: Plan, discovered: Any, errors: list[RunError]) -> list[ClusterRun]:
+        """The apps `later` (a plan of every app, made after app-of-apps rendering found children) serves
+        that this plan did not know join their cluster's run; returns the runs of clusters new to it.
+        A child no reader serves leaves discovered.apps for its skips, as narrow does."""
+        known = {app.name for run in self.runs for app in run.apps}
+        new: list[ClusterRun] = []
+        for run in later.runs:
+            apps = [app for app in run.apps if app.name not in known]
+            same = next((r for r in self.runs if (r.name, r.server) == (run.name, run.server)), None)
+            if same is not None:
+                same.apps.extend(apps)
+            elif apps:
+                new.append(replace(run, apps=apps))
+        self.runs += new
+        served = {app.name for run in self.runs for app in run.apps}
+        discovered.apps = [app for app in discovered.apps if app.name in served]
+        discovered.skipped += [s for s in later.skipped if s.name not in known]
+        errors += [e for e in later.errors if e.app not in known]
+        return new
+
 
 def reader_server(options: ClusterOptions) -> str:
     """The server URL a reader serves, read without contacting it: the kubeconfig context's cluster, or

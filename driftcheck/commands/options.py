@@ -42,10 +42,12 @@ class SourceOptions:
     require_fresh: bool = False
     fetch: FetchOptions = field(default_factory=FetchOptions)
     argocd_settings: str | None = None  # argocd-cm YAML: a local file, else a path in the audited commit
+    argocd_namespace: str | None = None  # list the Applications the cluster holds in this namespace
 
     def chooses_apps(self) -> bool:
         """Whether any flag names apps or where they come from (snapshot then captures what they use)."""
-        return bool(self.repo or self.paths or self.app_names or self.config_file or self.argocd_apps)
+        return bool(self.repo or self.paths or self.app_names or self.config_file or self.argocd_apps
+                    or self.argocd_namespace)
 
 
 @dataclass
