@@ -130,7 +130,8 @@ def test_an_application_set_a_parent_renders_becomes_its_apps(git_repo: GitRepoB
 def normalized(spec: dict[str, Any], **top: Any) -> dict[str, Any]:
     body = {"apiVersion": "argoproj.io/v1alpha1", "kind": "Application",
             "metadata": {"name": "a", "namespace": "argocd", "annotations": {
-                "argocd.argoproj.io/refresh": "hard", "notified.notifications.argoproj.io": "{}", "team": "x"}},
+                "argocd.argoproj.io/refresh": "hard", "notified.notifications.argoproj.io": "{}",
+                "team": "x"}},
             "spec": spec, **top}
     return normalize(body, "argoproj.io")
 
@@ -146,9 +147,11 @@ def test_application_spec_normalized_as_the_controller_persists_it() -> None:
 
 
 def test_non_zero_blocks_and_sync_policies_are_kept() -> None:
+    tlas = [{"name": "a", "value": "1"}]
     sources = [{"repoURL": URL, "chart": "c", "helm": {"valuesObject": {}}},
-               {"repoURL": URL, "path": "k", "kustomize": {"images": ["x:1"]}, "directory": {"recurse": True}},
-               {"repoURL": URL, "path": "j", "directory": {"jsonnet": {"tlas": [{"name": "a", "value": "1"}]}}}]
+               {"repoURL": URL, "path": "k", "kustomize": {"images": ["x:1"]},
+                "directory": {"recurse": True}},
+               {"repoURL": URL, "path": "j", "directory": {"jsonnet": {"tlas": tlas}}}]
     spec = {"project": "team", "sources": [dict(s) for s in sources], "syncPolicy": {"automated": {}}}
     out = normalized(spec)
     assert out["spec"] == {"project": "team", "sources": sources, "syncPolicy": {"automated": {}}}
