@@ -5,7 +5,9 @@ per chart, half of them a `^1.0` range) from a public chart repository URL that 
 at a loopback chart repository (`testing/chart_repo.py`: packaged and indexed with the Helm SDK, each
 request logged). `driftcheck render` runs twice in a child on one `--cache-dir`; each time the parent
 counts the archive and index requests the server logged and the child reports `Cache.downloads` (the
-network downloads its cache recorded) and its wall time.
+network downloads its cache recorded), its wall time, the time of each Helm render (`helm._template`:
+request to manifest text, whichever renderer), the CPU seconds its child processes used, and peak RSS of
+the driftcheck process and of its largest child (the SDK worker; `git` and the like are children too).
 
     .venv/bin/python -m bench.charts [--apps 50] [--charts 5] [--work DIR]
 """
@@ -14,6 +16,8 @@ from __future__ import annotations
 
 import argparse
 import json
+import os
+import resource
 import shutil
 import subprocess
 import sys
@@ -81,7 +85,19 @@ def child(argv: list[str]) -> None:
 
     cache_module.Cache.__init__ = counting  # type: ignore[method-assign]
     from driftcheck.cli import main
+    from driftcheck.render import helm, helm_pool
 
+    renders: list[float] = []
+    template = helm._template
+
+    def timed(*args: Any) -> str:
+        started = time.perf_counter()
+        try:
+            return template(*args)
+        finally:
+            renders.append(time.perf_counter() - started)
+
+    helm._template = timed  # type: ignore[assignment]
     started = time.perf_counter()
     try:
         main(argv, standalone_mode=False)
@@ -89,8 +105,18 @@ def child(argv: list[str]) -> None:
     except SystemExit as e:
         code = int(e.code or 0)
     wall = time.perf_counter() - started
+    helm_pool.POOL.shutdown()  # reaped, so that its usage is counted in RUSAGE_CHILDREN
+    own, children = resource.getrusage(resource.RUSAGE_SELF), resource.getrusage(resource.RUSAGE_CHILDREN)
+    ordered = sorted(renders) or [0.0]
     print(json.dumps({"downloads": sum(c.downloads for c in made), "caches": len(made), "rc": code,
-                      "wall_in_process": round(wall, 2)}), file=sys.stderr)
+                      "wall_in_process": round(wall, 2), "renders": len(renders),
+                      "render_ms_first": round(renders[0] * 1000) if renders else 0,
+                      "render_ms_median": round(ordered[len(ordered) // 2] * 1000),
+                      "render_ms_max": round(ordered[-1] * 1000),
+                      "render_s_total": round(sum(renders), 2), "workers": helm_pool.POOL.started,
+                      "children_cpu_s": round(children.ru_utime + children.ru_stime, 1),
+                      "rss_mb": own.ru_maxrss // 1024, "child_rss_mb": children.ru_maxrss // 1024}),
+          file=sys.stderr)
 
 
 def run_render(repo_dir: Path, served: ChartRepo, cache: Path, out: Path) -> dict[str, Any]:
@@ -139,6 +165,14 @@ def main() -> None:
     for name, r in (("first (empty cache)", first), ("second (same cache)", second)):
         print(f"| {name} | {r['wall']} | {r['archives']} | {r['indexes']} | {r['downloads']} | {r['apps']} "
               f"| {r['objects']} | {r['errors']} |")
+    print("\n| run | renders | SDK workers | render s total | first render ms | median ms | max ms "
+          "| child processes CPU s | peak RSS MB driftcheck | peak RSS MB largest child |")
+    print("|---|---|---|---|---|---|---|---|---|---|")
+    for name, r in (("first", first), ("second", second)):
+        print(f"| {name} | {r['renders']} | {r['workers']} | {r['render_s_total']} | {r['render_ms_first']} "
+              f"| {r['render_ms_median']} | {r['render_ms_max']} | {r['children_cpu_s']} | {r['rss_mb']} "
+              f"| {r['child_rss_mb']} |")
+    print(f"\n1-minute load average at the end: {os.getloadavg()[0]:.1f} on {os.cpu_count()} CPUs")
     ok = first["archives"] == args.charts and second["archives"] == 0 and second["downloads"] == 0
     print(f"\neach chart downloaded once, nothing the second time: {'yes' if ok else 'NO'}")
 
