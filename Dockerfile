@@ -12,7 +12,7 @@ ARG PYTHON_IMAGE=python:3.11-slim-bookworm
 FROM ${PYTHON_IMAGE} AS requirements
 COPY pyproject.toml /src/
 RUN python -c 'import tomllib; p = tomllib.load(open("/src/pyproject.toml", "rb"))["project"]; \
-print("\n".join(p["dependencies"] + p["optional-dependencies"]["helm"]))' > /requirements.txt
+print("\n".join(p["dependencies"] + p["optional-dependencies"]["helm"] + p["optional-dependencies"]["s3"]))' > /requirements.txt
 
 FROM ${PYTHON_IMAGE} AS build
 # kubectl bundles Kustomize (kubectl 1.32 embeds kustomize v5.5.0), which driftcheck renders with.

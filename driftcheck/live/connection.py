@@ -143,14 +143,7 @@ class Connection:
     def _once(self, path: str, query: list[tuple[str, str | int]],
               timeout: tuple[float, float]) -> tuple[int, bytes, float | None]:
         """One request, answered in full within timeout[1] seconds (else `Overdue`)."""
-        method, url, headers, _, _ = self._client.param_serialize(
-            "GET", path, query_params=query, header_params={"Accept": "application/json"},
-            auth_settings=["BearerToken"])
-
-        def send() -> tuple[int, bytes, float | None]:
-            response = self._client.call_api(method, url, headers, _request_timeout=timeout)
-            data = response.read()
-            return response.status, data, _retry_after(response.headers.get("Retry-After"))
+        send = self._sender(path, query, timeout)
 
         try:
             return within(timeout[1], send)
@@ -158,6 +151,37 @@ class Connection:
             reason = re.sub(r"\s*\(_ssl\.c:\d+\)", "", " ".join(str(exc.reason).split()))
             raise DriftcheckError(f"cannot talk to the Kubernetes API server {self.server}: "
                                   f"{scrub(reason)}") from None
+
+
+    def _sender(self, path: str, query: list[tuple[str, str | int]],
+                timeout: tuple[float, float]) -> Callable[[], tuple[int, bytes, float | None]]:
+        """The GET as the installed client builds it. kubernetes 37 (openapi-generator 7) splits it into
+        param_serialize + call_api and returns every status; 36 and older (which boto3's dateutil pin
+        keeps for the [s3] extra) take it in one call_api and raise ApiException for a non-2xx answer."""
+        accept = {"Accept": "application/json"}
+        if hasattr(self._client, "param_serialize"):
+            method, url, headers, _, _ = self._client.param_serialize(
+                "GET", path, query_params=query, header_params=accept, auth_settings=["BearerToken"])
+
+            def send() -> tuple[int, bytes, float | None]:
+                response = self._client.call_api(method, url, headers, _request_timeout=timeout)
+                return response.status, response.read(), _retry_after(response.headers.get("Retry-After"))
+            return send
+
+        older: Any = self._client  # typed as 37's client; 36's call_api takes the whole request
+
+        def send_older() -> tuple[int, bytes, float | None]:
+            try:
+                response = older.call_api(path, "GET", query_params=query, header_params=accept,
+                                                 auth_settings=["BearerToken"], _preload_content=False,
+                                                 _request_timeout=timeout)
+            except ApiException as exc:
+                if not exc.status:
+                    raise  # no answer (TLS, connection): reported by the caller
+                body = exc.body.encode() if isinstance(exc.body, str) else exc.body or b""
+                return exc.status, body, _retry_after((exc.headers or {}).get("Retry-After"))
+            return response.status, response.read(), _retry_after(response.headers.get("Retry-After"))
+        return send_older
 
 
 class Overdue(Exception):
