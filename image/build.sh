@@ -27,14 +27,14 @@ ca=${HOST_CA_BUNDLE:-/etc/ssl/certs/ca-certificates.crt}
 ca_args=()
 [ -f "$ca" ] && ca_args=(-v "$ca:/run/host-ca.crt:ro" --build-arg PIP_CERT=/run/host-ca.crt)
 
-command buildah bud --storage-driver vfs --isolation chroot --layers --force-rm --pull=never \
+command buildah --storage-driver "$BUILDAH_STORAGE" bud --isolation chroot --layers --force-rm --pull=never \
     -f Dockerfile -t "$IMAGE" \
     --build-arg PYTHON_IMAGE="$BASE_IMAGE" \
     --build-arg KUBECTL_SOURCE="$OUT/kubectl" --build-arg KUBECTL_SHA256="$sha" \
     "${ca_args[@]}" . > "$OUT/build.log" 2>&1 || { tail -40 "$OUT/build.log" >&2; exit 1; }
 seconds=$(( $(date +%s) - start ))
-# vfs keeps a full copy of the root filesystem per layer (~5 GB per rebuild of the code layers): drop the
-# unnamed images this build did not produce or reuse, so the storage holds one build's cache, not all.
+# Drop the unnamed images this build did not produce or reuse, so the storage holds one build's cache, not
+# all (with vfs, a full copy of the root filesystem per layer: ~5 GB per rebuild of the code layers).
 keep=$(grep -oE '^--> (Using cache )?[0-9a-f]{11,}' "$OUT/build.log" | awk '{print substr($NF, 1, 11)}')
 buildah images -a --noheading --format '{{.ID}} {{.Name}}' | while read -r id name; do
   [ "$name" = "<none>" ] && ! grep -qx "${id:0:11}" <<< "$keep" && buildah rmi "$id" >/dev/null 2>&1 || true

@@ -12,6 +12,7 @@
 #   -x      ARGS is the command, not the entrypoint's arguments
 # The process is exec'd down to tini, so this script's PID is the namespace's parent and tini its child.
 set -euo pipefail
+source "$(dirname "$0")/lib.sh"
 image=$1 root=$2; shift 2
 user=10001:10001:10001 readonly=1 use_entrypoint=1 volumes=() envs=()
 while [ $# -gt 0 ]; do
@@ -27,7 +28,7 @@ while [ $# -gt 0 ]; do
 done
 IFS=: read -r uid gid fsgroup <<< "$user"
 # The image's own environment and entrypoint, then the caller's variables over it.
-config=$(command buildah --storage-driver vfs inspect --type image "$image" |
+config=$(buildah inspect --type image "$image" |
          python3 -c 'import json, sys; print(json.dumps(json.load(sys.stdin)["OCIv1"]["config"]))')
 workdir=$(python3 -c 'import json, sys; print(json.loads(sys.argv[1]).get("WorkingDir") or "/")' "$config")
 mapfile -t image_env < <(python3 -c 'import json, sys; [print(e) for e in json.loads(sys.argv[1]).get("Env") or []]' "$config")

@@ -15,7 +15,19 @@ import yaml
 ROOT = Path(__file__).resolve().parents[1]
 CRONJOB = ROOT / "deploy" / "base" / "cronjob.yaml"
 RUN = ROOT / "image" / "run.sh"
-BUILDAH = ("buildah", "--storage-driver", "vfs")
+
+
+def _storage() -> str:
+    """The storage driver image/lib.sh picks: overlay for root with a kernel that has it, else vfs."""
+    chosen = os.environ.get("BUILDAH_STORAGE")
+    if chosen:
+        return chosen
+    with open("/proc/filesystems", encoding="ascii") as f:
+        has_overlay = any(line.split()[-1] == "overlay" for line in f if line.strip())
+    return "overlay" if os.geteuid() == 0 and has_overlay else "vfs"
+
+
+BUILDAH = ("buildah", "--storage-driver", _storage())
 
 
 @dataclass(frozen=True)
