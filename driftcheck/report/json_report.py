@@ -82,7 +82,8 @@ def seal(doc: dict[str, Any]) -> dict[str, Any]:
 
 
 def section_digests(doc: dict[str, Any]) -> dict[str, str]:
-    return {name: sha256(canonical(doc.get(name))) for name in SECTIONS if name in doc or name not in OPTIONAL}
+    return {name: sha256(canonical(doc.get(name))) for name in SECTIONS
+            if name in doc or name not in OPTIONAL}
 
 
 def content_digest(doc: dict[str, Any]) -> str:

@@ -1,6 +1,7 @@
 """Helm values files named by Git content never read the machine running the audit: ArgoCD's rule (relative
 to the chart, a leading `/` from the repository root), and anything that resolves outside the repository
-(`..`, a symlink, a file:// URL) is an app error naming the file and the app, while the other apps still render.
+(`..`, a symlink, a file:// URL) is an app error naming the file and the app, while the other apps still
+render.
 The host file holds a planted secret, so the session's scan also proves it reached no output."""
 
 from __future__ import annotations

@@ -118,7 +118,8 @@ def test_ref_files_come_from_the_ref_sources_root(repo: Path) -> None:
 
 
 def test_file_parameter_paths_resolve_like_value_files(repo: Path) -> None:
-    roots = Roots((repo / "repo").resolve(), (repo / "repo" / "chart").resolve(), {"values": repo / "library"})
+    roots = Roots((repo / "repo").resolve(), (repo / "repo" / "chart").resolve(),
+                  {"values": repo / "library"})
     assert resolve_path("$values/prod/v.yaml", roots, {})[0].shown == "$values/prod/v.yaml"
     assert resolve_path("/envs/a.yaml", roots, {})[0].shown == "envs/a.yaml"
 
