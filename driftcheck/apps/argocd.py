@@ -102,7 +102,7 @@ def apps_from_argocd(documents: list[Document], repo_urls: set[str],
             continue
         meta = _block(body, "metadata")
         name = str(meta.get("name") or "")
-        origin = f"{file}:{line}"
+        origin = f"{file}:{line}" if line else file  # a live Application has no line
         reason = _skip_reason(body)
         if not reason and name in seen:
             reason = f"another Application named {name} is defined at {seen[name]}"
@@ -156,7 +156,9 @@ def app_sources(spec: dict[str, Any], wanted: set[str]) -> tuple[AppSource, ...]
         if not isinstance(source, dict):
             raise SourceSpecError(f"{where} is not a mapping" if multi else "Application without spec.source")
         if source.get("plugin"):
-            raise SourceSpecError(f"{where}: config management plugin (plugin) is not supported")
+            plugin = source["plugin"].get("name") if isinstance(source["plugin"], dict) else ""
+            raise SourceSpecError(f"{where}: needs the config management plugin {plugin or '(unnamed)'}"
+                                  " (plugins are not supported)")
         ref = str(source.get("ref") or "") if multi else ""
         if ref and not _REF_NAME.match(ref):
             raise SourceSpecError(f"{where}.ref {ref!r}: a ref name is letters, digits, '_' and '-'")
