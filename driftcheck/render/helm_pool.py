@@ -46,6 +46,7 @@ from driftcheck.render.helm_run import LOG_TAIL, RENDER_MEMORY, HelmError, died,
 
 RETIRE_GROWTH = 256 << 20  # size or RSS a worker may gain over its start before it is replaced
 MAX_RENDERS = 500  # renders one worker serves at most
+_LOG_KEPT = 1 << 20  # a worker's stderr log is emptied between renders beyond this
 NO_RENDERER = ("Helm chart, but no Helm renderer is available: install helm on PATH or "
                "`pip install 'driftcheck[helm]'`")
 
@@ -77,6 +78,8 @@ class _Worker:
         with contextlib.suppress(EOFError, OSError):
             if self.conn.poll():
                 status, text, retire = self.conn.recv()
+                if self.log.stat().st_size > _LOG_KEPT:  # Helm's warnings, render after render
+                    os.truncate(self.log, 0)  # the worker appends: its next line starts the file again
                 return str(status), str(text), bool(retire)
         self.process.join(5)
         with self.log.open("rb") as f:
@@ -175,6 +178,7 @@ def _serve(conn: Connection, log: str, home: str, max_renders: int) -> None:
     os.dup2(fd, 2)
     os.close(fd)
     sandbox.isolate_current_process(Path(home))
+    os.chdir(home)
     try:
         import helm_python  # starts the Go runtime
     except ImportError:

@@ -63,6 +63,11 @@ def say_out_of_memory() -> str:
     return pid()
 
 
+def noisy() -> str:
+    os.write(2, b"coalesce.go: warning: skipped value\n" * 60_000)  # ~2 MiB of Helm warnings
+    return pid()
+
+
 def die() -> str:
     os.kill(os.getpid(), signal.SIGKILL)
     return ""
@@ -138,6 +143,14 @@ def test_a_dead_worker_is_reported_at_once_and_only_for_what_it_logged_in_that_r
     assert str(died.value) == "helm renderer died (signal 9, SIGKILL)"
     assert time.monotonic() - started < 10
     assert pool.render(pid, (), 60) != worker
+
+
+def test_a_long_lived_worker_log_does_not_grow_without_bound(pool: SdkPool) -> None:
+    worker = {pool.render(noisy, (), 60) for _ in range(3)}
+    [idle] = pool._idle
+    assert len(worker) == 1 and idle.log.stat().st_size < 1 << 20
+    with pytest.raises(HelmError, match=r"^helm renderer died \(signal 9, SIGKILL\)$"):
+        pool.render(die, (), 60)
 
 
 def test_every_render_gets_the_full_memory_limit_whatever_earlier_ones_left(pool: SdkPool) -> None:
