@@ -156,12 +156,17 @@ def run_fleet(options: CheckOptions, progress: Progress = lambda _m: None) -> Fl
     """The Git side once, then one AuditReport per destination cluster, each cluster read once (a few at
     a time); with one cluster, its read error fails the run as it always has."""
     from driftcheck.clusters.fleet import ClusterResult, read_all
+    from driftcheck.clusters.shard import select
     from driftcheck.compare import available_packs, load_rules
     from driftcheck.live.capabilities import DestinationCapabilities
 
     found = desired_apps(options.source, progress, options.cluster)
     discovered = found[2]
     plan = destinations(options, discovered)
+    plan.runs = select(plan.runs, options.shard)
+    if options.shard is not None and not plan.runs:
+        progress(f"shard {options.shard}: no destination cluster of this run is assigned to it")
+        return FleetRun()
     plan.narrow(discovered, progress)
     capabilities = {id(run): DestinationCapabilities(run.cluster.live_snapshot,
                                                      partial(open_reader, run.cluster), progress)
@@ -169,7 +174,9 @@ def run_fleet(options: CheckOptions, progress: Progress = lambda _m: None) -> Fl
     by_app = {app.name: capabilities[id(run)] for run in plan.runs for app in run.apps}
     git_side = render_desired(options.source, found, options.render_timeout, options.cluster.selector,
                               progress, capabilities_of=lambda app: by_app.get(app.name))
-    for run in plan.adopt(destinations(options, discovered), discovered, git_side.errors):  # app-of-apps
+    later = destinations(options, discovered)
+    later.runs = select(later.runs, options.shard)
+    for run in plan.adopt(later, discovered, git_side.errors):  # app-of-apps
         capabilities[id(run)] = DestinationCapabilities(run.cluster.live_snapshot,
                                                         partial(open_reader, run.cluster), progress)
     packs = options.rule_packs or discovered.rule_packs or available_packs()

@@ -25,6 +25,7 @@ from driftcheck.cli_flags import (
     KUBECONFIG,
     RENDER_TIMEOUT,
     SELECTOR,
+    SHARD,
     TRUSTED_SIGNERS,
     register_url,
     source_flags,
@@ -160,6 +161,7 @@ def main() -> None:
 @click.option("--audit-skew", type=float, default=2.0, show_default=True,
               help="Seconds of clock skew allowed between managedFields and audit times.")
 @TRUSTED_SIGNERS
+@SHARD
 def check(source: SourceOptions, namespace: str, rule_files: tuple[Path, ...], rule_packs: tuple[str, ...],
           live_snapshot: Path | None, request_timeout: float, render_timeout: float, kubeconfig: Path | None,
           context: str | None, all_namespaces: bool, selector: str | None,
@@ -170,11 +172,13 @@ def check(source: SourceOptions, namespace: str, rule_files: tuple[Path, ...], r
           explain_target: str | None, compare_status: bool, compare_aggregated_rules: bool,
           output: str, sign_key: Path | None, sign_key_passphrase_env: str | None,
           sign_key_passphrase_file: Path | None, audit_logs: tuple[str, ...],
-          gitops_identities: tuple[str, ...], audit_skew: float, trusted_signers: Path | None) -> None:
+          gitops_identities: tuple[str, ...], audit_skew: float, trusted_signers: Path | None,
+          shard: str | None) -> None:
     """Render desired state, read live state, compare, and write the reports.
 
     Exit 0 when in sync, 1 when anything drifted, is missing or extra, 2 on errors.
     """
+    from driftcheck.clusters.shard import parse_shard
     from driftcheck.commands import check as command
     from driftcheck.commands.options import CheckOptions, OutputOptions, cluster_mappings
 
@@ -189,7 +193,7 @@ def check(source: SourceOptions, namespace: str, rule_files: tuple[Path, ...], r
         history_since=history_since, explain_target=explain_target, compare_status=compare_status,
         compare_aggregated_rules=compare_aggregated_rules, audit_logs=list(audit_logs),
         gitops_identities=list(gitops_identities), audit_skew=audit_skew,
-        trusted_signers=trusted_signers), progress))
+        trusted_signers=trusted_signers, shard=parse_shard(shard) if shard is not None else None), progress))
 
 
 @main.command()

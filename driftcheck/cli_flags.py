@@ -118,3 +118,9 @@ TRUSTED_SIGNERS = click.option(
 RENDER_TIMEOUT = click.option(
     "--render-timeout", type=click.FloatRange(min=1), default=120.0, show_default=True,
     help="Seconds a Kustomize or Helm render may take before it is an app error.")
+
+
+SHARD = click.option(
+    "--shard", default=None, metavar="INDEX/COUNT",
+    help="Audit only the destination clusters of shard INDEX of COUNT (sha256 of the cluster name mod "
+         "COUNT), e.g. an indexed Job's $(JOB_COMPLETION_INDEX)/COUNT; the fleet summary covers all.")

@@ -13,6 +13,9 @@ from driftcheck.commands.options import CheckOptions, OutputOptions, S3Options, 
 from driftcheck.model import AuditReport, DriftcheckError
 
 if TYPE_CHECKING:
+    from pathlib import Path
+
+    from driftcheck.clusters.fleet import ClusterResult
     from driftcheck.evidence.keys import Signer
     from driftcheck.report.s3store import S3Store
 
@@ -73,7 +76,20 @@ def run(options: CheckOptions, progress: Callable[[str], None]) -> int:
             progress(f"signed {written.bundle} (chained as {written.chain_link})")
     if fleet.explained is not None:
         click.echo(fleet.explained)
-    return max(codes)
+    if (several or options.shard is not None) and store is None:
+        _write_fleet(output.out, fleet.results, {name: slug for slug, name in archives.items()}, progress)
+    return max(codes, default=EXIT_IN_SYNC)  # a shard with no cluster of its own has nothing to fail
+
+
+def _write_fleet(out: Path, results: list[ClusterResult], slugs: dict[str, str],
+                 progress: Callable[[str], None]) -> None:
+    """fleet.json and index.html over every cluster's latest run (this run's and other shards')."""
+    from driftcheck.report.fleet import Outcome, write_summary
+
+    outcomes = [Outcome(r.name, r.server, r.apps, slugs.get(r.name), r.error or
+                        ("" if r.name in slugs else "its report was not written")) for r in results]
+    written = write_summary(out, outcomes, progress)
+    progress(f"wrote {written.json} and {written.html} (fleet exit status {written.exit_status})")
 
 
 def _s3_store(s3: S3Options, timeout: float) -> S3Store:

@@ -9,6 +9,10 @@ from __future__ import annotations
 from collections.abc import Sequence
 from dataclasses import dataclass, field, replace
 from pathlib import Path
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    from driftcheck.clusters.shard import Shard
 
 DEFAULT_HISTORY_SINCE = "90d"
 
@@ -108,6 +112,7 @@ class CheckOptions:
     gitops_identities: list[str] = field(default_factory=list)  # [] = Argo CD's and Flux's accounts
     audit_skew: float = 2.0  # seconds
     trusted_signers: Path | None = None  # GPG keys, allowed_signers, X.509 roots: outside the audited repo
+    shard: Shard | None = None  # --shard INDEX/COUNT: only the clusters clusters/shard.py assigns it
 
 
 def parse_mapping(flag: str, text: str) -> tuple[str, str]:
