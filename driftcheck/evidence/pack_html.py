@@ -21,17 +21,22 @@ MAX_ROWS = 400
 NUMERIC = {"seq", "exit_code", "total", "in_sync", "drifted", "missing", "extra", "unknown", "errors", "runs",
            "checked", "not_checked", "runs_seen", "runs_unused", "resources", "episodes", "line",
            "resources_last_run"}
-BAD_WORDS = {"missed", "modified", "invalid-signature", "unsigned", "deleted", "fork", "broken-link",
+LONG = {"report_sha256", "findings", "path", "spec", "match", "commit", "introduced_commit",
+        "desired", "live", "why_not"}  # may break anywhere: digests, JSON, field paths
+TIMES = {"first_seen", "last_seen", "resolved_at", "date", "slot", "until"}  # shown as 2026-10-01 02:17 UTC
+BAD_WORDS = {"unsigned-direct-push", "untrusted", "bad", "direct",
+             "missed", "modified", "invalid-signature", "unsigned", "deleted", "fork", "broken-link",
              "unexplained", "expired", "unreadable"}
 # (file, title, what it is, the columns the page shows)
 SHOWN = [
     ("runs.csv", "Runs", "Every run of the period, its place in the signed chain and its verification.",
      ["cluster", "seq", "run", "status", "exit_code", "total", "drifted", "missing", "extra", "unknown",
-      "errors", "signature_ok", "findings"]),
+      "errors", "signature_ok", "report_sha256", "findings"]),
     ("slots.csv", "Schedule slots", "Each slot of the schedule in the period and the runs that filled it.",
      ["cluster", "slot", "until", "status", "runs"]),
     ("deploys.csv", "Deploy events", "Every commit that changed what an app deploys, dated in the period.",
-     ["cluster", "date", "commit", "app", "author", "subject", "images", "revert_of", "provenance"]),
+     ["cluster", "date", "commit", "app", "author", "subject", "images", "revert_of", "signature", "signer",
+      "landing", "landing_evidence", "pr"]),
     ("drift.csv", "Drift (out-of-band changes)", "Every drifted field seen in the period: since when, until "
      "when, who changed it, and its disposition.",
      ["cluster", "app", "kind", "namespace", "name", "path", "first_seen", "last_seen", "resolved_at",
@@ -63,14 +68,15 @@ def render(pack: Pack, key_id: str) -> str:
     rows = pack_tables.tables(pack)
     tables: list[dict[str, Any]] = []
     for file, title, about, columns in SHOWN:
-        shown = [{c: _text(row.get(c)) for c in columns} for row in rows[file][:MAX_ROWS]]
+        shown = [{c: present.when(row.get(c)) if c in TIMES else _text(row.get(c)) for c in columns}
+                 for row in rows[file][:MAX_ROWS]]
         tables.append({"file": file, "title": title, "about": about, "columns": columns, "rows": shown,
                        "count": len(rows[file])})
     unexplained = sum(1 for e in pack.episodes if (e.exception or {}).get("disposition") in (None, "expired"))
     return environment().get_template("pack.html.j2").render(
         p=params, css=css, csp=content_security_policy(css, None), completeness=pack.completeness,
         tables=tables, key_id=key_id, warnings=pack.warnings, unexplained=unexplained, numeric=NUMERIC,
-        bad_words=BAD_WORDS)
+        bad_words=BAD_WORDS, long=LONG)
 
 
 def _text(value: Any) -> str:

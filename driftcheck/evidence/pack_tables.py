@@ -30,7 +30,8 @@ def runs(pack: Pack) -> list[dict[str, Any]]:
 def deploys(pack: Pack) -> list[dict[str, Any]]:
     rows = []
     for e in pack.deploys:
-        extra = {k: json.dumps(v, sort_keys=True) for k, v in e.items() if k not in _DEPLOY_KNOWN}
+        signature, landing = e.get("signature") or {}, e.get("landing") or {}
+        extra = {k: v for k, v in e.items() if k not in _DEPLOY_KNOWN}
         rows.append({"cluster": e["cluster"], "commit": e.get("commit"), "date": e.get("date"),
                      "app": e.get("app"), "author": e.get("author"), "committer": e.get("committer"),
                      "subject": str(e.get("message") or "").splitlines()[0] if e.get("message") else "",
@@ -41,13 +42,18 @@ def deploys(pack: Pack) -> list[dict[str, Any]]:
                                            for i in e.get("replicas") or [] if isinstance(i, dict)),
                      "revert_of": e.get("revert_of") or "", "restores": e.get("restores") or "",
                      "merged": " ".join(e.get("merged") or []), "first_checked_at": e.get("first_checked_at"),
-                     # what later tooling adds to deploy events (signature, landing): kept, as JSON
-                     "provenance": json.dumps(extra, sort_keys=True) if extra else ""})
+                     # commit provenance (check --trusted-signers), when the reports carry it
+                     "signature": signature.get("status", ""), "signer": signature.get("signer", ""),
+                     "signing_key": signature.get("key", ""), "landing": landing.get("kind", ""),
+                     "landing_evidence": landing.get("evidence", ""), "pr": landing.get("pr", ""),
+                     # anything else a later version adds to deploy events: kept, as JSON
+                     "other": json.dumps(extra, sort_keys=True) if extra else ""})
     return rows
 
 
 _DEPLOY_KNOWN = {"cluster", "commit", "date", "author", "committer", "message", "app", "files", "resources",
-                 "images", "replicas", "revert_of", "restores", "merged", "note", "first_checked_at"}
+                 "images", "replicas", "revert_of", "restores", "merged", "note", "first_checked_at",
+                 "signature", "landing"}
 
 
 def drift(pack: Pack) -> list[dict[str, Any]]:

@@ -20,6 +20,7 @@ from driftcheck.evidence.pack import pack_problems
 from testing import evidence_archive, planted
 from testing.loopback import serve_git
 
+OPENSSL_SCRIPT = Path(__file__).resolve().parents[2] / "docs" / "verify-with-openssl.sh"
 NIGHTS = [1, 2, 3, 4, 5, 6, 8, 9, 10]  # the 7th has no run
 pytestmark = pytest.mark.skipif(evidence_archive.FAKETIME is None, reason="faketime not installed")
 
@@ -91,6 +92,7 @@ def test_the_pack_of_a_period(archive: evidence_archive.Archive, exceptions_url:
     assert deploy["commit"] == archive.deploy_commit and deploy["date"].startswith("2026-10-05T15:30")
     assert deploy["author"] == "Ana Ops <ana@shop.example>"
     assert deploy["first_checked_at"].startswith("2026-10-06T02:17")
+    assert (deploy["signature"], deploy["landing"]) == ("unsigned", "direct")  # commit provenance, carried
 
     drift = {(r["kind"], r["path"]): r for r in rows(out / "drift.csv")}
     image = drift[("Deployment", "/spec/template/spec/containers/0/image")]
@@ -126,11 +128,15 @@ def test_the_pack_of_a_period(archive: evidence_archive.Archive, exceptions_url:
                                          ["dsseEnvelope"]["payload"]))
     files = sorted(p.name for p in out.iterdir() if p.name != "pack.sigstore.json")
     assert sorted(s["name"] for s in signed["subject"]) == files and len(files) == 13
+    openssl = ["sh", str(OPENSSL_SCRIPT), str(archive.public), str(out / "pack.sigstore.json"),
+               str(out / "drift.csv"), str(out / "summary.html")]  # the pack verifies without driftcheck
+    assert subprocess.run(openssl, capture_output=True, text=True).returncode == 0
     data = bytearray((out / "drift.csv").read_bytes())
     data[100] ^= 1
     (out / "drift.csv").write_bytes(bytes(data))
     (out / "extra.txt").write_text("slipped in later")
     assert pack_problems(out, public) == ["extra.txt: not signed", "drift.csv: MODIFIED"]
+    assert subprocess.run(openssl, capture_output=True, text=True).returncode != 0
 
 def test_an_edited_and_a_deleted_report_are_named_in_the_pack(archive: evidence_archive.Archive,
                                                               tmp_path: Path) -> None:
