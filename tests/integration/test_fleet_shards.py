@@ -120,3 +120,30 @@ def test_a_bad_shard_is_a_clear_error(value: str, fleet: Fleet, tmp_path: Path) 
     assert proc.returncode == 2
     assert f"--shard {value!r}" in proc.stderr or f"--shard {value}:" in proc.stderr, proc.stderr
     assert not (tmp_path / "reports" / "fleet.json").exists()
+
+
+def test_the_fleet_overlay_is_an_indexed_job_with_one_shard_per_pod() -> None:
+    """`kubectl kustomize deploy/fleet` builds; each Pod index i runs --shard i/COUNT, COUNT = completions."""
+    from driftcheck.clusters.shard import parse_shard
+
+    root = Path(__file__).resolve().parents[2]
+    rendered = subprocess.run(["kubectl", "kustomize", str(root / "deploy/fleet")], capture_output=True,
+                              text=True, timeout=120)
+    assert rendered.returncode == 0, rendered.stderr
+    docs = list(yaml.safe_load_all(rendered.stdout))
+    [cron] = [d for d in docs if d["kind"] == "CronJob"]
+    job = cron["spec"]["jobTemplate"]["spec"]
+    assert job["completionMode"] == "Indexed"
+    assert job["completions"] == job["parallelism"] > 1
+    exit_one = job["podFailurePolicy"]["rules"][0]
+    assert exit_one["onExitCodes"]["values"] == [1] and exit_one["action"] == "FailIndex"  # drift: one Pod
+    [container] = job["template"]["spec"]["containers"]
+    [shard_arg] = [a for a in container["args"] if a.startswith("--shard=")]
+    assert shard_arg == f"--shard=$(JOB_COMPLETION_INDEX)/{job['completions']}"
+    for index in range(job["completions"]):  # what every Pod's argument expands to is a valid shard
+        parse_shard(shard_arg.split("=", 1)[1].replace("$(JOB_COMPLETION_INDEX)", str(index)))
+    [pvc] = [d for d in docs if d["kind"] == "PersistentVolumeClaim"]
+    assert pvc["spec"]["accessModes"] == ["ReadWriteMany"]  # every shard writes the one archive
+    mounts = {m["name"]: m["mountPath"] for m in container["volumeMounts"]}
+    assert mounts["archive"] == "/var/lib/driftcheck"
+    assert "--out=/var/lib/driftcheck/reports" in container["args"]
