@@ -131,5 +131,13 @@ class PodRunner:
 def pid1(proc: subprocess.Popen[str]) -> int:
     """The container's PID 1 (tini): run.sh execs into `unshare --fork`, whose one child it is."""
     children = Path(f"/proc/{proc.pid}/task/{proc.pid}/children").read_text().split()
-    [child] = children
+    # run.sh's process substitutions may still be exiting beside it: the one that is tini is PID 1
+    [child] = [c for c in children if _comm(c) == "tini"] if len(children) > 1 else children
     return int(child)
+
+
+def _comm(pid: str) -> str:
+    try:
+        return Path(f"/proc/{pid}/comm").read_text().strip()
+    except OSError:
+        return ""
