@@ -12,11 +12,6 @@ from dataclasses import replace
 from pathlib import Path
 
 import click
-from driftcheck.cli_s3 import S3_ENDPOINT, s3_output_flags
-from driftcheck.commands import EXIT_ERROR
-from driftcheck.commands.options import ClusterOptions, S3Options, SourceOptions
-from driftcheck.model import DriftcheckError
-from driftcheck.textsafe import for_terminal
 
 from driftcheck import __version__, scrub
 from driftcheck.cli_flags import (
@@ -30,6 +25,11 @@ from driftcheck.cli_flags import (
     register_url,
     source_flags,
 )
+from driftcheck.cli_s3 import S3_ENDPOINT, s3_output_flags
+from driftcheck.commands import EXIT_ERROR
+from driftcheck.commands.options import ClusterOptions, S3Options, SourceOptions
+from driftcheck.model import DriftcheckError
+from driftcheck.textsafe import for_terminal
 
 
 class DriftcheckGroup(click.Group):
