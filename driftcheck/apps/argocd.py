@@ -178,7 +178,8 @@ def app_sources(spec: dict[str, Any], wanted: set[str]) -> tuple[AppSource, ...]
         elif normalize_repo_url(url) in wanted:
             where_from = GitSource(path=path)  # rendered at the run's commit
         else:
-            where_from = GitSource(url=url, revision=revision or "HEAD", path=path)
+            where_from = GitSource(url=url, revision=revision or "HEAD", path=path,
+                                   tag_prefix=str(source.get("tagPrefix") or ""))
         # ArgoCD: in spec.sources, an entry with neither path nor chart only lends its files to $ref
         renders = not multi or bool(path or chart)
         out.append(AppSource(where_from, parsed.render, ref=ref, renders=renders))

@@ -95,7 +95,7 @@ class SourceTrees:
 
         revision = source.revision or "HEAD"
         try:
-            tree = self._repositories().tree(source.url, revision, self.at)
+            tree = self._repositories().tree(source.url, revision, self.at, prefix=source.tag_prefix)
         except Failed as e:
             raise SourceError(str(e)) from None
         return Located(tree, source.path, tree.sha, f"{mask_url(source.url)} at {tree.sha[:12]}")

@@ -21,6 +21,7 @@ class GitSource:
     url: str = ""  # "" = the repository the run reads (--repo)
     revision: str = ""  # "" = the run's --revision / --at
     path: str = ""
+    tag_prefix: str = ""  # ArgoCD spec.source.tagPrefix: a semver revision matches tags with this prefix
 
 
 @dataclass(frozen=True)

@@ -117,8 +117,8 @@ def test_applications_become_apps_with_their_sources_and_the_unsupported_are_ski
     docs = [
         (application("web", path="apps/web", directory={"recurse": True}), "argocd/web.yaml", 3),
         (helm, "argocd/api.yaml", 1),
-        (application("other", path="x", repoURL="https://github.com/org/other.git", targetRevision="v2"),
-         "argocd/o.yaml", 1),
+        (application("other", path="x", repoURL="https://github.com/org/other.git", targetRevision="^2",
+                     tagPrefix="prod/"), "argocd/o.yaml", 1),
         (application("redis", chart="redis", repoURL="https://charts.bitnami.com/bitnami",
                      targetRevision="18.1.0"), "argocd/r.yaml", 1),
         (multi, "argocd/m.yaml", 1),
@@ -136,7 +136,8 @@ def test_applications_become_apps_with_their_sources_and_the_unsupported_are_ski
     assert by_name["api"].sources[0].render.helm == HelmOptions(release_name="r",
                                                                 values_files=(ValuesFile("values-prod.yaml"),))
     assert by_name["api"].defined_by == DefinedBy("argocd-application", "argocd/api.yaml", 1)
-    assert by_name["other"].sources[0].source == GitSource("https://github.com/org/other.git", "v2", "x")
+    assert by_name["other"].sources[0].source == GitSource("https://github.com/org/other.git", "^2", "x",
+                                                           tag_prefix="prod/")
     assert by_name["redis"].sources[0].source == ChartSource("https://charts.bitnami.com/bitnami", "redis",
                                                              "18.1.0")
     chart, values = by_name["multi"].sources
