@@ -44,7 +44,9 @@ def discovered(tree: Tree, path: str) -> str:
     if not tree.is_dir(path):
         return "directory"
     found = "directory"
-    for file in sorted(tree.list_files(path), key=lambda f: posixpath.basename(f).encode()):
+    # byte order, as Go walks; a name that is not UTF-8 keeps its bytes (surrogateescape)
+    for file in sorted(tree.list_files(path),
+                       key=lambda f: posixpath.basename(f).encode("utf-8", "surrogateescape")):
         name = posixpath.basename(file)
         if name.endswith("Chart.yaml"):
             found = "helm"

@@ -59,7 +59,7 @@ def test_hostile_app_names_urls_and_live_values_are_shown_escaped_one_row_per_ap
                             "--repo-url", "https://example.com/this.git", "--live-snapshot",
                             str(live_snapshot(tmp_path)), "--out", str(out), "--format", "json",
                             "--explain", "ConfigMap/cm"], tmp_path / "logs")
-    assert proc.returncode == 1, proc.stderr
+    assert proc.returncode == 2, proc.stderr  # the other repository cannot be fetched: that app's error
     assert_nothing_raw(proc.stdout)
     assert_nothing_raw(proc.stderr)
 
@@ -69,13 +69,18 @@ def test_hostile_app_names_urls_and_live_values_are_shown_escaped_one_row_per_ap
     totals = [i for i, line in enumerate(lines) if line.startswith("TOTAL ")]
     assert len(totals) == 1, "a name faked a TOTAL row"
     rows = lines[header + 1:totals[0]]
-    assert len(rows) == len([a for a in report["apps"] if a["status"] != "skipped"]) == 3
+    assert len(rows) == len([a for a in report["apps"] if a["status"] != "skipped"]) == 4
+    [other] = [row for row in rows if row.startswith("other ")]
+    assert other.split()[-6:] == ["0", "0", "0", "0", "0", "2"], other
+    rows.remove(other)
     assert all(row.split()[-6:] == ["0", "1", "0", "0", "0", "0"] for row in rows), rows
     assert any(row.startswith(r"web\x1b[2K\x1b[1A") for row in rows), "the name is shown, escaped"
     assert any(row.startswith(r"payments  0  0  0  0  12  0\nTOTAL") for row in rows)
     assert any(row.startswith(r"bidi\u202eevil\u2028next\x85line") for row in rows)
-    [skipped] = [line for line in lines if line.startswith("skipped app other:")]
-    assert r"\x1b]0;pwned-title\x07\x1b]8;;https://evil.example/" in skipped
+    [progress] = [line for line in proc.stderr.splitlines() if line.startswith("  app other:")]
+    assert r"\x1b]0;pwned-title\x07\x1b]8;;https://evil.example/" in progress
+    errors = [e["message"] for e in report["errors"] if e.get("app") == "other"]
+    assert errors and all("evil.example" in m for m in errors), errors
 
     differences = [line for line in lines if line.startswith("/data/k: git")]
     assert differences and all(r"live\x1b[2J\x1b[HCLEARED\u2028\u202e" in d for d in differences)
