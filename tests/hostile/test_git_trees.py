@@ -253,7 +253,8 @@ def test_sigterm_during_a_clone_leaves_no_git_behind(sandbox: Sandbox, silent_re
                             env={**os.environ, **sandbox.env()}, stdout=subprocess.DEVNULL,
                             stderr=subprocess.PIPE, text=True)
     deadline = time.monotonic() + 30
-    while not (gits := [p for p in _processes() if p[1] == "git" and p[3] == proc.pid]):
+    # the clone leads its own process group; a short `git version` GitPython runs at import does not
+    while not (gits := [p for p in _processes() if p[1] == "git" and p[3] == proc.pid and p[4] == p[0]]):
         assert time.monotonic() < deadline, "git clone never started"
         time.sleep(0.05)
     group = gits[0][4]
