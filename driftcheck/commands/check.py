@@ -67,7 +67,7 @@ def run(options: CheckOptions, progress: Callable[[str], None]) -> int:
             continue
         written = write_reports(report, output.out, formats, keep=output.keep,
                                 metrics_file=output.metrics_file, pushgateway=output.pushgateway,
-                                on_wait=progress, signer=signer)
+                                on_wait=progress, signer=signer, fleet=several or options.shard is not None)
         if output.output == "table":
             click.echo(summary_table(report))
         for path in written.paths:

@@ -3,7 +3,8 @@
 Rebuilt after each multi-cluster (or `--shard`) run from the archive's latest run of *every* cluster, not
 only this run's, so that the Pods of a sharded Job compose: each rebuilds it at its end under the archive
 lock, and the last one's summary covers every cluster's latest run. What the archive cannot say (the
-destination name, a cluster that could not be read) is kept per cluster in `<out>/.fleet/*.json`.
+destination name, a cluster that could not be read) is kept per cluster in `<out>/.fleet/*.json`. In such
+an archive the run history (report/index.py) is `<out>/runs.html`, which the summary links to.
 
 fleet.json (`schema: driftcheck/fleet-v1`):
   generated_at   when this summary was built (ISO-8601, UTC)

@@ -25,6 +25,7 @@ if TYPE_CHECKING:
 
 FORMATS = ("html", "json", "md", "junit")
 FILE_NAMES = {"html": "report.html", "json": "report.json", "md": "report.md", "junit": "report.xml"}
+RUNS_PAGE = "runs.html"  # the run history of a fleet archive, whose index.html is the fleet summary
 
 
 @dataclass
@@ -52,11 +53,13 @@ def parse_formats(text: str | list[str]) -> list[str]:
 def write_reports(report: AuditReport, out: Path, formats: list[str], keep: int | None = None,
                   metrics_file: Path | None = None, pushgateway: str | None = None,
                   on_wait: Callable[[str], None] | None = None,
-                  signer: Signer | None = None) -> WrittenReports:
+                  signer: Signer | None = None, fleet: bool = False) -> WrittenReports:
     """Fill first_seen from the archive, then publish this run's reports; see the module docstring.
 
     on_wait gets the progress lines (waiting for the lock; archive entries set aside, each once). With a
     signer, the run's files are signed as they were written, and the bundle is chained (evidence/chain.py).
+    The run history is index.html, or runs.html in a fleet archive (a fleet run, or an archive that holds
+    a fleet summary), whose index.html is the fleet summary that links to it.
     """
     chosen = parse_formats(formats)
     if keep is not None and keep < 1:
@@ -99,7 +102,8 @@ def write_reports(report: AuditReport, out: Path, formats: list[str], keep: int 
             written.warnings = warnings
             if keep is not None:
                 written.pruned = archive.prune(out, cluster, keep, now, warn)
-            written.index = atomic_write(out / "index.html", render_index(out, now, warn))
+            page = RUNS_PAGE if fleet or (out / "fleet.json").is_file() else "index.html"
+            written.index = atomic_write(out / page, render_index(out, now, warn))
             registry = metrics.registry_for(doc, cluster, report.duration_seconds)
             if metrics_file is not None:
                 written.metrics_file = metrics.write_metrics_file(Path(metrics_file), registry)

@@ -87,6 +87,9 @@ def test_shards_read_only_their_clusters_and_compose_one_fleet_summary(fleet: Fl
         assert (out / c["report"]).is_file()
     page = (out / "index.html").read_text()
     assert all(f"<td>{n}</td>" in page for n in NAMES)
+    assert 'href="runs.html"' in page  # the run history is kept beside the fleet page, not replaced by it
+    runs = (out / "runs.html").read_text()
+    assert all(c["latest_run"] in runs for c in doc["clusters"])
 
 
 def test_a_failed_cluster_stays_in_the_summary_other_shards_write(fleet: Fleet, tmp_path: Path) -> None:

@@ -53,3 +53,16 @@ def test_index_lists_every_run_with_counts_and_links_the_latest(copy_report, tmp
     assert html.count('<tr class="newest">') == 1
     for day in ("24", "25", "26"):
         assert f'href="prod-eu-1/202611{day}T060000Z/report.json"' in html
+
+
+def test_a_fleet_archive_keeps_its_run_history_beside_the_fleet_summary(copy_report, tmp_path: Path) -> None:
+    fleet_run = write_reports(copy_report(), tmp_path, ["json"], fleet=True)
+    assert fleet_run.index == tmp_path / "runs.html" and not (tmp_path / "index.html").exists()
+    (tmp_path / "fleet.json").write_text("{}")  # the summary the fleet run wrote next
+    (tmp_path / "index.html").write_text("the fleet summary")
+    later = copy_report()
+    later.generated_at = "2026-11-27T06:00:00+00:00"
+    single = write_reports(later, tmp_path, ["json"])  # a one-cluster run into the same archive
+    assert single.index == tmp_path / "runs.html"
+    assert (tmp_path / "index.html").read_text() == "the fleet summary"
+    assert "20261127T060000Z" in (tmp_path / "runs.html").read_text()
