@@ -100,7 +100,7 @@ def render_desired(source: SourceOptions, found: tuple[Any, Any, Any], render_ti
     all_rendered = []
     resolutions: dict[str, AppResolution] = {}
     family = AppFamily.of(discovered, tree)
-    for app in discovered.apps:  # app-of-apps: the children each render declares are appended to it
+    for done, app in enumerate(discovered.apps, 1):  # app-of-apps: each render's children are appended
         caps = family.capabilities(app, capabilities_of(app))
         rendered = render_app(trees, app, timeout=render_timeout, capabilities=caps)
         errors += family.adopt(app, rendered.resources, discovered, caps)
@@ -113,7 +113,8 @@ def render_desired(source: SourceOptions, found: tuple[Any, Any, Any], render_ti
         resolutions[app.name] = app_resolution(trees, rendered)
         all_rendered.append(replace(rendered, resources=selected(selector, rendered.resources)))
         desired_by_app[app.name] = all_rendered[-1].resources
-        line = f"  app {app.name}: {len(rendered.resources)} objects from "
+        line = (f"apps rendered: {done}/{len(discovered.apps)}: {app.name}, {len(rendered.resources)} "
+                "objects from ")
         if show_renderer:
             progress(f"{line}{app.shown_source or '.'} ({rendered.renderer or 'not rendered'})")
         else:

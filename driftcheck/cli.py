@@ -29,6 +29,7 @@ from driftcheck.cli_s3 import S3_ENDPOINT, s3_output_flags
 from driftcheck.commands import EXIT_ERROR
 from driftcheck.commands.options import ClusterOptions, S3Options, SourceOptions
 from driftcheck.model import DriftcheckError
+from driftcheck.progress import ProgressDisplay, is_terminal
 from driftcheck.textsafe import for_terminal
 
 
@@ -55,7 +56,21 @@ class DriftcheckGroup(click.Group):
 def say(message: str, err: bool = False) -> None:
     """One line for the terminal: without any credential the run knows of, and with every control
     character from Git or the cluster (escape sequences, newlines that fake rows) shown, not obeyed."""
-    click.echo(for_terminal(scrub.scrub(message)), err=err)
+    text = for_terminal(scrub.scrub(message))
+    if err:
+        _stderr_display().show(text)
+    else:
+        click.echo(text)
+
+
+_displays: list[ProgressDisplay] = []
+
+
+def _stderr_display() -> ProgressDisplay:
+    """The display of the current sys.stderr (a test runner swaps it per invocation)."""
+    if not _displays or _displays[-1].stream is not sys.stderr:
+        _displays[:] = [ProgressDisplay(sys.stderr, live=is_terminal(sys.stderr))]
+    return _displays[-1]
 
 
 def progress(message: str) -> None:
@@ -103,6 +118,7 @@ def main() -> None:
     root = logging.getLogger()
     if not any(isinstance(h, _TerminalLog) for h in root.handlers):
         root.addHandler(_TerminalLog())
+    click.get_current_context().call_on_close(lambda: _stderr_display().close())
 
 
 @main.command()
