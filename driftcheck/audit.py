@@ -102,7 +102,9 @@ def render_desired(source: SourceOptions, found: tuple[Any, Any, Any], render_ti
     family = AppFamily.of(discovered, tree)
     for done, app in enumerate(discovered.apps, 1):  # app-of-apps: each render's children are appended
         caps = family.capabilities(app, capabilities_of(app))
-        rendered = render_app(trees, app, timeout=render_timeout, capabilities=caps)
+        rendered = discovered.rendered.get(app.name)  # a Flux Kustomization: built when its graph was
+        if rendered is None:
+            rendered = render_app(trees, app, timeout=render_timeout, capabilities=caps)
         errors += family.adopt(app, rendered.resources, discovered, caps)
         if settings is not None:  # excluded kinds are dropped from desired state, with a warning each
             from driftcheck.apps.argocd_settings import excluded_objects

@@ -52,6 +52,14 @@ def source_flags(namespace: Callable[[Command], Command]) -> Callable[[Command],
                      default=None, help="driftcheck.yaml (default: the repo's own, at the commit)."),
         click.option("--argocd-apps", default=None,
                      help="Glob of ArgoCD Application manifests in the repo, e.g. 'argocd/*.yaml'."),
+        click.option("--flux", "flux", default=None, metavar="PATH",
+                     help="A Flux cluster directory in the repo, e.g. 'clusters/production': its root "
+                          "Kustomization (PATH/flux-system/gotk-sync.yaml, else one of PATH) and every "
+                          "Kustomization it renders, built as kustomize-controller builds them."),
+        click.option("--flux-strict-substitution", is_flag=True,
+                     help="postBuild substitution as with kustomize-controller's feature gate "
+                          "StrictPostBuildSubstitutions: a variable without a value and no default fails "
+                          "the Kustomization (default: off, an empty string as with the gate off)."),
         click.option("--repo-url", "repo_urls", multiple=True,
                      help="URL(s) the Applications use for this repository (repeatable)."),
         click.option("--git-token-file", type=click.Path(dir_okay=False, path_type=Path), default=None,
@@ -76,7 +84,8 @@ def source_flags(namespace: Callable[[Command], Command]) -> Callable[[Command],
                           "the CLI or an ApplicationSet), each rendered from its sources."),
     ]
     fields = ("repo", "revision", "at", "paths", "recurse", "app_names", "config_file", "argocd_apps",
-              "repo_urls", "git_token_file", "require_fresh", "argocd_settings", "argocd_namespace")
+              "repo_urls", "git_token_file", "require_fresh", "argocd_settings", "argocd_namespace", "flux",
+              "flux_strict_substitution")
 
     def add(func: Command) -> Command:
         @functools.wraps(func)

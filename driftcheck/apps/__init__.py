@@ -18,9 +18,12 @@ from driftcheck.apps.appset import SECRET_TYPE, expand_appsets
 from driftcheck.apps.appset.context import Cluster
 from driftcheck.apps.argocd import apps_from_argocd, find_application_documents
 from driftcheck.apps.config import Config, load_config, parse_config
+from driftcheck.apps.flux_apps import add_flux_apps
 from driftcheck.apps.source_overrides import with_source_overrides
 from driftcheck.apps.urls import Document, infer_repo_urls, normalize_repo_url
+from driftcheck.commands.options import FetchOptions
 from driftcheck.fetch.git import is_remote, remote_urls
+from driftcheck.fetch.moments import parse_moment
 from driftcheck.fetch.tree import CommitTree
 from driftcheck.model import (
     App,
@@ -49,6 +52,10 @@ class AppOptions(Protocol):
     config_file: Path | None
     argocd_apps: str | None
     repo_urls: list[str]
+    flux: str | None
+    flux_strict_substitution: bool
+    fetch: FetchOptions
+    at: str | None
 
 
 @dataclass
@@ -64,6 +71,7 @@ class FoundApps:
     clusters: list[Cluster] = field(default_factory=list)  # cluster Secrets with the Applications, config's
     repo_urls: set[str] = field(default_factory=set)  # the URLs that mean this repository (app-of-apps too)
     namespaces: dict[str, str] = field(default_factory=dict)  # app -> its Application's metadata.namespace
+    rendered: dict[str, object] = field(default_factory=dict)  # app -> render.Rendered, built when found
 
 
 def find_apps(tree: CommitTree, options: AppOptions, live: list[Document] | None = None) -> FoundApps:
@@ -74,7 +82,7 @@ def find_apps(tree: CommitTree, options: AppOptions, live: list[Document] | None
     found.rule_packs = list(cfg.rule_packs)
     found.gitops_managers = list(cfg.gitops_managers)
     found.rule_sources = _rule_sources(tree, cfg, found.errors)
-    cli_chosen = bool(options.paths or options.argocd_apps or live is not None)
+    cli_chosen = bool(options.paths or options.argocd_apps or live is not None or options.flux)
     found.apps = path_apps(options.paths, options.namespace, options.recurse) if cli_chosen \
         else list(cfg.apps)
     glob = options.argocd_apps if cli_chosen else cfg.argocd_apps
@@ -108,6 +116,7 @@ def find_apps(tree: CommitTree, options: AppOptions, live: list[Document] | None
                                                 str(app.defined_by)))
             else:
                 found.apps.append(app)
+    add_flux_apps(found, tree, options, parse_moment(options.at) if options.at else None)
     found.clusters = found.clusters or configured_clusters(cfg)
     if options.app_names:
         by_name = {a.name: a for a in found.apps}
@@ -118,9 +127,9 @@ def find_apps(tree: CommitTree, options: AppOptions, live: list[Document] | None
         found.apps = [by_name[n] for n in options.app_names]
     if not found.apps:
         why = "; ".join(str(e) for e in found.errors[:3])  # e.g. the Application file that did not parse
-        raise DriftcheckError("no apps to check: give --path, --argocd-apps GLOB, or a driftcheck.yaml "
-                              "with apps:" + (f" ({len(found.skipped)} Applications skipped)" if found.skipped
-                                              else "") + (f" ({why})" if why else ""))
+        skipped = f" ({len(found.skipped)} Applications skipped)" if found.skipped else ""
+        raise DriftcheckError("no apps to check: give --path, --argocd-apps GLOB, --flux PATH, or a "
+                              "driftcheck.yaml with apps:" + skipped + (f" ({why})" if why else ""))
     return found
 
 

@@ -47,11 +47,13 @@ class SourceOptions:
     fetch: FetchOptions = field(default_factory=FetchOptions)
     argocd_settings: str | None = None  # argocd-cm YAML: a local file, else a path in the audited commit
     argocd_namespace: str | None = None  # list the Applications the cluster holds in this namespace
+    flux: str | None = None  # a Flux cluster directory: its root Kustomization and all it renders
+    flux_strict_substitution: bool = False  # kustomize-controller's StrictPostBuildSubstitutions gate
 
     def chooses_apps(self) -> bool:
         """Whether any flag names apps or where they come from (snapshot then captures what they use)."""
         return bool(self.repo or self.paths or self.app_names or self.config_file or self.argocd_apps
-                    or self.argocd_namespace)
+                    or self.argocd_namespace or self.flux)
 
 
 @dataclass

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from driftcheck.compare.engine import CompareOptions, controller_made, tracked_by
+from driftcheck.compare.engine import CompareOptions, controller_made, owned_by
 from driftcheck.compare.pointer import dig
 from driftcheck.model import App, LiveState, Resource, ResourceKey, ResourceResult
 
@@ -28,7 +28,6 @@ def coverage(apps: list[App], results: list[ResourceResult], live: LiveState,
     counted either way: nobody writes them in Git.
     """
     options = options or CompareOptions()
-    names = [a.name for a in apps]
     wanted = {r.key for r in results}
     namespaces = {a.destination.namespace for a in apps if a.destination.namespace}
     namespaces |= {r.key.namespace for r in results if r.key.namespace}
@@ -39,7 +38,7 @@ def coverage(apps: list[App], results: list[ResourceResult], live: LiveState,
         ns = res.key.namespace
         if ns not in counts or _automatic(res, services):
             continue
-        if res.key in wanted or any(tracked_by(res.body, name, options) for name in names):
+        if res.key in wanted or any(owned_by(res.body, app, options) for app in apps):
             counts[ns][0] += 1
         else:
             counts[ns][1] += 1

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import weakref
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -14,6 +15,7 @@ from driftcheck.compare.pointer import ABSENT, Path, dig, get_at, mapping, to_po
 from driftcheck.compare.rules import Rule, RuleError, RuleSet, RuleUnfinished
 from driftcheck.compare.secrets import CHANGED, CHANGED_NOTE, redact
 from driftcheck.compare.versions import to_live_version
+from driftcheck.flux.policies import Policy, policy
 from driftcheck.kube import COMPARE_OPTIONS, DNS1123_LABEL_MAX, INSTALLATION_ID, TRACKING_ID, TRACKING_LABEL
 from driftcheck.model import App, FieldDiff, LiveState, Resource, ResourceKey, ResourceResult, Status
 
@@ -91,12 +93,15 @@ def compare_app(app: App, desired: list[Resource], live: LiveState, rules: RuleS
     relations = derive(desired)
     index = live_index(live, options)
     by_key = index.by_key
+    flux = app.primary.render.tool == "flux"
     results = []
     for res in desired:
         reason = _unreadable(res.key, live)
         if reason:
             results.append(ResourceResult(res.key, app.name, "unknown", res.api_version, source=res.origin,
                                           reason=reason))
+        elif flux and (ruled := policy(res.body, by_key[res.key].body if res.key in by_key else None)):
+            results.append(_by_policy(app.name, res, ruled, res.key in by_key))
         elif res.key not in by_key:
             results.append(ResourceResult(res.key, app.name, "missing", res.api_version, source=res.origin,
                                           reason="in Git, not in the cluster"))
@@ -104,7 +109,7 @@ def compare_app(app: App, desired: list[Resource], live: LiveState, rules: RuleS
             pair = compare_pair(app.name, res, by_key[res.key], app_rules, scoped, relations, options)
             results.append(pair)
     wanted = {r.key for r in desired}
-    for res in index.tracking(app.name, options):
+    for res in index.owned(app.tracking.labels) if app.tracking.labels else index.tracking(app.name, options):
         if res.key in wanted or controller_made(res, index.services) or not self_referenced(res, options):
             continue
         if IGNORE_EXTRANEOUS in compare_options(res.body):
@@ -114,6 +119,15 @@ def compare_app(app: App, desired: list[Resource], live: LiveState, rules: RuleS
             results.append(ResourceResult(res.key, app.name, "extra", res.api_version,
                                           reason=f"tracked as part of app {app.name} but no longer in Git"))
     return results
+
+
+def _by_policy(app: str, desired: Resource, ruled: Policy, present: bool) -> ResourceResult:
+    """The verdict Flux's per-object policy gives: skipped, or (IfNotPresent) only whether it exists."""
+    kind, why = ruled
+    if kind == "presence" and not present:
+        return ResourceResult(desired.key, app, "missing", desired.api_version, source=desired.origin,
+                              reason=f"in Git, not in the cluster ({why})")
+    return ResourceResult(desired.key, app, "in-sync", desired.api_version, source=desired.origin, reason=why)
 
 
 def compare_pair(app: str, desired: Resource, live: Resource, app_rules: list[Rule], ruleset: RuleSet,
@@ -205,6 +219,10 @@ class LiveIndex:
     services: set[ResourceKey]
     by_tracking: dict[str, list[int]]  # tracking label value / tracking-id app part -> positions
 
+    def owned(self, labels: Mapping[str, str]) -> list[Resource]:
+        """Live objects carrying all these labels (a Flux Kustomization's owner labels), in live order."""
+        return [r for r in self.resources if owns_labels(r.body, labels)]
+
     def tracking(self, app: str, options: CompareOptions) -> list[Resource]:
         """Live objects whose tracking label or annotation names `app`, in live order."""
         positions = set(self.by_tracking.get(app, ())) | set(self.by_tracking.get(app.split(":")[0], ()))
@@ -242,6 +260,18 @@ def _forget(ref: weakref.ref[LiveState]) -> None:
     """Drop the cached index when the LiveState it was built for is gone (and no newer one replaced it)."""
     if _INDEX and _INDEX[0][0] is ref:
         _INDEX.clear()
+
+
+def owns_labels(body: dict[str, Any], labels: Mapping[str, str]) -> bool:
+    own = mapping(body, "metadata", "labels")
+    return all(own.get(k) == v for k, v in labels.items())
+
+
+def owned_by(body: dict[str, Any], app: App, options: CompareOptions) -> bool:
+    """Whether a live object is app's: its owner labels when the app has them (Flux), else ArgoCD's."""
+    if app.tracking.labels:
+        return owns_labels(body, app.tracking.labels)
+    return tracked_by(body, app.name, options)
 
 
 def tracked_by(body: dict[str, Any], app: str, options: CompareOptions) -> bool:

@@ -147,17 +147,41 @@ class DirectoryOptions:
 
 
 @dataclass(frozen=True)
+class FluxBuildOptions:
+    """A Flux Kustomization's spec fields that change what it builds: kustomize-controller edits them into
+    the kustomization (or the one it generates), then substitutes and stamps every object."""
+
+    name: str  # the Kustomization's own name and namespace: the owner labels on every object
+    namespace: str
+    target_namespace: str = ""
+    name_prefix: str | None = None  # None = not given (the file's own stays); "" replaces it too
+    name_suffix: str | None = None
+    patches: tuple[Mapping[str, Any], ...] = ()
+    images: tuple[Mapping[str, Any], ...] = ()
+    components: tuple[str, ...] = ()
+    ignore_missing_components: bool = False
+    common_labels: Mapping[str, str] = field(default_factory=dict)
+    common_annotations: Mapping[str, str] = field(default_factory=dict)
+    post_build: bool = False  # spec.postBuild given: substitution runs (with variables, or Always)
+    substitute: Mapping[str, str] = field(default_factory=dict)
+    substitute_from: tuple[tuple[str, str, bool], ...] = ()  # (kind, name, optional), not read yet
+    substitute_always: bool = False  # substituteStrategy: Always
+    strict: bool = False  # the controller's StrictPostBuildSubstitutions (--flux-strict-substitution)
+
+
+@dataclass(frozen=True)
 class Render:
     """How a tree becomes objects. `auto` decides as ArgoCD does (kustomization, Chart.yaml, else directory);
     a block is None when the declaration did not give it."""
 
-    tool: Literal["auto", "directory", "kustomize", "helm"] = "auto"
+    tool: Literal["auto", "directory", "kustomize", "helm", "flux"] = "auto"
     # the tool blocks an ArgoCD source gives, non-empty as ArgoCD normalizes them, in ArgoCD's order
     # (kustomize, helm, directory, plugin): one names the tool, two or more are ArgoCD's error
     declared: tuple[str, ...] = ()
     directory: DirectoryOptions = DirectoryOptions()
     kustomize: KustomizeOptions | None = None
     helm: HelmOptions | None = None
+    flux: FluxBuildOptions | None = None  # tool "flux": a Flux Kustomization built as the controller does
 
 
 @dataclass(frozen=True)
@@ -206,17 +230,19 @@ class IgnoreRule:
 class DefinedBy:
     """Where the app was declared: for messages, and for history (a chart bump is a change to this file)."""
 
-    kind: Literal["cli", "config", "argocd-application"] = "cli"
+    kind: Literal["cli", "config", "argocd-application", "flux-kustomization"] = "cli"
     file: str = ""
     line: int = 0
     generator: str = ""  # the ApplicationSet generator element that produced it
-    parent: str = ""  # the app (app-of-apps) whose manifests declared it
+    parent: str = ""  # the app (app-of-apps, Flux parent Kustomization) whose manifests declared it
 
     def __str__(self) -> str:
         """"cli", or file:line as reports and errors have always shown it."""
         if self.kind == "cli":
             return "cli"
-        return f"{self.file}:{self.line}" if self.line else self.file
+        where = f"{self.file}:{self.line}" if self.line else self.file
+        return f"{where} (rendered by {self.parent})" if self.kind == "flux-kustomization" and self.parent \
+            else where
 
 
 @dataclass(frozen=True)

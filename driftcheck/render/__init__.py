@@ -18,17 +18,26 @@ from typing import Any
 from driftcheck import kube
 from driftcheck.fetch.sources import SourceError, SourceTrees
 from driftcheck.fetch.tree import Tree
-from driftcheck.model import App, AppSource, GitSource, Origin, Resource, ResourceKey, RunError
+from driftcheck.model import App, AppSource, GitSource, Origin, Render, Resource, ResourceKey, RunError
 from driftcheck.render import directory, helm, kustomize
 from driftcheck.render.detect import source_type
 from driftcheck.render.hooks import RenderedHook, hook_name, hook_of
 from driftcheck.render.kinds import key_of
-from driftcheck.render.renderer import Capabilities, Renderer, Target
+from driftcheck.render.renderer import Capabilities, Output, Renderer, Target
+
+
+def _flux(tree: Tree, path: str, options: Render, target: Target, timeout: float) -> Output:
+    """A Flux Kustomization (flux/build.py; imported when used: it builds on render's own modules)."""
+    from driftcheck.flux.build import render
+
+    return render(tree, path, options, target, timeout)
+
 
 RENDERERS: dict[str, Renderer] = {
     "directory": directory.render,
     "kustomize": kustomize.render,
     "helm": helm.render,
+    "flux": _flux,
 }
 
 

@@ -253,25 +253,35 @@ def render(tree: Tree, path: str, options: Render, target: Target, timeout: floa
         out.errors.extend(e for e in export_errors if e.file in graph.files or e.file.startswith(f"{path}/"))
         if edits and not _edit_as_argocd(root, path, kfile, target, edits, out):
             return out
-        check = check_build(root, path)
-        if check.problems:
-            out.errors.extend(check.problems)
-            return out
-        try:
-            proc = sandbox.run([*command, str(root / path)], cwd=root, timeout=timeout)
-        except sandbox.RenderTimeout:
-            out.errors.append(RunError(f"{' '.join(command)} did not finish within {timeout:g} s",
-                                       app=target.app, file=path))
-            return out
-        if proc.returncode != 0:
-            out.errors.append(RunError(_failure(command, proc, root, kfile, check.secret_inputs),
-                                       app=target.app, file=kfile))
-            return out
-    docs, errors = load_manifests(proc.stdout, f"{' '.join(command)} {path}")
+        built = build_export(command, root, path, kfile, target, timeout, out)
+    if built is None:
+        return out
+    docs, errors = load_manifests(built, f"{' '.join(command)} {path}")
     out.errors.extend(errors)
-    trace = _Tracer(tree, graph.manifests, kfile)
+    trace = Tracer(tree, graph.manifests, kfile)
     out.documents.extend(Document(body, trace.origin(body)) for body, _ in docs)
     return out
+
+
+def build_export(command: list[str], root: Path, path: str, kfile: str, target: Target, timeout: float,
+                 out: Output, args: tuple[str, ...] = ()) -> bytes | None:
+    """check_build, then the sandboxed build of the export's root/path (with args such as a load
+    restrictor): its YAML, or None with the errors in out."""
+    check = check_build(root, path)
+    if check.problems:
+        out.errors.extend(check.problems)
+        return None
+    try:
+        proc = sandbox.run([*command, *args, str(root / path)], cwd=root, timeout=timeout)
+    except sandbox.RenderTimeout:
+        out.errors.append(RunError(f"{' '.join(command)} did not finish within {timeout:g} s",
+                                   app=target.app, file=path))
+        return None
+    if proc.returncode != 0:
+        out.errors.append(RunError(_failure(command, proc, root, kfile, check.secret_inputs),
+                                   app=target.app, file=kfile))
+        return None
+    return proc.stdout
 
 
 def _declared_at(target: Target, fallback: str) -> dict[str, Any]:
@@ -325,7 +335,7 @@ def _failure(command: list[str], proc: sandbox.Completed, root: Path, kfile: str
     return f"{' '.join(command)} failed: {detail or f'exit {proc.returncode}'}"
 
 
-class _Tracer:
+class Tracer:
     """Finds the source file:line of a built object by kind and name among the files the build read."""
 
     def __init__(self, tree: Tree, files: list[str], fallback: str) -> None:
