@@ -61,7 +61,11 @@ def desired_apps(source: SourceOptions, progress: Progress = lambda _m: None,
     repo = open_repo(source.repo, require_fresh=source.require_fresh, token_file=source.git_token_file)
     tree = CommitTree(repo, resolve_commit(repo, source.revision, source.at))
     progress(f"desired state: {mask_url(source.repo)} at {tree.sha[:12]} ({tree.date})")
-    discovered = find_apps(tree, source, live_applications(source, cluster or ClusterOptions(), progress))
+    live = live_applications(source, cluster or ClusterOptions(), progress)
+    discovered = find_apps(tree, source, live.applications if live else None,
+                           live.clusters.clusters if live else ())
+    if live is not None:
+        live.join(discovered)
     for note in discovered.notes:
         progress(f"note: {note}")
     return repo, tree, discovered
@@ -92,9 +96,11 @@ def render_desired(source: SourceOptions, found: tuple[Any, Any, Any], render_ti
     from driftcheck.render.resolution import app_resolution
 
     repo, tree, discovered = found
-    trees = SourceTrees(tree, fetch=source.fetch, at=parse_moment(source.at) if source.at else None)
+    live = discovered.live  # --argocd-namespace: its repository Secrets and argocd-cm
+    trees = SourceTrees(tree, fetch=source.fetch, at=parse_moment(source.at) if source.at else None,
+                        live_credentials=live.repo_credentials if live else None)
     errors = list(discovered.errors)
-    settings = argocd_settings(source, tree, progress)
+    settings = argocd_settings(source, tree, progress, live)
     errors += settings.problems if settings is not None else ()
     desired_by_app: dict[str, list[Resource]] = {}
     all_rendered = []
@@ -125,15 +131,14 @@ def render_desired(source: SourceOptions, found: tuple[Any, Any, Any], render_ti
                         settings)
 
 
-def argocd_settings(source: SourceOptions, tree: Any, progress: Progress) -> Any:
-    """--argocd-settings read (a local file, else a path in the audited commit), or None without it."""
-    if not source.argocd_settings:
-        return None
-    from driftcheck.apps.argocd_settings import read_argocd_settings
+def argocd_settings(source: SourceOptions, tree: Any, progress: Progress, live: Any = None) -> Any:
+    """--argocd-settings, else the argocd-cm --argocd-namespace read (apps.live_apps.chosen_settings)."""
+    from driftcheck.apps.live_apps import chosen_settings
 
-    settings, where = read_argocd_settings(source.argocd_settings, tree)
-    progress(f"argocd settings: {where} (tracking by {settings.tracking_method})")
-    return settings
+    chosen = chosen_settings(source.argocd_settings, tree, live)
+    if chosen is not None:
+        progress(f"argocd settings: {chosen[1]} (tracking by {chosen[0].tracking_method})")
+    return chosen[0] if chosen else None
 
 
 def destinations(options: CheckOptions, discovered: Any) -> Plan:
@@ -142,7 +147,9 @@ def destinations(options: CheckOptions, discovered: Any) -> Plan:
 
     configured = [Mapping(c.name, c.context or None, c.snapshot, c.where)
                   for c in discovered.config.clusters if c.context or c.snapshot]
-    return plan_destinations(options.cluster, discovered.apps, discovered.clusters, configured)
+    live = discovered.live  # its cluster Secrets' credentials read destinations nothing else serves
+    return plan_destinations(options.cluster, discovered.apps, discovered.clusters, configured,
+                             by_secret=live.clusters.by_server if live else None)
 
 
 def run_audit(options: CheckOptions,
@@ -307,7 +314,7 @@ def open_reader(options: ClusterOptions) -> ClusterReader:
     from driftcheck.live.cluster import ClusterReader
 
     return ClusterReader(str(options.kubeconfig) if options.kubeconfig else None, options.context,
-                         timeout=options.request_timeout)
+                         timeout=options.request_timeout, credentials=options.credentials)
 
 
 def selected(selector: str | None, resources: list[Resource]) -> list[Resource]:

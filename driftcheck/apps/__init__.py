@@ -9,9 +9,10 @@ them the config's apps and its argocdApps glob are used. --app then narrows the 
 from __future__ import annotations
 
 import posixpath
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Protocol
+from typing import Any, Protocol
 from urllib.parse import urlsplit, urlunsplit
 
 from driftcheck.apps.appset import SECRET_TYPE, expand_appsets
@@ -71,12 +72,15 @@ class FoundApps:
     clusters: list[Cluster] = field(default_factory=list)  # cluster Secrets with the Applications, config's
     repo_urls: set[str] = field(default_factory=set)  # the URLs that mean this repository (app-of-apps too)
     namespaces: dict[str, str] = field(default_factory=dict)  # app -> its Application's metadata.namespace
+    live: Any = None  # apps.live_apps.LiveArgocd: what --argocd-namespace read from ArgoCD's namespace
     rendered: dict[str, object] = field(default_factory=dict)  # app -> render.Rendered, built when found
 
 
-def find_apps(tree: CommitTree, options: AppOptions, live: list[Document] | None = None) -> FoundApps:
+def find_apps(tree: CommitTree, options: AppOptions, live: list[Document] | None = None,
+              live_clusters: Sequence[Cluster] = ()) -> FoundApps:
     """The apps to check at this commit; DriftcheckError when there are none or --app names an unknown.
-    live: the Applications the cluster holds (--argocd-namespace), after any the glob finds in Git."""
+    live: the Applications the cluster holds (--argocd-namespace), after any the glob finds in Git;
+    live_clusters: its cluster Secrets, after Git's and before driftcheck.yaml's clusters."""
     found = FoundApps()
     found.config = cfg = _config(tree, options)
     found.rule_packs = list(cfg.rule_packs)
@@ -102,7 +106,7 @@ def find_apps(tree: CommitTree, options: AppOptions, live: list[Document] | None
                             for b, _, _ in documents if isinstance(b.get("metadata"), dict)}
         this_repo = {normalize_repo_url(u) for u in urls}
         expanded = expand_appsets(documents, tree, lambda url: normalize_repo_url(url) in this_repo,
-                                  configured=configured_clusters(cfg))
+                                  configured=[*live_clusters, *configured_clusters(cfg)])
         found.errors += expanded.errors
         found.clusters = expanded.clusters
         documents, broken = with_source_overrides(tree, expanded.documents, this_repo)

@@ -1,48 +1,144 @@
-"""Applications as the cluster holds them (`--argocd-namespace NS`): for installations whose Applications
-are made by the UI, the CLI or the ApplicationSet controller, not kept in Git.
+"""What ArgoCD's own namespace holds (`--argocd-namespace NS`), for an audit of the whole instance: the
+Applications made by the UI, the CLI or the ApplicationSet controller, not kept in Git; argocd-cm (and
+argocd-cmd-params-cm); and the Secrets labelled `argocd.argoproj.io/secret-type` (clusters, repositories,
+repo-creds).
 
-The run reads them with one read-only LIST of `applications.argoproj.io` in NS (or from --live-snapshot);
-this module turns what was read into the documents `find_apps` takes, each declared at
-`cluster Application NS/NAME`, and says why when nothing could be read. Each is then rendered from its
-sources like an Application found in Git; its status and operation are never read.
+All read-only, from the run's cluster (or its --live-snapshot): one LIST of Applications and ConfigMaps in
+NS, one LIST of Secrets in NS with the label selector. Secrets are readable only with the opt-in RBAC
+component deploy/components/argocd-secrets: when the LIST is forbidden the run goes on with a note. Each
+Application is declared at `cluster Application NS/NAME` and rendered from its sources like one found in
+Git; its status and operation are never read.
 """
 
 from __future__ import annotations
 
 from collections.abc import Callable
+from dataclasses import dataclass, field
+from typing import Any
 
+import yaml
+
+from driftcheck.apps.argocd_settings import ArgoSettings, parse_argocd_settings, read_argocd_settings
 from driftcheck.apps.urls import Document
+from driftcheck.clusters.secrets import LiveClusters, live_clusters
 from driftcheck.commands.options import ClusterOptions, SourceOptions
+from driftcheck.fetch.repo_credentials import RepoCredentials, live_repo_credentials
+from driftcheck.fetch.tree import Tree
+from driftcheck.kube import REDACTED
 from driftcheck.model import DriftcheckError, LiveState
 
 APPLICATION = ("argoproj.io", "Application")
+CONFIG_MAP = ("", "ConfigMap")
+SECRET = ("", "Secret")
+SECRET_TYPE = "argocd.argoproj.io/secret-type"
+SETTINGS_MAPS = ("argocd-cm", "argocd-cmd-params-cm")
+SECRETS_COMPONENT = "deploy/components/argocd-secrets"
+
+
+@dataclass
+class LiveArgocd:
+    """What was read from ArgoCD's namespace, ready for the run: Applications as documents, the cluster
+    Secrets as clusters with their credentials, the repository Secrets as fetch credentials."""
+
+    namespace: str
+    where: str  # the server URL or the snapshot
+    applications: list[Document] = field(default_factory=list)
+    settings_maps: list[dict[str, Any]] = field(default_factory=list)  # argocd-cm, argocd-cmd-params-cm
+    clusters: LiveClusters = field(default_factory=LiveClusters)
+    repo_credentials: RepoCredentials | None = None  # None: no repository Secret was read
+    notes: list[str] = field(default_factory=list)
+
+    @property
+    def has_settings(self) -> bool:
+        return any(m["metadata"].get("name") == "argocd-cm" for m in self.settings_maps)
+
+    def settings(self) -> tuple[ArgoSettings, str]:
+        """argocd-cm (with argocd-cmd-params-cm) as --argocd-settings reads a file, and where from."""
+        label = f"ConfigMap {self.namespace}/argocd-cm"
+        text = yaml.safe_dump_all(self.settings_maps, sort_keys=False)
+        return parse_argocd_settings(text, label), f"{label} in the cluster ({self.where})"
+
+    def join(self, found: Any) -> None:
+        """Hand the run's found apps (apps.FoundApps) what was read, its errors and notes."""
+        found.live = self
+        found.errors += self.clusters.errors
+        found.notes += self.notes
 
 
 def live_applications(source: SourceOptions, cluster: ClusterOptions,
-                      progress: Callable[[str], None]) -> list[Document] | None:
-    """With --argocd-namespace, the Applications the run's cluster (or its --live-snapshot) holds there,
-    read with one LIST and never narrowed by -l (it chooses objects, not apps); else None."""
+                      progress: Callable[[str], None]) -> LiveArgocd | None:
+    """With --argocd-namespace, what the run's cluster (or its --live-snapshot) holds there, never
+    narrowed by -l (it chooses objects, not apps); else None."""
     namespace = source.argocd_namespace
     if not namespace:
         return None
-    scope = ({APPLICATION}, {namespace})
+    found, secrets = _read(cluster, namespace)
+    where = str(cluster.live_snapshot or found.info.get("server"))
+    out = LiveArgocd(namespace, where, live_application_documents(found, namespace))
+    out.settings_maps = [r.body for r in found.resources if r.key.group_kind == CONFIG_MAP
+                         and r.key.namespace == namespace and r.key.name in SETTINGS_MAPS]
+    if CONFIG_MAP in {(g, k) for g, k, _ in found.unreadable}:
+        out.notes.append(f"ConfigMap {namespace}/argocd-cm not read: {_why(found, CONFIG_MAP)}")
+    progress(f"argocd applications: {len(out.applications)} in namespace {namespace} ({where})")
+    readable = _readable_secrets(secrets, namespace, out.notes)
+    if readable is not None:
+        out.clusters = live_clusters(readable, namespace)
+        credentials, problems = live_repo_credentials(readable, namespace)
+        out.notes += problems
+        repos = len(credentials.repositories) + len(credentials.templates)
+        out.repo_credentials = credentials if repos else None
+        progress(f"argocd secrets: {len(out.clusters.clusters)} clusters, {repos} repository credentials "
+                 f"in namespace {namespace}")
+    return out
+
+
+def chosen_settings(given: str | None, tree: Tree,
+                    live: LiveArgocd | None) -> tuple[ArgoSettings, str] | None:
+    """--argocd-settings read (a local file, else a path in the audited commit), which wins over the
+    argocd-cm read live; else that one; else None. Also where they were read, for the progress line."""
+    if given:
+        settings, where = read_argocd_settings(given, tree)
+        unused = f"; ConfigMap {live.namespace}/argocd-cm not used" if live and live.has_settings else ""
+        return settings, where + unused
+    return live.settings() if live is not None and live.has_settings else None
+
+
+def _read(cluster: ClusterOptions, namespace: str) -> tuple[LiveState, LiveState]:
+    """(Applications and ConfigMaps, the labelled Secrets) of namespace: two reads, three LISTs."""
+    scope = ({APPLICATION, CONFIG_MAP}, {namespace})
     if cluster.live_snapshot is not None:
         from driftcheck.live.snapshot import read_snapshot
 
-        live = read_snapshot(cluster.live_snapshot, *scope, None)
-    else:
-        from driftcheck.live.cluster import ClusterReader
+        return (read_snapshot(cluster.live_snapshot, *scope, None),
+                read_snapshot(cluster.live_snapshot, {SECRET}, {namespace}, SECRET_TYPE))
+    from driftcheck.live.cluster import ClusterReader
 
-        reader = ClusterReader(str(cluster.kubeconfig) if cluster.kubeconfig else None, cluster.context,
-                               timeout=cluster.request_timeout)
-        try:
-            live = reader.read(*scope, None)
-        finally:
-            reader.close()
-    documents = live_application_documents(live, namespace)
-    where = cluster.live_snapshot or live.info.get("server")
-    progress(f"argocd applications: {len(documents)} in namespace {namespace} ({where})")
-    return documents
+    reader = ClusterReader(str(cluster.kubeconfig) if cluster.kubeconfig else None, cluster.context,
+                           timeout=cluster.request_timeout)
+    try:
+        return reader.read(*scope, None), reader.read({SECRET}, {namespace}, SECRET_TYPE)
+    finally:
+        reader.close()
+
+
+def _readable_secrets(secrets: LiveState, namespace: str, notes: list[str]) -> list[dict[str, Any]] | None:
+    """The labelled Secrets of namespace; None, with a note, when they could not be read."""
+    if SECRET in {(g, k) for g, k, _ in secrets.unreadable}:
+        why = _why(secrets, SECRET)
+        hint = f"; apply {SECRETS_COMPONENT}" if why.startswith("forbidden") else ""
+        notes.append(f"cluster and repository Secrets in {namespace} not read: "
+                     f"{'forbidden' if hint else why}{hint}")
+        return None
+    bodies = [r.body for r in secrets.resources
+              if r.key.group_kind == SECRET and r.key.namespace == namespace]
+    redacted = [b for b in bodies if REDACTED in (b.get("data") or {}).values()]
+    if redacted:
+        notes.append(f"{len(redacted)} Secrets in {namespace} of the snapshot are redacted: not used")
+    return [b for b in bodies if b not in redacted]
+
+
+def _why(live: LiveState, group_kind: tuple[str, str]) -> str:
+    return next(why for (g, k, _), why in live.unreadable.items() if (g, k) == group_kind)
 
 
 def live_application_documents(live: LiveState, namespace: str) -> list[Document]:

@@ -2,7 +2,9 @@
 and driftcheck.yaml's `clusters:`; an app no reader serves is skipped, never compared with another cluster.
 
 The run's cluster (the current kubeconfig context, or --live-snapshot) serves `in-cluster`, apps without
-a destination, and any destination whose server URL is its own (normalized). A mapping's DEST is a
+a destination, and any destination whose server URL is its own (normalized). A destination nothing else
+serves is read as ArgoCD reads it, with its live cluster Secret's bearer token (--argocd-namespace;
+clusters.secrets); an explicit mapping always wins over the Secret. A mapping's DEST is a
 server URL or a cluster name; a name no cluster Secret or `clusters:` entry knows names the mapped
 cluster itself, at the server its context (or snapshot header) gives.
 """
@@ -10,6 +12,7 @@ cluster itself, at the server its context (or snapshot header) gives.
 from __future__ import annotations
 
 from collections.abc import Callable, Iterable
+from collections.abc import Mapping as Map
 from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
@@ -22,6 +25,7 @@ from driftcheck.clusters import (
     DestinationError,
     normalize_server,
 )
+from driftcheck.clusters.secrets import SecretCluster
 from driftcheck.commands.options import ClusterOptions
 from driftcheck.model import App, DriftcheckError, RunError, SkippedApp
 
@@ -113,9 +117,11 @@ def mappings_of(options: ClusterOptions, configured: Iterable[Mapping] = ()) -> 
 
 def plan_destinations(options: ClusterOptions, apps: list[App], clusters: Iterable[Cluster],
                       configured: Iterable[Mapping] = (),
-                      server_of: Callable[[ClusterOptions], str] = reader_server) -> Plan:
+                      server_of: Callable[[ClusterOptions], str] = reader_server,
+                      by_secret: Map[str, SecretCluster] | None = None) -> Plan:
     """Group the apps by the reader that serves their destination (the run's cluster first, then the
-    mappings in the order given); DriftcheckError for a mapping that cannot be placed."""
+    mappings in the order given, then the live cluster Secrets' credentials, by normalized server);
+    DriftcheckError for a mapping that cannot be placed."""
     directory = ClusterDirectory(clusters)
     mapped: dict[str, ClusterRun] = {}
     for mapping in mappings_of(options, configured):
@@ -133,6 +139,7 @@ def plan_destinations(options: ClusterOptions, apps: list[App], clusters: Iterab
     if mapped:  # a mapping of the run's own cluster takes its apps: one cluster, one read
         default_server = _default_server(options, server_of, True)
     default = mapped.get(default_server or "") or ClusterRun(options, [])
+    through_secret: dict[str, ClusterRun] = {}  # read with their live cluster Secret's credentials
     for app in apps:
         ref = app.destination.cluster
         try:
@@ -153,13 +160,22 @@ def plan_destinations(options: ClusterOptions, apps: list[App], clusters: Iterab
             default.apps.append(app)
             continue
         label = ref.name or ref.server
-        plan.skipped.append(SkippedApp(app.name, f"destination {label} is not mapped to a cluster: pass "
-                                                 f"--cluster {label}=CONTEXT", str(app.defined_by)))
+        way_in = (by_secret or {}).get(destination.server)
+        if way_in is not None and way_in.credentials is not None:
+            through_secret.setdefault(destination.server, ClusterRun(
+                replace(options, kubeconfig=None, context=None, live_snapshot=None, destinations=[],
+                        destination_snapshots=[], credentials=way_in.credentials),
+                [], way_in.name, destination.server)).apps.append(app)
+            continue
+        why = (f"destination {label}: cluster {way_in.source}: {way_in.unsupported}; pass" if way_in
+               else f"destination {label} is not mapped to a cluster: pass")
+        plan.skipped.append(SkippedApp(app.name, f"{why} --cluster {label}=CONTEXT", str(app.defined_by)))
     if default.apps and default.server not in mapped:
         named = directory.name_of(default_server) if default_server else IN_CLUSTER_NAME
         name = IN_CLUSTER_NAME if named == default_server else named  # no Secret names it
         plan.runs.append(replace(default, name=name, server=default_server or ""))
     plan.runs += [run for run in mapped.values() if run.apps]
+    plan.runs += through_secret.values()
     return plan
 
 

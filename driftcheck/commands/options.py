@@ -13,6 +13,7 @@ from typing import TYPE_CHECKING
 
 if TYPE_CHECKING:
     from driftcheck.clusters.shard import Shard
+    from driftcheck.live.memory_credentials import MemoryCredentials
 
 DEFAULT_HISTORY_SINCE = "90d"
 
@@ -68,6 +69,7 @@ class ClusterOptions:
     request_timeout: float = 30.0
     destinations: list[tuple[str, str]] = field(default_factory=list)  # --cluster DEST=CONTEXT
     destination_snapshots: list[tuple[str, Path]] = field(default_factory=list)  # --cluster-snapshot
+    credentials: MemoryCredentials | None = None  # a live cluster Secret's, instead of a kubeconfig context
 
 
 @dataclass

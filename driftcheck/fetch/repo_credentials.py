@@ -6,16 +6,18 @@ The matching is ArgoCD's (argo-cd `util/db/repository_secrets.go`, `util/git/git
 `NormalizeGitURL` (lower case, no `.git`, scp-style SSH as ssh://); if it holds no credential of its
 own, or there is none, the `repo-creds` template with the longest URL prefix lends its credential (and
 its enableOCI). Chart dependencies look only at `type: helm` Secrets, as the repo-server does.
-Every credential value is registered with `scrub` the moment it is read; errors name file:line and the
-field, never a value.
+The same Secrets read live from ArgoCD's namespace (`--argocd-namespace`) go through the same reader
+(`live_repo_credentials`). Every credential value is registered with `scrub` the moment it is read;
+errors name file:line (or `Secret NS/NAME`) and the field, never a value.
 """
 
 from __future__ import annotations
 
 import base64
 import binascii
+import json
 import re
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
@@ -171,16 +173,16 @@ def load_repo_credentials(path: Path) -> RepoCredentials:
         labels = _mapping(doc.get("metadata")).get("labels")
         kind = _mapping(labels).get(SECRET_TYPE_LABEL)
         if kind in _KINDS:
-            credential = _credential(doc, str(kind), path)
+            credential = _credential(doc, str(kind), lambda line: f"{path}:{line}")
             (repositories if kind == "repository" else templates).append(credential)
     return RepoCredentials(repositories, templates)
 
 
-def _credential(doc: LinedMap, kind: str, path: Path) -> RepoCredential:
+def _credential(doc: LinedMap, kind: str, at: Callable[[int], str]) -> RepoCredential:
     """One Secret as a RepoCredential: data decoded, stringData over it (as the API server merges them),
-    secret values registered before anything can go wrong with them."""
+    secret values registered before anything can go wrong with them; at(line) names where it is."""
     metadata = _mapping(doc.get("metadata"))
-    where = f"{path}:{doc.lines.get('kind', 0)}"
+    where = at(doc.lines.get("kind", 0))
     label = f"{kind} {metadata.get('name') or '(unnamed)'}"
     values: dict[str, tuple[str, int]] = {}
     for section in ("data", "stringData"):
@@ -188,18 +190,18 @@ def _credential(doc: LinedMap, kind: str, path: Path) -> RepoCredential:
         if block is None:
             continue
         if not isinstance(block, LinedMap):
-            raise CredentialsError(f"{path}:{doc.lines.get(section, 0)}: {label}: {section} is not a mapping")
+            raise CredentialsError(f"{at(doc.lines.get(section, 0))}: {label}: {section} is not a mapping")
         for key, value in block.items():
             line = block.lines.get(key, 0)
             text = _scalar(value)
             if text is None:
-                raise CredentialsError(f"{path}:{line}: {label}: {section}.{key} is not a string")
+                raise CredentialsError(f"{at(line)}: {label}: {section}.{key} is not a string")
             if section == "data":
                 try:
                     text = base64.b64decode(text, validate=True).decode("utf-8")
                 except (binascii.Error, UnicodeDecodeError):
                     problem = f"data.{key} is not base64 of UTF-8 text"
-                    raise CredentialsError(f"{path}:{line}: {label}: {problem}") from None
+                    raise CredentialsError(f"{at(line)}: {label}: {problem}") from None
             if key in _SECRET_FIELDS:
                 scrub.register(text)
             values[key] = (text, line)
@@ -216,12 +218,12 @@ def _credential(doc: LinedMap, kind: str, path: Path) -> RepoCredential:
             return False
         text, line = values[key]
         if text not in _BOOLS:
-            raise CredentialsError(f"{path}:{line}: {label}: {key} must be true or false")
+            raise CredentialsError(f"{at(line)}: {label}: {key} must be true or false")
         return _BOOLS[text]
 
     secret_type = get.get("type", "")
     if secret_type not in ("", "git", "helm", "oci"):
-        raise CredentialsError(f"{path}:{values['type'][1]}: {label}: type must be git, helm or oci")
+        raise CredentialsError(f"{at(values['type'][1])}: {label}: type must be git, helm or oci")
     return RepoCredential(
         url=url, type=secret_type or ("git" if kind == "repository" else ""),
         username=get.get("username", ""), password=get.get("password", ""),
@@ -231,6 +233,36 @@ def _credential(doc: LinedMap, kind: str, path: Path) -> RepoCredential:
         project=get.get("project", ""),
         unsupported=tuple(k for k in _UNSUPPORTED if get.get(k) and _BOOLS.get(get[k]) is not False),
         source=f"{where} ({label})")
+
+
+def live_repo_credentials(secrets: Sequence[Mapping[str, Any]],
+                          namespace: str) -> tuple[RepoCredentials, list[str]]:
+    """The repository and repo-creds Secrets an ArgoCD namespace holds (read live), in the API server's
+    order, matched exactly as a --repo-creds file's; a malformed one is left out, with a problem naming
+    `Secret NS/NAME` and the field."""
+    repositories: list[RepoCredential] = []
+    templates: list[RepoCredential] = []
+    problems: list[str] = []
+    for body in secrets:
+        kind = _mapping(_mapping(body.get("metadata")).get("labels")).get(SECRET_TYPE_LABEL)
+        if body.get("kind") != "Secret" or kind not in _KINDS:
+            continue
+        where = f"Secret {namespace}/{_mapping(body.get('metadata')).get('name')}"
+        doc = load_lined_documents(json.dumps(body).encode())[0]  # JSON is YAML: the same reader
+        if not isinstance(doc, LinedMap):
+            continue
+        try:
+            credential = _credential(doc, str(kind), _named(where))
+        except CredentialsError as exc:
+            problems.append(str(exc))
+            continue
+        (repositories if kind == "repository" else templates).append(credential)
+    return RepoCredentials(repositories, templates), problems
+
+
+def _named(where: str) -> Callable[[int], str]:
+    """A live Secret has no file lines: every problem names the Secret."""
+    return lambda _line: where
 
 
 def _repository_secret(secrets: Sequence[RepoCredential], url: str, project: str,

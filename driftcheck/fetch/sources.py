@@ -41,10 +41,12 @@ class Located:
 class SourceTrees:
     """Every source's tree for one run: the run's own commit for this repository, the cache for the rest."""
 
-    def __init__(self, run_tree: Tree, fetch: FetchOptions | None = None, at: datetime | None = None) -> None:
+    def __init__(self, run_tree: Tree, fetch: FetchOptions | None = None, at: datetime | None = None,
+                 live_credentials: RepoCredentials | None = None) -> None:
         self.run_tree = run_tree
         self.fetch = fetch or FetchOptions()
         self.at = at
+        self.live_credentials = live_credentials  # ArgoCD's namespace's Secrets; --repo-creds replaces them
         self._charts: ChartFetcher | None = None
         self._git: GitRepositories | None = None
         self._located: dict[Source, Located | SourceError] = {}
@@ -125,4 +127,6 @@ class SourceTrees:
         from driftcheck.fetch.repo_credentials import NO_CREDENTIALS, load_repo_credentials
 
         path = self.fetch.repo_credentials
-        return load_repo_credentials(path) if path else NO_CREDENTIALS
+        if path:
+            return load_repo_credentials(path)
+        return self.live_credentials or NO_CREDENTIALS

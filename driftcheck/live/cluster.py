@@ -18,6 +18,7 @@ from typing import Any, TypeVar
 from driftcheck.kube import invalid_namespace
 from driftcheck.live.connection import DEFAULT_RETRY, ApiError, Connection, RetryPolicy
 from driftcheck.live.discovery import ApiType, discover, served_types
+from driftcheck.live.memory_credentials import MemoryCredentials
 from driftcheck.live.selector import parse_selector
 from driftcheck.model import DriftcheckError, LiveState, Origin, Resource, ResourceKey
 
@@ -37,12 +38,13 @@ R = TypeVar("R")
 
 
 class ClusterReader:
-    """Reads live state through the official client; see `driftcheck.live.connection` for credentials."""
+    """Reads live state through the official client; see `driftcheck.live.connection` for credentials
+    (a kubeconfig context, or `credentials` held in memory: `live.memory_credentials`)."""
 
     def __init__(self, kubeconfig: str | None = None, context: str | None = None, timeout: float = 30.0,
                  retry: RetryPolicy = DEFAULT_RETRY, page_size: int = PAGE_SIZE,
-                 workers: int = WORKERS) -> None:
-        self._connection = Connection(kubeconfig, context, timeout, retry)
+                 workers: int = WORKERS, credentials: MemoryCredentials | None = None) -> None:
+        self._connection = Connection(kubeconfig, context, timeout, retry, credentials)
         self._page_size = page_size
         self._workers = max(1, workers)
         self._version: str | None = None

@@ -28,6 +28,7 @@ from kubernetes.client import ApiClient
 from kubernetes.client.exceptions import ApiException
 
 from driftcheck.live.kubeconfig import load_configuration
+from driftcheck.live.memory_credentials import MemoryCredentials, close_files, memory_configuration
 from driftcheck.model import DriftcheckError
 from driftcheck.scrub import scrub
 
@@ -69,8 +70,13 @@ class Connection:
     """An authenticated, read-only line to one API server; counts every HTTP request it makes."""
 
     def __init__(self, kubeconfig: str | None = None, context: str | None = None, timeout: float = 30.0,
-                 retry: RetryPolicy = DEFAULT_RETRY) -> None:
-        self.configuration, self.context = load_configuration(kubeconfig, context)
+                 retry: RetryPolicy = DEFAULT_RETRY, credentials: MemoryCredentials | None = None) -> None:
+        self._files: list[int] = []  # memory files the TLS data of `credentials` is read from
+        if credentials is not None:  # a cluster Secret's: its label stands for the context
+            self.configuration, self._files = memory_configuration(credentials)
+            self.context = credentials.label
+        else:
+            self.configuration, self.context = load_configuration(kubeconfig, context)
         self.configuration.retries = False  # retries are ours: bounded, logged, Retry-After aware
         self.server = strip_credentials(self.configuration.host)
         self.timeout = (min(CONNECT_TIMEOUT, timeout), timeout)
@@ -81,6 +87,7 @@ class Connection:
 
     def close(self) -> None:
         self._client.close()
+        close_files(self._files)
 
     def get(self, path: str, query: list[tuple[str, str | int]] | None = None,
             budget: float | None = None) -> dict[str, Any]:

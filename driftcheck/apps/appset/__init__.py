@@ -39,6 +39,22 @@ class Expanded:
     clusters: list[Cluster] = field(default_factory=list)  # the cluster Secrets: destinations resolve by them
 
 
+def secret_fields(body: dict[str, Any]) -> tuple[dict[str, str], list[str]]:
+    """A Secret's values as the API server holds them (base64 data, stringData over it), and the data
+    keys that are not base64 of UTF-8 text."""
+    fields: dict[str, str] = {}
+    undecodable: list[str] = []
+    data = body.get("data")
+    for key, value in (data if isinstance(data, dict) else {}).items():
+        try:
+            fields[str(key)] = base64.b64decode(str(value), validate=True).decode("utf-8")
+        except (binascii.Error, UnicodeDecodeError):
+            undecodable.append(str(key))
+    string_data = body.get("stringData")
+    fields.update({str(k): str(v) for k, v in (string_data if isinstance(string_data, dict) else {}).items()})
+    return fields, undecodable
+
+
 def clusters_from_secrets(documents: list[Document], errors: list[RunError]) -> list[Cluster]:
     """Cluster Secrets as ArgoCD reads them (SecretToCluster): data base64 or stringData, the server's
     trailing '/' trimmed, the name defaulting to the server; a Secret without a server is an error."""
@@ -47,14 +63,9 @@ def clusters_from_secrets(documents: list[Document], errors: list[RunError]) -> 
         if not is_cluster_secret(body):
             continue
         meta = body.get("metadata") or {}
-        fields: dict[str, str] = {}
-        for key, value in (body.get("data") or {}).items():
-            try:
-                fields[key] = base64.b64decode(str(value), validate=True).decode("utf-8")
-            except (binascii.Error, UnicodeDecodeError):
-                errors.append(RunError(f"cluster Secret {meta.get('name')}: data.{key} is not base64",
-                                       file=file, line=line, stage="source"))
-        fields.update({k: str(v) for k, v in (body.get("stringData") or {}).items()})
+        fields, undecodable = secret_fields(body)
+        errors += [RunError(f"cluster Secret {meta.get('name')}: data.{key} is not base64", file=file,
+                            line=line, stage="source") for key in undecodable]
         server = fields.get("server", "").rstrip("/")
         if not server:
             errors.append(RunError(f"cluster Secret {meta.get('name')} has no server", file=file, line=line,
