@@ -173,22 +173,25 @@ def run_fleet(options: CheckOptions, progress: Progress = lambda _m: None) -> Fl
     found = desired_apps(options.source, progress, options.cluster)
     discovered = found[2]
     plan = destinations(options, discovered)
+    # Every shard renders the apps of every cluster and keeps its own clusters only after app-of-apps:
+    # a parent on one shard's cluster may declare a child destined for another shard's.
+    plan.narrow(discovered, progress)
+    capabilities = {id(run): DestinationCapabilities(run.cluster.live_snapshot,
+                                                     partial(open_reader, run.cluster), progress)
+                    for run in select(plan.runs, options.shard)}
+    by_app = {app.name: capabilities[id(run)] for run in plan.runs if id(run) in capabilities
+              for app in run.apps}
+    git_side = render_desired(options.source, found, options.render_timeout, options.cluster.selector,
+                              progress, capabilities_of=lambda app: by_app.get(app.name))
+    plan.adopt(destinations(options, discovered), discovered, git_side.errors)  # app-of-apps
     plan.runs = select(plan.runs, options.shard)
     if options.shard is not None and not plan.runs:
         progress(f"shard {options.shard}: no destination cluster of this run is assigned to it")
         return FleetRun()
-    plan.narrow(discovered, progress)
-    capabilities = {id(run): DestinationCapabilities(run.cluster.live_snapshot,
-                                                     partial(open_reader, run.cluster), progress)
-                    for run in plan.runs}
-    by_app = {app.name: capabilities[id(run)] for run in plan.runs for app in run.apps}
-    git_side = render_desired(options.source, found, options.render_timeout, options.cluster.selector,
-                              progress, capabilities_of=lambda app: by_app.get(app.name))
-    later = destinations(options, discovered)
-    later.runs = select(later.runs, options.shard)
-    for run in plan.adopt(later, discovered, git_side.errors):  # app-of-apps
-        capabilities[id(run)] = DestinationCapabilities(run.cluster.live_snapshot,
-                                                        partial(open_reader, run.cluster), progress)
+    for run in plan.runs:  # clusters only app-of-apps children are destined for
+        if id(run) not in capabilities:
+            capabilities[id(run)] = DestinationCapabilities(run.cluster.live_snapshot,
+                                                            partial(open_reader, run.cluster), progress)
     packs = options.rule_packs or discovered.rule_packs or available_packs()
     rules, rule_errors = load_rules(packs, options.rule_files, discovered.rule_sources)
     git_side.errors += rule_errors

@@ -150,3 +150,32 @@ def test_the_fleet_overlay_is_an_indexed_job_with_one_shard_per_pod() -> None:
     mounts = {m["name"]: m["mountPath"] for m in container["volumeMounts"]}
     assert mounts["archive"] == "/var/lib/driftcheck"
     assert "--out=/var/lib/driftcheck/reports" in container["args"]
+
+
+def test_a_child_app_is_audited_by_the_shard_of_its_destination_not_its_parents(fleet: Fleet,
+                                                                               tmp_path: Path) -> None:
+    parent_cluster = next(n for n in NAMES if shard_of(n, 2) == 0)
+    child_cluster = next(n for n in NAMES if shard_of(n, 2) == 1)
+    repo = tmp_path / "repo"
+    repo.mkdir()
+    (repo / "apps/root").mkdir(parents=True)
+    (repo / "apps/child").mkdir(parents=True)
+    (repo / "apps/root/child.yaml").write_text(application("child", "apps/child", child_cluster,
+                                                           cluster=child_cluster))
+    (repo / "apps/child/cm.yaml").write_text(yaml.safe_dump_all(config_maps(["child-config"], child_cluster,
+                                                                            "child")))
+    write_repo(repo, fleet)
+    with open(repo / "argocd/apps.yaml", "a") as apps:
+        apps.write("---\n" + application("root", "apps/root", "argocd", cluster=parent_cluster))
+    git(repo, "add", "-A")
+    git(repo, "-c", "user.name=t", "-c", "user.email=t@example.com", "commit", "-qm", "root app")
+    out = tmp_path / "reports"
+    for index in (0, 1):
+        proc = subprocess.run(command(repo, fleet, out, "--shard", f"{index}/2"), capture_output=True,
+                              text=True, timeout=300)
+        assert proc.returncode in (1, 2), proc.stderr
+    doc = json.loads((out / "fleet.json").read_text())
+    standing = {(a["name"], a["cluster"]): a["standing"] for a in doc["apps"]}
+    assert standing[("child", child_cluster)] == "missing"  # its ConfigMap is not on its cluster
+    assert [cluster for name, cluster in standing if name == "child"] == [child_cluster]
+    assert ("root", parent_cluster) in standing
