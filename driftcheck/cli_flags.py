@@ -80,8 +80,9 @@ def source_flags(namespace: Callable[[Command], Command]) -> Callable[[Command],
                           "rules, exclusions, compare options and tracking. A local file, else a path in "
                           "the repository."),
         click.option("--argocd-namespace", default=None, metavar="NS",
-                     help="Check the Applications the cluster holds in NS (read-only LIST; made by the UI, "
-                          "the CLI or an ApplicationSet), each rendered from its sources."),
+                     help="Check the Applications the cluster holds in NS (made by the UI, the CLI or an "
+                          "ApplicationSet), each rendered from its sources; also read argocd-cm and, "
+                          "where RBAC allows, the cluster and repository Secrets there (all read-only)."),
     ]
     fields = ("repo", "revision", "at", "paths", "recurse", "app_names", "config_file", "argocd_apps",
               "repo_urls", "git_token_file", "require_fresh", "argocd_settings", "argocd_namespace", "flux",
