@@ -79,7 +79,7 @@ def _way_in(fields: dict[str, str], cluster: Cluster, source: str) -> SecretClus
         if isinstance(config.get(key), str):
             scrub.register(config[key])
     for key, why in UNSUPPORTED.items():
-        if config.get(key):
+        if config.get(key) is not None:  # as ArgoCD's `!= nil`: an empty block still selects it
             return SecretCluster(source, cluster.name, unsupported=f"{why} is not supported")
     token = config.get("bearerToken")
     if not isinstance(token, str) or not token:
