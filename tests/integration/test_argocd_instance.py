@@ -155,3 +155,14 @@ def test_forbidden_secrets_are_one_note_and_the_run_goes_on(instance: Instance, 
         ("batch", "destination: there are no clusters with this name: exec-cluster")}
     assert not instance.remote.requests
     assert code == 2, stdout + stderr
+
+
+def test_a_token_the_cluster_rejects_fails_that_cluster_only(instance: Instance, git_repo: GitRepoBuilder,
+                                                            tmp_path: Path) -> None:
+    instance.remote.users = {"rotated-token": {"username": "someone-else"}}  # the Secret's token is stale
+    code, stdout, stderr, out = check(instance, git_repo.path, tmp_path)
+    assert (f"cluster remote: the Kubernetes API server {instance.remote.url} rejected the credentials of "
+            "context Secret argocd/cluster-remote (401 Unauthorized)") in stderr, stderr
+    local = report(out, "emulator")
+    assert {f"{r['app']}/{r['name']}": r["status"] for r in local["resources"]} == {"web/web": "in-sync"}
+    assert code == 2 and instance.token not in stdout + stderr

@@ -101,3 +101,13 @@ def test_a_repo_creds_file_given_explicitly_replaces_the_live_secrets(tmp_path: 
     assert SourceTrees(None, live_credentials=live)._credentials().for_url(url, "git") is not None  # type: ignore[arg-type]
     explicit = SourceTrees(None, FetchOptions(repo_credentials=file), live_credentials=live)  # type: ignore[arg-type]
     assert explicit._credentials().for_url(url, "git") is None
+
+
+def test_argocd_settings_given_explicitly_win_over_the_live_configmap(tmp_path: Path) -> None:
+    live, _ = read(snapshot(tmp_path, APPLICATION, ARGOCD_CM))
+    given = tmp_path / "argocd-cm.yaml"
+    given.write_text("apiVersion: v1\nkind: ConfigMap\nmetadata: {name: argocd-cm}\n"
+                     "data: {application.resourceTrackingMethod: annotation+label}\n")
+    settings, where = chosen_settings(str(given), None, live)  # type: ignore[arg-type]
+    assert settings.tracking_method == "annotation+label"
+    assert where == f"{given} (local file); ConfigMap argocd/argocd-cm not used"
