@@ -56,10 +56,11 @@ def source_flags(namespace: Callable[[Command], Command]) -> Callable[[Command],
                      help="A Flux cluster directory in the repo, e.g. 'clusters/production': its root "
                           "Kustomization (PATH/flux-system/gotk-sync.yaml, else one of PATH) and every "
                           "Kustomization it renders, built as kustomize-controller builds them."),
-        click.option("--flux-strict-substitution", is_flag=True,
+        click.option("--flux-strict-substitution/--no-flux-strict-substitution", default=True,
                      help="postBuild substitution as with kustomize-controller's feature gate "
                           "StrictPostBuildSubstitutions: a variable without a value and no default fails "
-                          "the Kustomization (default: off, an empty string as with the gate off)."),
+                          "the Kustomization (default: on, as in kustomize-controller since v1.9 / Flux "
+                          "2.9; --no-… gives an empty string, as with the gate off)."),
         click.option("--repo-url", "repo_urls", multiple=True,
                      help="URL(s) the Applications use for this repository (repeatable)."),
         click.option("--git-token-file", type=click.Path(dir_okay=False, path_type=Path), default=None,

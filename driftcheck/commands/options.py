@@ -49,7 +49,7 @@ class SourceOptions:
     argocd_settings: str | None = None  # argocd-cm YAML: a local file, else a path in the audited commit
     argocd_namespace: str | None = None  # list the Applications the cluster holds in this namespace
     flux: str | None = None  # a Flux cluster directory: its root Kustomization and all it renders
-    flux_strict_substitution: bool = False  # kustomize-controller's StrictPostBuildSubstitutions gate
+    flux_strict_substitution: bool = True  # StrictPostBuildSubstitutions, on since 1.9
 
     def chooses_apps(self) -> bool:
         """Whether any flag names apps or where they come from (snapshot then captures what they use)."""

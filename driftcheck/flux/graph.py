@@ -218,7 +218,7 @@ class _Walk:
             message, app=app.name, file=item.file, line=item.line, stage="source")])
 
 
-def build_graph(trees: SourceTrees, flux_path: str, repo_urls: set[str], strict: bool = False,
+def build_graph(trees: SourceTrees, flux_path: str, repo_urls: set[str], strict: bool = True,
                 timeout: float = 120.0) -> FluxGraph:
     """The apps of the Flux root at flux_path (a cluster directory of the audited commit)."""
     root = find_root(trees.run_tree, flux_path)

@@ -166,7 +166,35 @@ class FluxBuildOptions:
     substitute: Mapping[str, str] = field(default_factory=dict)
     substitute_from: tuple[tuple[str, str, bool], ...] = ()  # (kind, name, optional), not read yet
     substitute_always: bool = False  # substituteStrategy: Always
-    strict: bool = False  # the controller's StrictPostBuildSubstitutions (--flux-strict-substitution)
+    strict: bool = True  # StrictPostBuildSubstitutions, on since kustomize-controller 1.9
+
+
+@dataclass(frozen=True)
+class ValuesLayer:
+    """One HelmRelease valuesFrom entry as read: where from (for messages), its text, and its targetPath."""
+
+    shown: str  # "ConfigMap podinfo/podinfo-values key values.yaml (in Git)"
+    text: str
+    target_path: str = ""
+    literal: bool = False
+
+
+@dataclass(frozen=True)
+class HelmReleaseOptions:
+    """A Flux HelmRelease's spec fields that change what helm-controller installs, resolved: the values
+    read from their ConfigMaps/Secrets, the release name shortened, the CRD policy in force."""
+
+    name: str  # the HelmRelease's own name and namespace: the origin labels on every object
+    namespace: str
+    release_name: str
+    storage_namespace: str
+    values_from: tuple[ValuesLayer, ...] = ()
+    values: Mapping[str, Any] = field(default_factory=dict)  # spec.values, merged on top
+    crds: Literal["Skip", "Create", "CreateReplace"] = "Create"
+    post_renderers: tuple[Mapping[str, Any], ...] = ()  # spec.postRenderers[].kustomize blocks
+    common_labels: Mapping[str, str] = field(default_factory=dict)
+    common_annotations: Mapping[str, str] = field(default_factory=dict)
+    drift_detection: str = ""  # spec.driftDetection.mode as given ("" = not given)
 
 
 @dataclass(frozen=True)
@@ -174,7 +202,7 @@ class Render:
     """How a tree becomes objects. `auto` decides as ArgoCD does (kustomization, Chart.yaml, else directory);
     a block is None when the declaration did not give it."""
 
-    tool: Literal["auto", "directory", "kustomize", "helm", "flux"] = "auto"
+    tool: Literal["auto", "directory", "kustomize", "helm", "flux", "flux-helm"] = "auto"
     # the tool blocks an ArgoCD source gives, non-empty as ArgoCD normalizes them, in ArgoCD's order
     # (kustomize, helm, directory, plugin): one names the tool, two or more are ArgoCD's error
     declared: tuple[str, ...] = ()
@@ -182,6 +210,7 @@ class Render:
     kustomize: KustomizeOptions | None = None
     helm: HelmOptions | None = None
     flux: FluxBuildOptions | None = None  # tool "flux": a Flux Kustomization built as the controller does
+    helm_release: HelmReleaseOptions | None = None  # tool "flux-helm": a HelmRelease as helm-controller
 
 
 @dataclass(frozen=True)
@@ -230,7 +259,7 @@ class IgnoreRule:
 class DefinedBy:
     """Where the app was declared: for messages, and for history (a chart bump is a change to this file)."""
 
-    kind: Literal["cli", "config", "argocd-application", "flux-kustomization"] = "cli"
+    kind: Literal["cli", "config", "argocd-application", "flux-kustomization", "flux-helmrelease"] = "cli"
     file: str = ""
     line: int = 0
     generator: str = ""  # the ApplicationSet generator element that produced it
@@ -241,7 +270,8 @@ class DefinedBy:
         if self.kind == "cli":
             return "cli"
         where = f"{self.file}:{self.line}" if self.line else self.file
-        return f"{where} (rendered by {self.parent})" if self.kind == "flux-kustomization" and self.parent \
+        flux = self.kind in ("flux-kustomization", "flux-helmrelease")
+        return f"{where} (rendered by {self.parent})" if flux and self.parent \
             else where
 
 
