@@ -52,8 +52,7 @@ def desired_apps(source: SourceOptions, progress: Progress = lambda _m: None,
                  cluster: ClusterOptions | None = None) -> tuple[Any, Any, Any]:
     """Open the repo, resolve the commit, find the apps (with --argocd-namespace, those the cluster holds
     too): (repo, tree, found apps); `history` stops here."""
-    from driftcheck.apps import find_apps
-    from driftcheck.apps.live_apps import live_applications
+    from driftcheck.apps.live_apps import find_instance_apps
     from driftcheck.fetch.git import open_repo, resolve_commit
     from driftcheck.fetch.tree import CommitTree
     from driftcheck.scrub import mask_url
@@ -61,11 +60,7 @@ def desired_apps(source: SourceOptions, progress: Progress = lambda _m: None,
     repo = open_repo(source.repo, require_fresh=source.require_fresh, token_file=source.git_token_file)
     tree = CommitTree(repo, resolve_commit(repo, source.revision, source.at))
     progress(f"desired state: {mask_url(source.repo)} at {tree.sha[:12]} ({tree.date})")
-    live = live_applications(source, cluster or ClusterOptions(), progress)
-    discovered = find_apps(tree, source, live.applications if live else None,
-                           live.clusters.clusters if live else ())
-    if live is not None:
-        live.join(discovered)
+    discovered = find_instance_apps(tree, source, cluster or ClusterOptions(), progress)
     for note in discovered.notes:
         progress(f"note: {note}")
     return repo, tree, discovered

@@ -18,12 +18,13 @@ from typing import Any
 
 import yaml
 
+from driftcheck.apps import FoundApps, find_apps
 from driftcheck.apps.argocd_settings import ArgoSettings, parse_argocd_settings, read_argocd_settings
 from driftcheck.apps.urls import Document
 from driftcheck.clusters.secrets import LiveClusters, live_clusters
 from driftcheck.commands.options import ClusterOptions, SourceOptions
 from driftcheck.fetch.repo_credentials import RepoCredentials, live_repo_credentials
-from driftcheck.fetch.tree import Tree
+from driftcheck.fetch.tree import CommitTree, Tree
 from driftcheck.kube import REDACTED
 from driftcheck.model import DriftcheckError, LiveState
 
@@ -58,11 +59,19 @@ class LiveArgocd:
         text = yaml.safe_dump_all(self.settings_maps, sort_keys=False)
         return parse_argocd_settings(text, label), f"{label} in the cluster ({self.where})"
 
-    def join(self, found: Any) -> None:
-        """Hand the run's found apps (apps.FoundApps) what was read, its errors and notes."""
-        found.live = self
-        found.errors += self.clusters.errors
-        found.notes += self.notes
+
+def find_instance_apps(tree: CommitTree, source: SourceOptions, cluster: ClusterOptions,
+                       progress: Callable[[str], None]) -> FoundApps:
+    """find_apps, with what --argocd-namespace reads (if given) joined in: the Applications after Git's,
+    the cluster Secrets in the directory, their errors and the notes; `found.live` keeps the rest."""
+    live = live_applications(source, cluster, progress)
+    found = find_apps(tree, source, live.applications if live else None,
+                      live.clusters.clusters if live else ())
+    if live is not None:
+        found.live = live
+        found.errors += live.clusters.errors
+        found.notes += live.notes
+    return found
 
 
 def live_applications(source: SourceOptions, cluster: ClusterOptions,
