@@ -12,6 +12,7 @@ from __future__ import annotations
 from driftcheck.fetch.tree import Tree
 from driftcheck.flux.generator import Generated, GenerateError, write_kustomization
 from driftcheck.flux.postbuild import PostBuildError, post_build
+from driftcheck.flux.unresolved import unresolved_reason
 from driftcheck.model import Render, RunError
 from driftcheck.render.kustomize import Tracer, build_export, builder, inputs
 from driftcheck.render.renderer import Document, Output, Target
@@ -58,14 +59,18 @@ def render(tree: Tree, path: str, options: Render, target: Target, timeout: floa
         out.documents.append(Document(result.body, origin))
         for name in result.unresolved:
             unresolved.setdefault(name, []).append(_shown(result.body))
+    if flux.substituted_from is not None and flux.substituted_from.failed:
+        out.errors.append(RunError(f"Kustomization {flux.namespace}/{flux.name}: "
+                                   f"{flux.substituted_from.failed}", app=target.app,
+                                   file=target.declared_at or path))
     if unresolved:
-        froms = ", ".join(f"{kind} {name}" for kind, name, _ in flux.substitute_from)
         names = "; ".join(f"${{{n}}} in {', '.join(objs[:3])}" + (" …" if len(objs) > 3 else "")
                           for n, objs in sorted(unresolved.items()))
         out.errors.append(RunError(
-            f"Kustomization {flux.namespace}/{flux.name}: postBuild.substituteFrom ({froms}) is not read, "
-            f"so these variables are unresolved and kept as written: {names}", app=target.app,
-            file=target.declared_at or path, severity="warning"))
+            f"Kustomization {flux.namespace}/{flux.name}: "
+            f"{unresolved_reason(flux, sorted(unresolved))}; kept as written, those objects are not "
+            f"compared where they use them: {names}", app=target.app, file=target.declared_at or path,
+            severity="warning"))
     return out
 
 

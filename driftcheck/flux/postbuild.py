@@ -3,9 +3,11 @@ owner labels, then `commonMetadata` (which wins on a shared key), in the control
 
 Substitution (fluxcd/pkg `kustomize/kustomize_varsub.go`) runs only when the Kustomization has variables
 (or `substituteStrategy: Always`), and not on an object labelled or annotated
-`kustomize.toolkit.fluxcd.io/substitute: disabled`. Variables from `substituteFrom` ConfigMaps and Secrets
-are cluster state this slice does not read: a reference to a variable the inline `substitute` map does not
-give is left in the object as `${NAME}` and reported, never filled with a default or an empty string.
+`kustomize.toolkit.fluxcd.io/substitute: disabled`. The variables are those `substituteFrom` gave, read
+from the run's cluster (`variables.py`), then the inline `substitute` map over them. When a
+substituteFrom object was not read (no cluster, forbidden, not in the snapshot), a reference to a variable
+nothing known gives is left in the object as `${NAME}` and reported (`unresolved.py`), never filled with a
+default or an empty string.
 """
 
 from __future__ import annotations
@@ -41,13 +43,15 @@ def post_build(body: dict[str, Any], options: FluxBuildOptions) -> Stamped:
     with Flux's message when the substitution fails."""
     stamped = Stamped(body)
     if options.post_build:
-        values = dict(options.substitute)
-        if options.substitute_from and not envsubst.substitution_disabled(body):
+        read = options.substituted_from
+        values = {**(read.values if read else {}), **options.substitute}  # the inline map wins
+        uncertain = read is None or bool(read.unreadable or read.failed)
+        if options.substitute_from and uncertain and not envsubst.substitution_disabled(body):
             missing = sorted({n for n in _REFERENCE.findall(dump_yaml(body)) if n not in values})
             values.update({n: "${" + n + "}" for n in missing})  # kept visibly unresolved
             stamped.unresolved = missing
-        # substituteFrom gives variables in Flux (unless its objects are empty): substitution runs
-        always = options.substitute_always or bool(options.substitute_from)
+        # Flux substitutes when there are variables (len(vars) > 0) or with substituteStrategy: Always
+        always = options.substitute_always or bool(values)
         try:
             stamped.body = envsubst.substitute_object(body, values, options.strict, always=always)
         except envsubst.SubstitutionError as e:

@@ -147,6 +147,17 @@ class DirectoryOptions:
 
 
 @dataclass(frozen=True)
+class SubstitutedFrom:
+    """The variables a Kustomization's substituteFrom objects gave, read from the run's cluster (values may
+    be a Secret's: never shown), which sources could not be read and why, and the error Flux's build
+    fails with when a required one does not exist."""
+
+    values: Mapping[str, str] = field(default_factory=dict, repr=False)
+    unreadable: tuple[tuple[str, str], ...] = ()  # ("ConfigMap NS/NAME", why)
+    failed: str = ""
+
+
+@dataclass(frozen=True)
 class FluxBuildOptions:
     """A Flux Kustomization's spec fields that change what it builds: kustomize-controller edits them into
     the kustomization (or the one it generates), then substitutes and stamps every object."""
@@ -164,7 +175,8 @@ class FluxBuildOptions:
     common_annotations: Mapping[str, str] = field(default_factory=dict)
     post_build: bool = False  # spec.postBuild given: substitution runs (with variables, or Always)
     substitute: Mapping[str, str] = field(default_factory=dict)
-    substitute_from: tuple[tuple[str, str, bool], ...] = ()  # (kind, name, optional), not read yet
+    substitute_from: tuple[tuple[str, str, bool], ...] = ()  # (kind, name, optional)
+    substituted_from: SubstitutedFrom | None = None  # what they gave, read from the cluster; None: not read
     substitute_always: bool = False  # substituteStrategy: Always
     strict: bool = True  # StrictPostBuildSubstitutions, on since kustomize-controller 1.9
 

@@ -78,6 +78,7 @@ class ResourceResult:
     live_commit: dict[str, Any] | None = None  # {commit, date, behind}
     first_seen: str | None = None
     reason: str = ""  # why unknown/missing/extra, in words
+    extra: Literal["stale", "orphan", ""] = ""  # a Flux `extra`: in its Kustomization's inventory or not
 
 
 @dataclass

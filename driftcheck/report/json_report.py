@@ -183,6 +183,7 @@ def resource_entry(r: ResourceResult) -> dict[str, Any]:
                     for i in sorted(r.ignored, key=lambda i: (i.path, i.rule))],
         "live_commit": plain(r.live_commit) if r.live_commit else None,
         "first_seen": r.first_seen,
+        **({"extra": r.extra} if r.extra else {}),
     }
 
 
