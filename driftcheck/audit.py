@@ -60,7 +60,7 @@ def desired_apps(source: SourceOptions, progress: Progress = lambda _m: None,
     repo = open_repo(source.repo, require_fresh=source.require_fresh, token_file=source.git_token_file)
     tree = CommitTree(repo, resolve_commit(repo, source.revision, source.at))
     progress(f"desired state: {mask_url(source.repo)} at {tree.sha[:12]} ({tree.date})")
-    discovered = find_instance_apps(tree, source, cluster or ClusterOptions(), progress)
+    discovered = find_instance_apps(tree, source, cluster, progress)
     for note in discovered.notes:
         progress(f"note: {note}")
     return repo, tree, discovered
@@ -260,7 +260,10 @@ def audit_cluster(options: CheckOptions, git_side: DesiredState, rules: RuleSet,
     errors = [e for e in errors if e.severity != "warning"]
     tallies = {t.name: t for t in tally_apps((app.name for app in apps), ((r.app, r.status) for r in results),
                                              (e.app for e in errors))}
-    app_rows = [app_row(app, tallies[app.name]) for app in apps]
+    from driftcheck.flux.status_history import flux_statuses  # a Kustomization's own status.history
+
+    flux = flux_statuses(apps, live, git_side.repo)
+    app_rows = [{**app_row(app, tallies[app.name]), **flux.get(app.name, {})} for app in apps]
 
     explained = None
     if options.explain_target:

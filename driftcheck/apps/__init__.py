@@ -26,6 +26,7 @@ from driftcheck.commands.options import FetchOptions
 from driftcheck.fetch.git import is_remote, remote_urls
 from driftcheck.fetch.moments import parse_moment
 from driftcheck.fetch.tree import CommitTree
+from driftcheck.flux.variables import ClusterVariables
 from driftcheck.model import (
     App,
     AppSource,
@@ -77,10 +78,12 @@ class FoundApps:
 
 
 def find_apps(tree: CommitTree, options: AppOptions, live: list[Document] | None = None,
-              live_clusters: Sequence[Cluster] = ()) -> FoundApps:
+              live_clusters: Sequence[Cluster] = (),
+              flux_variables: ClusterVariables | None = None) -> FoundApps:
     """The apps to check at this commit; DriftcheckError when there are none or --app names an unknown.
     live: the Applications the cluster holds (--argocd-namespace), after any the glob finds in Git;
-    live_clusters: its cluster Secrets, after Git's and before driftcheck.yaml's clusters."""
+    live_clusters: its cluster Secrets, after Git's and before driftcheck.yaml's clusters;
+    flux_variables: the run's cluster, where --flux reads substituteFrom objects (None: not read)."""
     found = FoundApps()
     found.config = cfg = _config(tree, options)
     found.rule_packs = list(cfg.rule_packs)
@@ -120,7 +123,7 @@ def find_apps(tree: CommitTree, options: AppOptions, live: list[Document] | None
                                                 str(app.defined_by)))
             else:
                 found.apps.append(app)
-    add_flux_apps(found, tree, options, parse_moment(options.at) if options.at else None)
+    add_flux_apps(found, tree, options, parse_moment(options.at) if options.at else None, flux_variables)
     found.clusters = found.clusters or configured_clusters(cfg)
     if options.app_names:
         by_name = {a.name: a for a in found.apps}

@@ -60,13 +60,17 @@ class LiveArgocd:
         return parse_argocd_settings(text, label), f"{label} in the cluster ({self.where})"
 
 
-def find_instance_apps(tree: CommitTree, source: SourceOptions, cluster: ClusterOptions,
+def find_instance_apps(tree: CommitTree, source: SourceOptions, cluster: ClusterOptions | None,
                        progress: Callable[[str], None]) -> FoundApps:
     """find_apps, with what --argocd-namespace reads (if given) joined in: the Applications after Git's,
-    the cluster Secrets in the directory, their errors and the notes; `found.live` keeps the rest."""
-    live = live_applications(source, cluster, progress)
+    the cluster Secrets in the directory, their errors and the notes; `found.live` keeps the rest. With
+    --flux and a cluster to read (check), Flux's substituteFrom objects are read from it."""
+    from driftcheck.flux.variables import cluster_variables
+
+    live = live_applications(source, cluster or ClusterOptions(), progress)
     found = find_apps(tree, source, live.applications if live else None,
-                      live.clusters.clusters if live else ())
+                      live.clusters.clusters if live else (),
+                      flux_variables=cluster_variables(cluster) if source.flux and cluster else None)
     if live is not None:
         found.live = live
         found.errors += live.clusters.errors

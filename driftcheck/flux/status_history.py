@@ -16,6 +16,9 @@ from typing import Any
 
 import git
 
+from driftcheck.flux.objects import KUSTOMIZE_GROUP
+from driftcheck.model import App, LiveState, ResourceKey
+
 HISTORY_MAX = 5
 CommitDate = Callable[[str], datetime | None]
 
@@ -87,3 +90,18 @@ def git_commit_date(repo: Any) -> CommitDate:
         except (ValueError, git.BadName, git.BadObject):  # a commit this repository does not have
             return None
     return date
+
+
+def flux_statuses(apps: list[App], live: LiveState, repo: Any) -> dict[str, dict[str, Any]]:
+    """app name -> {"flux": ...} for each Flux app whose Kustomization the live state holds with a status."""
+    wanted = {ResourceKey(KUSTOMIZE_GROUP, "Kustomization", f.namespace, f.name): app.name for app in apps
+              if (f := app.primary.render.flux) is not None and app.primary.render.tool == "flux"}
+    if not wanted:
+        return {}
+    dates = git_commit_date(repo)
+    out = {}
+    for res in live.resources:
+        if res.key in wanted and (status := kustomization_status(res.body, dates)) is not None:
+            shown = f"{res.key.namespace}/{res.key.name}"
+            out[wanted[res.key]] = {"flux": {"kustomization": shown, **status}}
+    return out

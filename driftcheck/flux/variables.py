@@ -18,7 +18,7 @@ import base64
 import binascii
 from collections.abc import Callable
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from driftcheck.kube import REDACTED
 from driftcheck.model import DriftcheckError, LiveState
@@ -28,6 +28,10 @@ CONFIG_MAP = ("", "ConfigMap")
 SECRET = ("", "Secret")
 READ_SECRETS = "deploy/components/read-secrets"
 MAX_NAMESPACES = 20
+
+if TYPE_CHECKING:
+    from driftcheck.commands.options import ClusterOptions
+    from driftcheck.live.memory_credentials import MemoryCredentials
 
 Reader = Callable[[tuple[str, str], str], LiveState]  # (group, kind), namespace -> what one LIST gives
 
@@ -117,7 +121,8 @@ def snapshot_variables(path: Path) -> ClusterVariables:
     return ClusterVariables(lambda kind, ns: read_snapshot(path, {kind}, {ns}, None), f"snapshot {path}")
 
 
-def live_variables(kubeconfig: str | None, context: str | None, timeout: float) -> ClusterVariables:
+def live_variables(kubeconfig: str | None, context: str | None, timeout: float,
+                   credentials: MemoryCredentials | None = None) -> ClusterVariables:
     """The substituteFrom objects of a kubeconfig context, through one reader opened on first need."""
     from driftcheck.live.cluster import ClusterReader
 
@@ -125,7 +130,7 @@ def live_variables(kubeconfig: str | None, context: str | None, timeout: float) 
 
     def read(kind: tuple[str, str], namespace: str) -> LiveState:
         if not readers:
-            readers.append(ClusterReader(kubeconfig, context, timeout=timeout))
+            readers.append(ClusterReader(kubeconfig, context, timeout=timeout, credentials=credentials))
         return readers[0].read({kind}, {namespace}, None)
 
     def close() -> None:
@@ -133,3 +138,11 @@ def live_variables(kubeconfig: str | None, context: str | None, timeout: float) 
             reader.close()
 
     return ClusterVariables(read, f"context {context}" if context else "the current context", close)
+
+
+def cluster_variables(cluster: ClusterOptions) -> ClusterVariables:
+    """The run's cluster (its --live-snapshot, else its context) as where substituteFrom is read."""
+    if cluster.live_snapshot is not None:
+        return snapshot_variables(cluster.live_snapshot)
+    return live_variables(str(cluster.kubeconfig) if cluster.kubeconfig else None, cluster.context,
+                          cluster.request_timeout, cluster.credentials)
