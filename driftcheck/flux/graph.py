@@ -20,6 +20,7 @@ from typing import Any
 
 from driftcheck.apps.urls import normalize_repo_url
 from driftcheck.fetch.sources import SourceTrees
+from driftcheck.flux.artifacts import BUILT, NOT_BUILT, ArtifactError, Artifacts, as_run_repo, with_path
 from driftcheck.flux.objects import (
     HELM_GROUP,
     KUSTOMIZE_GROUP,
@@ -27,7 +28,6 @@ from driftcheck.flux.objects import (
     OWNER_NAMESPACE,
     SOURCE_GROUP,
     FluxObjectError,
-    GitRepository,
     Id,
     Kustomization,
     check_version,
@@ -35,7 +35,7 @@ from driftcheck.flux.objects import (
     kustomization,
     mapping_of,
 )
-from driftcheck.flux.root import find_root
+from driftcheck.flux.root import BOOTSTRAP_NAMESPACE, find_root
 from driftcheck.model import (
     App,
     AppSource,
@@ -48,6 +48,7 @@ from driftcheck.model import (
     Resource,
     RunError,
     SkippedApp,
+    Source,
     Tracking,
 )
 from driftcheck.render import Rendered, render_app
@@ -86,8 +87,7 @@ class _Walk:
     def __init__(self, trees: SourceTrees, repo_urls: set[str], strict: bool, timeout: float) -> None:
         self.trees, self.strict, self.timeout = trees, strict, timeout
         self.this_repo = {normalize_repo_url(u) for u in repo_urls}
-        self.sources: dict[Id, tuple[GitRepository, str]] = {}
-        self.other_sources: dict[tuple[str, Id], str] = {}  # (kind, id) -> where: kinds not built yet
+        self.artifacts = Artifacts(trees, self.this_repo)
         self.known: dict[Id, str] = {}  # Kustomization -> the app that rendered it ("" = the root)
         self.graph = FluxGraph()
 
@@ -110,33 +110,37 @@ class _Walk:
         return self.graph
 
     def _source_known(self, k: Kustomization) -> bool:
-        return (k.source.kind != "GitRepository"
-                or (k.source.namespace, k.source.name) in self.sources)
+        return self.artifacts.known(k.source)
 
     def _build(self, item: _Declared, queue: deque[_Declared]) -> bool:
         """Render item and queue its children; False when its source is not known yet."""
         k = item.kustomization
-        if k.source.kind != "GitRepository":
-            self._failed(item, f"Kustomization {k}: spec.sourceRef {k.source}: only GitRepository sources "
-                               "are built so far")
+        if k.source.kind not in BUILT:
+            why = NOT_BUILT.get(k.source.kind, "not a kind of source a Kustomization builds from")
+            self._failed(item, f"Kustomization {k}: spec.sourceRef {k.source}: {why}; not built")
             return True
-        found = self.sources.get((k.source.namespace, k.source.name))
-        if found is None:
+        if not self._source_known(k):
             return False
-        app = self._app(item, found[0])
-        rendered = render_app(self.trees, app, timeout=self.timeout)
+        try:
+            artifact = self.artifacts.artifact(k.source)
+        except ArtifactError as e:
+            self._failed(item, f"Kustomization {k}: {e}; not built")
+            return True
+        app = self._app(item, artifact.source)
+        rendered = render_app(artifact.tree, as_run_repo(app), timeout=self.timeout)
+        rendered.app = app
+        rendered.notes.append(f"{k.source}: {artifact.shown}")
         self.graph.apps.append(app)
         self.graph.rendered[app.name] = rendered
         self._children(item, app, rendered.resources, queue)
         return True
 
-    def _app(self, item: _Declared, source: GitRepository) -> App:
+    def _app(self, item: _Declared, source: Source) -> App:
         k = item.kustomization
         spec: Mapping[str, Any] = k.spec
         path = posixpath.normpath(k.path.strip().strip("/")) if k.path.strip().strip("/") else ""
         path = "" if path in (".", "./") else path.removeprefix("./")
-        ours = normalize_repo_url(source.url) in self.this_repo
-        git = GitSource(path=path) if ours else GitSource(url=source.url, revision=source.revision, path=path)
+        located = with_path(source, path)
         meta = mapping_of(spec.get("commonMetadata"))
         post = spec.get("postBuild") if isinstance(spec.get("postBuild"), dict) else None
         post = post or {}
@@ -154,7 +158,7 @@ class _Walk:
         kubeconfig = mapping_of(spec.get("kubeConfig"))
         secret = mapping_of(kubeconfig.get("secretRef"))
         cluster = ClusterRef(name=str(secret.get("name") or "kubeConfig")) if kubeconfig else ClusterRef()
-        return App(app_name(k.namespace, k.name), (AppSource(git, Render(tool="flux", flux=options)),),
+        return App(app_name(k.namespace, k.name), (AppSource(located, Render(tool="flux", flux=options)),),
                    Destination(cluster, options.target_namespace),
                    tracking=Tracking(labels={OWNER_NAME: k.name, OWNER_NAMESPACE: k.namespace}),
                    defined_by=_declared_by(item))
@@ -165,9 +169,10 @@ class _Walk:
             group, kind, body = res.key.group, res.key.kind, res.body
             where = f"{res.origin.file}:{res.origin.line}" if res.origin.line else res.origin.file
             try:
-                if group == SOURCE_GROUP and kind == "GitRepository":
-                    source = git_repository(body, res.key.namespace)
-                    self.sources.setdefault((source.namespace, source.name), (source, where))
+                if group == SOURCE_GROUP:
+                    if kind == "GitRepository":
+                        git_repository(body, res.key.namespace)  # a malformed one is an error here
+                    self.artifacts.declare(kind, body, res.key.namespace, where)
                 elif group == KUSTOMIZE_GROUP and kind == "Kustomization":
                     self._child(item, app, kustomization(body, res.key.namespace), res, queue)
                 elif group == HELM_GROUP and kind == "HelmRelease":
@@ -224,15 +229,17 @@ def build_graph(trees: SourceTrees, flux_path: str, repo_urls: set[str], strict:
     root = find_root(trees.run_tree, flux_path)
     walk = _Walk(trees, repo_urls, strict, timeout)
     walk.graph.errors += root.errors
-    for source, where in root.sources:
-        walk.sources.setdefault((source.namespace, source.name), (source, where))
+    for kind, body, where in root.sources:
+        walk.artifacts.declare(kind, body, BOOTSTRAP_NAMESPACE, where)
     k = root.kustomization
-    ref = (k.source.namespace, k.source.name)
-    if ref not in walk.sources and not root.file:  # made from --flux: this repository
-        walk.sources[ref] = (GitRepository(*ref, url="", revision=""), "--flux")
-        walk.this_repo.add("")
-    elif ref in walk.sources and normalize_repo_url(walk.sources[ref][0].url) not in walk.this_repo:
-        url = walk.sources[ref][0].url
+    ref = (k.source.kind, k.source.namespace, k.source.name)
+    declared = walk.artifacts.declared.get(ref)
+    url = str(mapping_of(declared[0].get("spec")).get("url") or "") if declared else ""
+    if declared is None and not root.file:  # made from --flux: this repository
+        walk.artifacts.declare(k.source.kind, {"apiVersion": f"{SOURCE_GROUP}/v1", "kind": k.source.kind,
+                                               "metadata": {"name": k.source.name,
+                                                            "namespace": k.source.namespace}}, "", "--flux")
+    elif k.source.kind == "GitRepository" and url and normalize_repo_url(url) not in walk.this_repo:
         walk.this_repo.add(normalize_repo_url(url))
         walk.graph.notes.append(f"taking the root's GitRepository URL {mask_url(url)} as this repository "
                                 "(give --repo-url to name it)")

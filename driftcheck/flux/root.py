@@ -2,7 +2,8 @@
 
 `flux bootstrap` commits `PATH/flux-system/gotk-sync.yaml` with the `GitRepository` and the `Kustomization`
 named `flux-system` that sync the cluster from PATH; when it is there (with real objects, not the
-comment-only placeholder some repositories keep) those two are the root. Otherwise the root is what
+comment-only placeholder some repositories keep) those two are the root. A flux-operator `FluxInstance`
+with `spec.sync` in PATH gives the root the operator makes (`instance.py`). Otherwise the root is what
 bootstrap would have written: a `flux-system/flux-system` Kustomization of PATH from this repository.
 """
 
@@ -10,16 +11,18 @@ from __future__ import annotations
 
 import posixpath
 from dataclasses import dataclass, field
+from typing import Any
 
-from driftcheck.fetch.tree import FileReader
+from driftcheck.fetch.tree import Tree
+from driftcheck.flux.instance import find_instance
 from driftcheck.flux.objects import (
     KUSTOMIZE_GROUP,
     SOURCE_GROUP,
     FluxObjectError,
-    GitRepository,
     Kustomization,
     SourceRef,
     git_repository,
+    group_of,
     is_flux,
     kustomization,
 )
@@ -38,16 +41,19 @@ class Root:
     kustomization: Kustomization
     file: str = ""  # "" = made from --flux (no gotk-sync.yaml)
     line: int = 0
-    sources: list[tuple[GitRepository, str]] = field(default_factory=list)  # (source, file:line)
+    sources: list[tuple[str, dict[str, Any], str]] = field(default_factory=list)  # (kind, body, file:line)
     errors: list[RunError] = field(default_factory=list)
 
 
-def find_root(tree: FileReader, path: str) -> Root:
+def find_root(tree: Tree, path: str) -> Root:
     """The root of --flux PATH; DriftcheckError when PATH is not a directory at this commit."""
     path = posixpath.normpath(path.strip().strip("/")) if path.strip().strip("/") else ""
     path = "" if path == "." else path
     if path.startswith("../") or path == ".." or (path and not tree.is_dir(path)):
         raise DriftcheckError(f"--flux {path or '.'}: not a directory of the repository at this commit")
+    synced = find_instance(tree, path)
+    if synced is not None:
+        return Root(synced.kustomization, synced.file, synced.line, synced.sources)
     for name in SYNC_FILES:
         sync = posixpath.join(path, name) if path else name
         if tree.exists(sync) and not tree.is_dir(sync):
@@ -60,18 +66,21 @@ def find_root(tree: FileReader, path: str) -> Root:
                               SourceRef("GitRepository", BOOTSTRAP_NAMESPACE, BOOTSTRAP_NAME)))
 
 
-def _from_sync(tree: FileReader, sync: str) -> Root | None:
+def _from_sync(tree: Tree, sync: str) -> Root | None:
     """The root gotk-sync.yaml declares, or None for a file without a flux-system Kustomization."""
     docs, errors = load_manifests(tree.read(sync), sync)
     found: Root | None = None
-    sources: list[tuple[GitRepository, str]] = []
+    sources: list[tuple[str, dict[str, Any], str]] = []
     problems = list(errors)
     for body, line in docs:
         try:
             if is_flux(body, KUSTOMIZE_GROUP, "Kustomization") and found is None:
                 found = Root(kustomization(body, BOOTSTRAP_NAMESPACE), sync, line)
             elif is_flux(body, SOURCE_GROUP, "GitRepository"):
-                sources.append((git_repository(body, BOOTSTRAP_NAMESPACE), f"{sync}:{line}"))
+                git_repository(body, BOOTSTRAP_NAMESPACE)  # a malformed one is an error here
+                sources.append(("GitRepository", body, f"{sync}:{line}"))
+            elif group_of(body)[0] == SOURCE_GROUP and isinstance(body.get("kind"), str):
+                sources.append((str(body["kind"]), body, f"{sync}:{line}"))
         except FluxObjectError as e:
             problems.append(RunError(str(e), file=sync, line=line, stage="source"))
     if found is None:
