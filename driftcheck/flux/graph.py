@@ -15,7 +15,7 @@ from __future__ import annotations
 import posixpath
 from collections import deque
 from collections.abc import Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import Any
 
 from driftcheck.apps.urls import normalize_repo_url
@@ -36,6 +36,7 @@ from driftcheck.flux.objects import (
     mapping_of,
 )
 from driftcheck.flux.root import BOOTSTRAP_NAMESPACE, find_root
+from driftcheck.flux.variables import ClusterVariables
 from driftcheck.model import (
     App,
     AppSource,
@@ -84,8 +85,9 @@ def app_name(namespace: str, name: str) -> str:
 
 
 class _Walk:
-    def __init__(self, trees: SourceTrees, repo_urls: set[str], strict: bool, timeout: float) -> None:
-        self.trees, self.strict, self.timeout = trees, strict, timeout
+    def __init__(self, trees: SourceTrees, repo_urls: set[str], strict: bool, timeout: float,
+                 variables: ClusterVariables | None = None) -> None:
+        self.trees, self.strict, self.timeout, self.variables = trees, strict, timeout, variables
         self.this_repo = {normalize_repo_url(u) for u in repo_urls}
         self.artifacts = Artifacts(trees, self.this_repo)
         self.known: dict[Id, str] = {}  # Kustomization -> the app that rendered it ("" = the root)
@@ -155,6 +157,9 @@ class _Walk:
             substitute_from=tuple((str(r.get("kind")), str(r.get("name")), r.get("optional") is True)
                                   for r in post.get("substituteFrom") or () if isinstance(r, dict)),
             substitute_always=post.get("substituteStrategy") == "Always", strict=self.strict)
+        if options.substitute_from and self.variables is not None:
+            read = self.variables.load(k.namespace, options.substitute_from)
+            options = replace(options, substituted_from=read)
         kubeconfig = mapping_of(spec.get("kubeConfig"))
         secret = mapping_of(kubeconfig.get("secretRef"))
         cluster = ClusterRef(name=str(secret.get("name") or "kubeConfig")) if kubeconfig else ClusterRef()
@@ -224,10 +229,11 @@ class _Walk:
 
 
 def build_graph(trees: SourceTrees, flux_path: str, repo_urls: set[str], strict: bool = True,
-                timeout: float = 120.0) -> FluxGraph:
-    """The apps of the Flux root at flux_path (a cluster directory of the audited commit)."""
+                timeout: float = 120.0, variables: ClusterVariables | None = None) -> FluxGraph:
+    """The apps of the Flux root at flux_path (a cluster directory of the audited commit); variables:
+    the run's cluster, where substituteFrom objects are read (None: not read)."""
     root = find_root(trees.run_tree, flux_path)
-    walk = _Walk(trees, repo_urls, strict, timeout)
+    walk = _Walk(trees, repo_urls, strict, timeout, variables)
     walk.graph.errors += root.errors
     for kind, body, where in root.sources:
         walk.artifacts.declare(kind, body, BOOTSTRAP_NAMESPACE, where)
