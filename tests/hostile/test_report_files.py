@@ -122,7 +122,7 @@ EDITS: dict[str, tuple[Callable[[str], str], str]] = {
     "just past the bound": (before_schema(nested(json_report.MAX_DEPTH)),
                             f"nested deeper than {json_report.MAX_DEPTH} levels"),
     "5000-digit number": (before_schema("9" * 5000), "digits"),
-    "truncated": (lambda t: t[: len(t) // 2], "Expecting"),
+    "truncated": (lambda t: t[: len(t) // 2], "was it truncated or edited?"),  # a cut inside a string too
     "not an object": (lambda t: f"[{t}]", "a JSON list, not an object"),
 }
 
