@@ -6,6 +6,7 @@ kind driftcheck cannot build, an unreachable registry (the rest of the run compl
 from __future__ import annotations
 
 import json
+import subprocess
 from pathlib import Path
 from typing import Any
 
@@ -14,6 +15,7 @@ from click.testing import CliRunner
 
 from driftcheck.cli import main
 from testing import flux_repo
+from testing.loopback import serve_git
 
 
 def render(git_repo: Any, tmp_path: Path, *extra: str, flux: str = "clusters/production") -> \
@@ -128,3 +130,29 @@ def test_a_sourceref_kind_that_cannot_be_built_is_an_app_error(git_repo: Any, tm
     assert "sourceRef Bucket flux-system/bucket: a Bucket's objects are in S3-compatible storage" in output
     assert "sourceRef HelmRepository flux-system/x: not a kind of source a Kustomization builds" in output
     assert ("Deployment", "podinfo") in objects  # the rest is built
+
+
+def test_another_repository_from_git_daemon_at_a_semver_tag(git_repo: Any, tmp_path: Path) -> None:
+    other = tmp_path / "other"
+    for version, replicas in (("v1.0.0", "1"), ("v1.2.0", "3"), ("v2.0.0", "9")):
+        other.mkdir(exist_ok=True)
+        (other / "app.yaml").write_text(f"apiVersion: v1\nkind: ConfigMap\nmetadata:\n  name: remote\n"
+                                        f"data:\n  replicas: \"{replicas}\"\n")
+        if not (other / ".git").exists():
+            subprocess.run(["git", "init", "-q", "-b", "main", str(other)], check=True)
+        subprocess.run(["git", "-C", str(other), "add", "-A"], check=True)
+        subprocess.run(["git", "-C", str(other), "-c", "user.name=t", "-c", "user.email=t@example.com",
+                        "commit", "-q", "-m", version], check=True)
+        subprocess.run(["git", "-C", str(other), "tag", version], check=True)
+    url, daemon = serve_git(other, tmp_path / "served", "other.git")
+    try:
+        git_repo.commit({**flux_repo.FILES,
+                         "clusters/production/remote.yaml":
+                             git_repository("remote", url, "semver: \">=1.0.0 <2.0.0\"") + "---\n"
+                             + kustomization("remote", "./", "remote")}, "another repository")
+        code, output, objects = render(git_repo, tmp_path, "--cache-dir", str(tmp_path / "cache"))
+    finally:
+        daemon.terminate()
+        daemon.wait()
+    assert code == 0, output
+    assert objects[("ConfigMap", "remote")]["data"] == {"replicas": "3"}  # v1.2.0, the highest in range
