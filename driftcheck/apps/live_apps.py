@@ -3,8 +3,8 @@ Applications made by the UI, the CLI or the ApplicationSet controller, not kept 
 argocd-cmd-params-cm); and the Secrets labelled `argocd.argoproj.io/secret-type` (clusters, repositories,
 repo-creds).
 
-All read-only, from the run's cluster (or its --live-snapshot): one LIST of Applications and ConfigMaps in
-NS, one LIST of Secrets in NS with the label selector. Secrets are readable only with the opt-in RBAC
+All read-only, from the run's cluster (or its --live-snapshot): a LIST each of Applications and ConfigMaps
+in NS, and one LIST of Secrets in NS with the label selector. Secrets are readable only with the opt-in RBAC
 component deploy/components/argocd-secrets: when the LIST is forbidden the run goes on with a note. Each
 Application is declared at `cluster Application NS/NAME` and rendered from its sources like one found in
 Git; its status and operation are never read.

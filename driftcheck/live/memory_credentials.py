@@ -66,6 +66,9 @@ def memory_configuration(credentials: MemoryCredentials) -> tuple[Configuration,
         raise
     if credentials.server_name and hasattr(configuration, "tls_server_name"):
         configuration.tls_server_name = credentials.server_name
+    if str(credentials.server).lower().startswith("http://"):
+        print(f"driftcheck: warning: {credentials.label}: the server is plain http://, the bearer token is "
+              "sent unencrypted", file=sys.stderr)
     if credentials.insecure:
         configuration.verify_ssl = False
         warnings.filterwarnings("ignore", category=urllib3.exceptions.InsecureRequestWarning)

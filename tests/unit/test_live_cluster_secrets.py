@@ -141,3 +141,12 @@ def test_tls_data_is_loaded_from_memory_files_that_close_with_the_connection(tmp
 def test_a_token_that_cannot_be_sent_is_one_clear_error(token: str) -> None:
     with pytest.raises(DriftcheckError, match=r"^Secret argocd/c-eu: the bearer token is empty or holds"):
         memory_configuration(MemoryCredentials("https://eu.example.com", "Secret argocd/c-eu", token))
+
+
+def test_a_token_sent_over_plain_http_is_warned_about(capsys: pytest.CaptureFixture[str]) -> None:
+    configuration, fds = memory_configuration(MemoryCredentials("http://eu.example.com", "Secret argocd/c-eu",
+                                                                "tok-3", insecure=True))
+    assert (configuration.host, configuration.verify_ssl, fds) == ("http://eu.example.com", False, [])
+    err = capsys.readouterr().err
+    assert "Secret argocd/c-eu: the server is plain http://, the bearer token is sent unencrypted" in err
+    assert "Secret argocd/c-eu: tlsClientConfig.insecure is set" in err and "tok-3" not in err
