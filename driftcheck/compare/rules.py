@@ -5,6 +5,7 @@ from __future__ import annotations
 import fnmatch
 import hashlib
 import json
+import re
 from dataclasses import dataclass, field
 from functools import cache
 from importlib import resources
@@ -61,13 +62,17 @@ class Rule:
     source: str = ""  # the file (or config source) the rule came from
     index: int = 0  # position in that source, as error messages and the id give it
     app: str = ""  # only for this app, when set
+    # Flux targets (`fluxTarget`): (field, regex) pairs matched whole against the key, as Flux anchors them
+    regex_target: tuple[tuple[str, str], ...] = ()
     spec: dict[str, Any] = field(default_factory=dict, compare=False, hash=False)
 
     def selects(self, key: ResourceKey) -> bool:
         """ArgoCD's matching: group and kind (globs, `*` for any); name and namespace when given."""
         return (fnmatch.fnmatchcase(key.group, self.group) and fnmatch.fnmatchcase(key.kind, self.kind)
                 and (not self.name or fnmatch.fnmatchcase(key.name, self.name))
-                and (not self.namespace or fnmatch.fnmatchcase(key.namespace, self.namespace)))
+                and (not self.namespace or fnmatch.fnmatchcase(key.namespace, self.namespace))
+                and all(re.fullmatch(f"(?:{pattern})", getattr(key, field)) for field, pattern
+                        in self.regex_target))
 
     def paths(self, body: Any, variables: dict[str, Any]) -> list[Path]:
         """Concrete paths this rule names in `body` (jsonPointers and jqPathExpressions)."""
@@ -211,7 +216,8 @@ def parse_rules(entries: Any, source: str, *, app: str = "",
                     jq_paths=tuple(spec.get("jqPathExpressions") or ()),
                     managers=tuple(spec.get("managedFieldsManagers") or ()),
                     derived_from=str(spec.get("derivedFrom") or ""), source=file or source, index=index,
-                    app=app, spec=json.loads(json.dumps(spec)))
+                    app=app, regex_target=tuple(sorted((spec.get("fluxTarget") or {}).items())),
+                    spec=json.loads(json.dumps(spec)))
         problem = _compile_problem(rule)
         if problem:
             errors.append(RunError(f"rule #{index} is invalid: {problem}", file=file or source, app=app,
@@ -228,6 +234,11 @@ def _schema_message(err: jsonschema.ValidationError) -> str:
 
 
 def _compile_problem(rule: Rule) -> str:
+    for name, pattern in rule.regex_target:
+        try:
+            re.compile(pattern)
+        except re.error as exc:
+            return f"fluxTarget {name} {pattern[:60]!r} is not a regex: {exc}"
     for pointer in rule.json_pointers:
         try:
             parse_pointer(pointer)

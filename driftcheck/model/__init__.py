@@ -17,6 +17,7 @@ from driftcheck.model.apps import (
     HelmFileParameter,
     HelmOptions,
     HelmParameter,
+    HelmReleaseOptions,
     IgnoreRule,
     KustomizeOptions,
     KustomizeReplica,
@@ -25,6 +26,7 @@ from driftcheck.model.apps import (
     Source,
     Tracking,
     ValuesFile,
+    ValuesLayer,
 )
 from driftcheck.model.objects import LiveState, Origin, Resource, ResourceKey, split_api_version, utf8_text
 from driftcheck.model.results import (
@@ -68,6 +70,7 @@ __all__ = [
     "HelmFileParameter",
     "HelmOptions",
     "HelmParameter",
+    "HelmReleaseOptions",
     "Identity",
     "IgnoreRule",
     "IgnoredField",
@@ -89,6 +92,7 @@ __all__ = [
     "Status",
     "Tracking",
     "ValuesFile",
+    "ValuesLayer",
     "split_api_version",
     "utf8_text",
 ]

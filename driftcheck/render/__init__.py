@@ -33,11 +33,19 @@ def _flux(tree: Tree, path: str, options: Render, target: Target, timeout: float
     return render(tree, path, options, target, timeout)
 
 
+def _flux_helm(tree: Tree, path: str, options: Render, target: Target, timeout: float) -> Output:
+    """A Flux HelmRelease (flux/helm_render.py; imported when used, as _flux)."""
+    from driftcheck.flux.helm_render import render
+
+    return render(tree, path, options, target, timeout)
+
+
 RENDERERS: dict[str, Renderer] = {
     "directory": directory.render,
     "kustomize": kustomize.render,
     "helm": helm.render,
     "flux": _flux,
+    "flux-helm": _flux_helm,
 }
 
 
@@ -84,7 +92,10 @@ def _render_source(trees: SourceTrees, app: App, source: AppSource, refs: dict[s
     try:
         located = trees.locate(source.source)
     except SourceError as e:
-        out.errors.append(RunError(str(e), app=app.name, file=str(app.defined_by), stage="source"))
+        release = source.render.helm_release  # a Flux HelmRelease's chart: the error names the release
+        shown = f"HelmRelease {release.namespace}/{release.name} (declared at {app.defined_by}): " \
+            if release else ""
+        out.errors.append(RunError(f"{shown}{e}", app=app.name, file=str(app.defined_by), stage="source"))
         return
     tree, path = located.tree, _norm(located.path)
     if not tree.exists(path):
@@ -99,7 +110,7 @@ def _render_source(trees: SourceTrees, app: App, source: AppSource, refs: dict[s
         return
     out.renderer = f"{out.renderer}+{renderer}" if out.renderer else renderer
     if callable(capabilities):
-        capabilities = capabilities() if renderer == "helm" else None
+        capabilities = capabilities() if renderer in ("helm", "flux-helm") else None
     target = Target(app.name, app.namespace, str(app.defined_by), refs=refs if _multi_source(app) else None,
                     capabilities=capabilities, offline=trees.fetch.offline, charts=trees.chart)
     output = RENDERERS[renderer](tree, path, options, target, timeout)
