@@ -15,7 +15,12 @@ from driftcheck.compare.pointer import ABSENT, Path, dig, get_at, mapping, to_po
 from driftcheck.compare.rules import Rule, RuleError, RuleSet, RuleUnfinished
 from driftcheck.compare.secrets import CHANGED, CHANGED_NOTE, redact
 from driftcheck.compare.versions import to_live_version
+from driftcheck.flux.helm_drift import policy as helm_policy
+from driftcheck.flux.inventory import classify_extra
+from driftcheck.flux.managers import flux_owned, with_flux_note
+from driftcheck.flux.objects import KUSTOMIZE_GROUP
 from driftcheck.flux.policies import Policy, policy
+from driftcheck.flux.unresolved import narrowed, unresolved_names, unresolved_reason
 from driftcheck.kube import COMPARE_OPTIONS, DNS1123_LABEL_MAX, INSTALLATION_ID, TRACKING_ID, TRACKING_LABEL
 from driftcheck.model import App, FieldDiff, LiveState, Resource, ResourceKey, ResourceResult, Status
 
@@ -94,20 +99,23 @@ def compare_app(app: App, desired: list[Resource], live: LiveState, rules: RuleS
     index = live_index(live, options)
     by_key = index.by_key
     flux = app.primary.render.tool == "flux"
+    helm_release = app.primary.render.tool == "flux-helm"
     results = []
     for res in desired:
         reason = _unreadable(res.key, live)
         if reason:
             results.append(ResourceResult(res.key, app.name, "unknown", res.api_version, source=res.origin,
                                           reason=reason))
-        elif flux and (ruled := policy(res.body, by_key[res.key].body if res.key in by_key else None)):
+        elif ruled := _flux_policy(app, res, by_key, flux, helm_release):
             results.append(_by_policy(app.name, res, ruled, res.key in by_key))
-        elif res.key not in by_key:
-            results.append(ResourceResult(res.key, app.name, "missing", res.api_version, source=res.origin,
-                                          reason="in Git, not in the cluster"))
         else:
-            pair = compare_pair(app.name, res, by_key[res.key], app_rules, scoped, relations, options)
-            results.append(pair)
+            result = ResourceResult(res.key, app.name, "missing", res.api_version, source=res.origin,
+                                    reason="in Git, not in the cluster") if res.key not in by_key else \
+                compare_pair(app.name, res, by_key[res.key], app_rules, scoped, relations, options, flux)
+            built = app.primary.render.flux
+            if flux and built and (names := unresolved_names(built, res.body)):
+                result = narrowed(result, names, unresolved_reason(built, names))
+            results.append(result)
     wanted = {r.key for r in desired}
     for res in index.owned(app.tracking.labels) if app.tracking.labels else index.tracking(app.name, options):
         if res.key in wanted or controller_made(res, index.services) or not self_referenced(res, options):
@@ -115,10 +123,31 @@ def compare_app(app: App, desired: list[Resource], live: LiveState, rules: RuleS
         if IGNORE_EXTRANEOUS in compare_options(res.body):
             results.append(ResourceResult(res.key, app.name, "in-sync", res.api_version,
                                           reason=IGNORED_EXTRANEOUS))
+        elif flux:
+            kind, why = classify_extra(res.key, res.body, app.name, _kustomization(app, by_key))
+            results.append(ResourceResult(res.key, app.name, "extra", res.api_version, reason=why,
+                                          extra=kind))
         else:
             results.append(ResourceResult(res.key, app.name, "extra", res.api_version,
                                           reason=f"tracked as part of app {app.name} but no longer in Git"))
     return results
+
+
+def _kustomization(app: App, by_key: Mapping[ResourceKey, Resource]) -> dict[str, Any] | None:
+    """The live Kustomization object a Flux app is built from (its status holds the inventory)."""
+    flux = app.primary.render.flux
+    if flux is None:
+        return None
+    found = by_key.get(ResourceKey(KUSTOMIZE_GROUP, "Kustomization", flux.namespace, flux.name))
+    return found.body if found else None
+
+
+def _flux_policy(app: App, res: Resource, by_key: Mapping[ResourceKey, Resource], flux: bool,
+                 helm_release: bool) -> Policy | None:
+    """What kustomize-controller's (flux) or helm-controller's (helm_release) per-object policy says."""
+    if flux:
+        return policy(res.body, by_key[res.key].body if res.key in by_key else None)
+    return helm_policy(app, res) if helm_release else None
 
 
 def _by_policy(app: str, desired: Resource, ruled: Policy, present: bool) -> ResourceResult:
@@ -131,8 +160,9 @@ def _by_policy(app: str, desired: Resource, ruled: Policy, present: bool) -> Res
 
 
 def compare_pair(app: str, desired: Resource, live: Resource, app_rules: list[Rule], ruleset: RuleSet,
-                 relations: Relations, options: CompareOptions) -> ResourceResult:
-    """The verdict for one object present on both sides."""
+                 relations: Relations, options: CompareOptions, flux: bool = False) -> ResourceResult:
+    """The verdict for one object present on both sides; flux: the fields kustomize-controller's next
+    apply owns are what the GitOps side owns (flux.managers)."""
     key = desired.key
     prep = prepare(key, with_tracking_label(desired.body, key, app, options), live.body, options)
     def writer(path: Path) -> str | None:
@@ -146,13 +176,16 @@ def compare_pair(app: str, desired: Resource, live: Resource, app_rules: list[Ru
             and not options.compare_aggregated_rules:
         walker.ignore_desired.setdefault(("rules",), AGGREGATED_RULES)
         walker.ignore_live.setdefault(("rules",), AGGREGATED_RULES)
-    gitops = [(e.manager, e.fields) for e in prep.entries
-              if e.manager in options.gitops_managers and e.operation == "Apply" and not e.subresource]
+    gitops = flux_owned(prep.entries, desired.body) if flux else [
+        (e.manager, e.fields) for e in prep.entries
+        if e.manager in options.gitops_managers and e.operation == "Apply" and not e.subresource]
     walker.run(prep.desired, prep.live, prep.applied, list(gitops))
     diffs = [FieldDiff(to_pointer(d.path), d.desired, d.live,
                        None if d.live_path is None else owner(prep.entries, prep.live, d.live_path),
                        CHANGED_NOTE if d.live == CHANGED else d.note)
              for d in walker.diffs]
+    if flux:
+        diffs = [with_flux_note(d) for d in diffs]
     reasons = [f"values of {', '.join(prep.not_compared)} not compared: redacted in snapshot"] \
         if prep.not_compared else []
     # A rule that could not be applied may be the one that hides these diffs: unknown, not drifted.

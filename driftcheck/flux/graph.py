@@ -180,11 +180,8 @@ class _Walk:
                     self.artifacts.declare(kind, body, res.key.namespace, where)
                 elif group == KUSTOMIZE_GROUP and kind == "Kustomization":
                     self._child(item, app, kustomization(body, res.key.namespace), res, queue)
-                elif group == HELM_GROUP and kind == "HelmRelease":
+                elif group == HELM_GROUP and kind == "HelmRelease":  # an app of flux.helm_apps
                     check_version(body)
-                    self.graph.skipped.append(SkippedApp(
-                        app_name(res.key.namespace, res.key.name),
-                        f"HelmRelease rendered by {app.name}: HelmReleases are not rendered yet", where))
             except FluxObjectError as e:
                 self.graph.errors.append(RunError(f"{e} (rendered by {app.name})", app=app.name,
                                                   file=res.origin.file, line=res.origin.line,

@@ -14,12 +14,14 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 from dataclasses import replace
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-from driftcheck.compare.managedfields import FieldNode, ManagedEntry
 from driftcheck.flux.objects import KUSTOMIZE_GROUP
 from driftcheck.flux.policies import any_in_metadata
 from driftcheck.model import FieldDiff
+
+if TYPE_CHECKING:  # compare.engine imports this module: a runtime import of compare would be a cycle
+    from driftcheck.compare.managedfields import FieldNode, ManagedEntry
 
 CONTROLLER = "kustomize-controller"
 FLUX_MANAGERS = (CONTROLLER, "helm-controller")
