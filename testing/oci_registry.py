@@ -1,15 +1,23 @@
 """A real OCI registry on loopback for tests: Debian's `docker-registry`, plain HTTP, optional htpasswd auth.
 
 The registry keeps its blobs in a temporary directory and listens on a free 127.0.0.1 port; `push_chart`
-uploads a packaged chart with the Helm SDK, as a chart publisher would.
+uploads a packaged chart with the Helm SDK, as a chart publisher would; `push_artifact` uploads a
+directory as `flux push artifact` does, through the registry's HTTP API.
 """
 
 from __future__ import annotations
 
+import base64
 import contextlib
+import gzip
+import hashlib
+import io
+import json
 import shutil
 import subprocess
+import tarfile
 import tempfile
+import urllib.request
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
@@ -26,6 +34,7 @@ class Registry:
     host: str  # 127.0.0.1:PORT
     username: str = ""
     password: str = ""
+    root: Path | None = None  # the registry's storage (a test may tamper with a blob there)
 
     @property
     def url(self) -> str:
@@ -61,7 +70,7 @@ def oci_registry(username: str = "", password: str = "") -> Iterator[Registry]:
         server = subprocess.Popen([REGISTRY, "serve", str(config)], stdout=log, stderr=log)
         try:
             wait_for_port(port)
-            yield Registry(f"127.0.0.1:{port}", username, password)
+            yield Registry(f"127.0.0.1:{port}", username, password, root / "data")
         finally:
             server.terminate()
             try:
@@ -97,3 +106,66 @@ def package_chart(workdir: Path, name: str, version: str, template: str = "") ->
     out = workdir / "packages"
     out.mkdir(exist_ok=True)
     return Path(helm_python.package(src, destination=out))
+
+
+FLUX_CONFIG = "application/vnd.cncf.flux.config.v1+json"
+FLUX_CONTENT = "application/vnd.cncf.flux.content.v1.tar+gzip"
+OCI_MANIFEST = "application/vnd.oci.image.manifest.v1+json"
+
+
+def tar_gz(directory: Path) -> bytes:
+    """directory as `flux push artifact` packs it: entries relative to it, no top-level directory."""
+    buffer = io.BytesIO()
+    with gzip.GzipFile(fileobj=buffer, mode="wb", mtime=0) as gz, tarfile.open(fileobj=gz, mode="w") as tar:
+        for path in sorted(directory.rglob("*")):
+            tar.add(path, arcname=str(path.relative_to(directory)), recursive=False)
+    return buffer.getvalue()
+
+
+def push_artifact(directory: Path | None, repository: str, tag: str, registry: Registry, *,
+                  layer: bytes | None = None, source: str = "https://github.com/example/fleet",
+                  revision: str = "main@sha1:0000000000000000000000000000000000000000",
+                  created: str = "2026-01-02T03:04:05Z") -> str:
+    """Upload directory (or the raw layer bytes) to registry's repository at tag as `flux push artifact`
+    does: a Flux config blob, one tar+gzip content layer, the OCI source/revision/created annotations.
+    The manifest's digest."""
+    content = layer if layer is not None else tar_gz(directory) if directory else b""
+    config = json.dumps({"created": created, "architecture": "", "os": "", "config": {},
+                         "rootfs": {"type": "layers", "diff_ids": []}}).encode()
+    descriptors = [_upload_blob(registry, repository, data) for data in (config, content)]
+    manifest = {"schemaVersion": 2, "mediaType": OCI_MANIFEST,
+                "config": {"mediaType": FLUX_CONFIG, **descriptors[0]},
+                "layers": [{"mediaType": FLUX_CONTENT, **descriptors[1]}],
+                "annotations": {"org.opencontainers.image.created": created,
+                                "org.opencontainers.image.source": source,
+                                "org.opencontainers.image.revision": revision}}
+    body = json.dumps(manifest).encode()
+    _call(registry, "PUT", f"/v2/{repository}/manifests/{tag}", body, {"Content-Type": OCI_MANIFEST})
+    return "sha256:" + hashlib.sha256(body).hexdigest()
+
+
+def blob_file(registry: Registry, digest: str) -> Path:
+    """Where the registry's filesystem storage keeps a blob's bytes."""
+    assert registry.root is not None
+    hex_digest = digest.removeprefix("sha256:")
+    return registry.root / "docker/registry/v2/blobs/sha256" / hex_digest[:2] / hex_digest / "data"
+
+
+def _upload_blob(registry: Registry, repository: str, data: bytes) -> dict[str, object]:
+    digest = "sha256:" + hashlib.sha256(data).hexdigest()
+    headers = _call(registry, "POST", f"/v2/{repository}/blobs/uploads/", b"", {})
+    location = headers["Location"]
+    separator = "&" if "?" in location else "?"
+    _call(registry, "PUT", f"{location}{separator}digest={digest}", data,
+          {"Content-Type": "application/octet-stream"})
+    return {"digest": digest, "size": len(data)}
+
+
+def _call(registry: Registry, method: str, path: str, body: bytes, headers: dict[str, str]) -> dict[str, str]:
+    url = path if path.startswith("http") else f"http://{registry.host}{path}"
+    request = urllib.request.Request(url, data=body, method=method, headers=headers)
+    if registry.username:
+        token = base64.b64encode(f"{registry.username}:{registry.password}".encode()).decode()
+        request.add_header("Authorization", f"Basic {token}")
+    with urllib.request.urlopen(request, timeout=30) as response:
+        return dict(response.headers.items())

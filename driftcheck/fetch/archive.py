@@ -1,9 +1,11 @@
-"""Unpacking a chart archive (.tgz) safely: one chart directory, nothing written outside it, bounded.
+"""Unpacking a chart archive (.tgz) or an OCI artifact's layer safely: nothing written outside, bounded.
 
 A chart archive comes from a repository we do not control. Any entry that could write or point outside
 the chart (an absolute name, a `..` component, a link leading out, a device file) refuses the whole
 archive, as ArgoCD's untar does, and so do archives past the size or entry limits (a gzip bomb stops at
 the limit, not at the disk's end). Links that stay inside the chart are kept: Helm reads through them.
+A Flux artifact layer (`extract_layer`) has no top-level directory; its symlinks are skipped, as
+source-controller's untar skips them, and a hard link is refused (Go's tar reader would write it empty).
 """
 
 from __future__ import annotations
@@ -131,3 +133,49 @@ def extract_chart(archive: Path, dest: Path, *, max_bytes: int = MAX_CHART_BYTES
     if not (chart / "Chart.yaml").is_file() or (chart / "Chart.yaml").is_symlink():
         raise _refused(name, "", f"no {top}/Chart.yaml (not a Helm chart)")
     return chart
+
+
+def extract_layer(archive: Path, dest: Path, *, name: str, max_bytes: int = MAX_CHART_BYTES,
+                  max_files: int = MAX_CHART_FILES) -> int:
+    """Unpack a tar+gzip layer into dest (which should be empty): regular files and directories only,
+    symlinks skipped; the number of symlinks skipped. Refused as a chart archive is for a `..` component,
+    an absolute name, a special file, a hard link, or past the size and entry caps."""
+    dest.mkdir(parents=True, exist_ok=True)
+    total = entries = skipped = 0
+    try:
+        with tarfile.open(archive, "r:gz") as tar:
+            for member in tar:
+                entries += 1
+                if entries > max_files:
+                    raise _refused(name, "", f"more than {max_files} entries")
+                if "\\" in member.name:
+                    raise _refused(name, member.name, "backslash in the name")
+                parts = _parts(name, member.name)
+                target = dest.joinpath(*parts)
+                if member.isdir():
+                    target.mkdir(parents=True, exist_ok=True)
+                elif member.issym():
+                    skipped += 1
+                elif member.isreg():
+                    total += member.size
+                    if total > max_bytes:
+                        raise _refused(name, member.name, f"the layer unpacks to more than {max_bytes} bytes")
+                    target.parent.mkdir(parents=True, exist_ok=True)
+                    if target.is_symlink() or target.is_dir():
+                        raise _refused(name, member.name, "written over a directory")
+                    if target.exists():
+                        target.unlink()  # a later entry of the same name wins, as in Go's untar
+                    source = tar.extractfile(member)
+                    assert source is not None  # a regular member always has content
+                    _copy(source, target, bool(member.mode & 0o100))
+                elif member.islnk():
+                    raise _refused(name, member.name, "hard link")
+                else:
+                    raise _refused(name, member.name, "device, FIFO or other special file")
+    except ArchiveError:
+        raise
+    except (tarfile.TarError, EOFError, zlib.error) as e:
+        raise ArchiveError(f"{name}: not a readable tar+gzip layer ({for_terminal(str(e))})") from None
+    except OSError as e:
+        raise ArchiveError(f"{name}: cannot be unpacked: {e.strerror or e}") from None
+    return skipped

@@ -108,6 +108,7 @@ class Cache:
             json.dump({"key": key, "digest": digest}, out)
         os.replace(tmp, refs / _key_name(key))
 
-    def unpacked(self, digest: str) -> Path:
-        """Where the unpacked form of a blob lives (`charts/<hex>`); the caller fills it under a lock."""
-        return self._dir("charts") / _hex(digest)
+    def unpacked(self, digest: str, kind: str = "charts") -> Path:
+        """Where the unpacked form of a blob lives (`charts/<hex>`, an OCI layer's `layers/<hex>`: one
+        blob may be both, unpacked by different rules); the caller fills it under a lock."""
+        return self._dir(kind) / _hex(digest)

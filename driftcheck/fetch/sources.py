@@ -20,6 +20,7 @@ from driftcheck.scrub import mask_url
 
 if TYPE_CHECKING:
     from driftcheck.fetch.charts import ChartFetcher, FetchedChart
+    from driftcheck.fetch.oci_artifact import OciArtifacts
     from driftcheck.fetch.remote_git import GitRepositories
     from driftcheck.fetch.repo_credentials import RepoCredentials
 
@@ -49,6 +50,7 @@ class SourceTrees:
         self.live_credentials = live_credentials  # ArgoCD's namespace's Secrets; --repo-creds replaces them
         self._charts: ChartFetcher | None = None
         self._git: GitRepositories | None = None
+        self._oci: OciArtifacts | None = None
         self._located: dict[Source, Located | SourceError] = {}
 
     @staticmethod
@@ -75,6 +77,16 @@ class SourceTrees:
         """A chart (a dependency's, or a source's) through the run's one fetcher: FetchError naming the
         chart, version and repository when it cannot be had."""
         return self._chart_fetcher().fetch(repository, chart, version)
+
+    def oci_artifacts(self) -> OciArtifacts:
+        """The run's one puller of OCI artifacts (Flux OCIRepositories), through the shared cache."""
+        if self._oci is None:
+            from driftcheck.fetch.cache import Cache
+            from driftcheck.fetch.oci_artifact import OciArtifacts
+
+            self._oci = OciArtifacts(Cache(self._cache_root()), self._credentials(),
+                                     offline=self.fetch.offline, timeout=self.fetch.timeout)
+        return self._oci
 
     def _fetch(self, source: Source) -> Located:
         if isinstance(source, ChartSource):

@@ -33,6 +33,7 @@ import git
 from driftcheck.apps.urls import normalize_repo_url
 from driftcheck.fetch import semver
 from driftcheck.fetch.dirtree import DirTree
+from driftcheck.fetch.oci_artifact import OciArtifactError
 from driftcheck.fetch.sources import SourceError, SourceTrees
 from driftcheck.fetch.tree import CommitTree, Tree
 from driftcheck.flux import sourceignore
@@ -44,16 +45,16 @@ from driftcheck.flux.objects import (
     git_repository,
     mapping_of,
 )
+from driftcheck.flux.oci_source import copy_oci_artifact
 from driftcheck.model import App, DriftcheckError, GitSource, OciSource, RunError, Source
 from driftcheck.render.kustomize import KUSTOMIZATION_NAMES
 from driftcheck.scrub import mask_url
 from driftcheck.textsafe import shown
 
-BUILT = ("GitRepository",)
+BUILT = ("GitRepository", "OCIRepository")
 NOT_BUILT = {"Bucket": "a Bucket's objects are in S3-compatible storage, which driftcheck does not read",
              "ExternalArtifact": "an ExternalArtifact is made by source-watcher's ArtifactGenerator "
                                  "in the cluster; its copy rules are not emulated yet",
-             "OCIRepository": "OCIRepository artifacts are not pulled yet",
              "HelmChart": "a HelmChart is a chart, not a Kustomization's source"}
 MAX_INCLUDE_DEPTH = 10
 
@@ -132,7 +133,7 @@ class Artifacts:
                 raise ArtifactError(f"GitRepository {ref.namespace}/{ref.name} includes itself")
             try:
                 self._made[key] = self._make(ref, key, chain)
-            except (ArtifactError, SourceError, FluxObjectError) as e:
+            except (ArtifactError, SourceError, FluxObjectError, OciArtifactError) as e:
                 self._made[key] = ArtifactError(str(e))
         made = self._made[key]
         if isinstance(made, ArtifactError):
@@ -146,6 +147,12 @@ class Artifacts:
         body, _ = self.declared[key]
         spec = mapping_of(body.get("spec"))
         dest = self._dir() / f"{len(self._made)}-{ref.kind}"
+        if ref.kind == "OCIRepository":
+            oci = copy_oci_artifact(self.trees, body, ref, dest)
+            if oci.filtered:
+                _filter(dest, spec.get("ignore"))
+            _read_only(dest)
+            return Artifact(ArtifactTree(dest, oci.revision, oci.date, []), oci.source, oci.shown)
         source, sha, date, shown_as, errors = self._git(ref, body, dest)
         for include in spec.get("include") or ():
             self._include(ref, mapping_of(include), dest, (*chain, key))
