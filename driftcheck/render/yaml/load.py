@@ -178,25 +178,34 @@ def _load_json(data: bytes, file: str) -> tuple[list[Manifest], list[RunError]]:
 _local = threading.local()
 
 
-def _loader() -> YAML:
-    """This thread's configured YAML instance (building one scans for plug-ins, ~0.25 ms each time)."""
-    yaml: YAML | None = getattr(_local, "yaml", None)
+def _loader(pure: bool = False) -> YAML:
+    """This thread's configured YAML instance (building one scans for plug-ins, ~0.25 ms each time); pure:
+    a fresh one with ruamel's Python composer (which keeps state between streams, so it is not reused)."""
+    yaml: YAML | None = None if pure else getattr(_local, "yaml", None)
     if yaml is None:
-        yaml = _local.yaml = YAML(typ="safe")
+        yaml = YAML(typ="safe", pure=pure)
         yaml.Constructor = _PlainConstructor
         yaml.Resolver = _KubeResolver
+        if not pure:
+            _local.yaml = yaml
     return yaml
 
 
 def _load_chunk(chunk: bytes, file: str, offset: int, out: list[Manifest],
-                errors: list[RunError], keep_last: bool) -> int | None:
-    """Load documents from chunk; on a parse error, record it and return where to resume (or None)."""
+                errors: list[RunError], keep_last: bool, pure: bool = False) -> int | None:
+    """Load documents from chunk; on a parse error, record it and return where to resume (or None).
+
+    An anchor defined twice is valid YAML that go-yaml (kustomize, Flux, ArgoCD) reads with the later
+    definition winning; libyaml's composer refuses it, so such a chunk is read again by the pure one.
+    """
+    loaded, reported = len(out), len(errors)
     try:
         if nesting_bound(chunk) > C_SAFE_DEPTH_BOUND:
             check_depth(YAML(typ="safe").parse(io.BytesIO(chunk)))
-        constructor, _ = _loader().get_constructor_parser(io.BytesIO(chunk))
+        constructor, _ = _loader(pure).get_constructor_parser(io.BytesIO(chunk))
         constructor.keep_last, constructor.repeated = keep_last, []
         composer = constructor.composer  # node by node, so each document keeps its start line
+        composer.warn_double_anchors = False
         while composer.check_node():
             node = composer.get_node()
             if node is None:
@@ -218,6 +227,9 @@ def _load_chunk(chunk: bytes, file: str, offset: int, out: list[Manifest],
                 out.append((body, line))
         return None
     except MarkedYAMLError as e:
+        if not pure and "duplicate anchor" in f"{e.context} {e.problem}":
+            del out[loaded:], errors[reported:]
+            return _load_chunk(chunk, file, offset, out, errors, keep_last, pure=True)
         mark = e.problem_mark or e.context_mark
         err_line = mark.line if mark is not None else 0
         errors.append(RunError(f"malformed YAML: {_problem(e)}", file=file, line=offset + err_line + 1,
