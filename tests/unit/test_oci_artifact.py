@@ -3,9 +3,13 @@ with no way out."""
 
 from __future__ import annotations
 
+import base64
+import http.server
 import io
 import tarfile
+import threading
 from pathlib import Path
+from typing import ClassVar
 
 import pytest
 
@@ -20,6 +24,7 @@ from driftcheck.fetch.oci_artifact import (
     select_layer,
 )
 from driftcheck.fetch.oci_http import RegistryClient, RegistryError, plain_http_host
+from driftcheck.fetch.repo_credentials import RepoCredential
 
 DIGEST = "sha256:" + "ab" * 32
 TAGS = ["latest", "v1.0.0", "1.2.0", "1.10.0-rc.1", "2.0.0", "not-a-version", "1.3.0-beta.01"]
@@ -125,3 +130,52 @@ def test_a_layer_past_the_caps_is_refused(tmp_path: Path) -> None:
         extract_layer(archive, tmp_path / "a", name="layer", max_files=3)
     with pytest.raises(ArchiveError, match="more than 20 bytes"):
         extract_layer(archive, tmp_path / "b", name="layer", max_bytes=20)
+
+
+class _BearerRegistry(http.server.BaseHTTPRequestHandler):
+    """A registry that answers 401 with a Bearer challenge; its token service wants Basic u:p."""
+
+    seen: ClassVar[list[tuple[str, str]]] = []
+
+    def do_GET(self) -> None:
+        auth = self.headers.get("Authorization", "")
+        self.seen.append((self.path, auth))
+        if self.path.startswith("/token?"):
+            ok = auth == "Basic " + base64.b64encode(b"u:p").decode()
+            self._answer(200 if ok else 401, b'{"token": "tok-123"}' if ok else b"{}")
+        elif auth != "Bearer tok-123":
+            realm = f"http://127.0.0.1:{self.server.server_address[1]}/token"
+            challenge = f'Bearer realm="{realm}",service="reg",scope="repository:fleet/app:pull"'
+            self._answer(401, b"{}", {"WWW-Authenticate": challenge})
+        else:
+            self._answer(200, b'{"tags": ["1.0.0", "1.1.0"]}')
+
+    def _answer(self, code: int, body: bytes, headers: dict[str, str] | None = None) -> None:
+        self.send_response(code)
+        for k, v in (headers or {}).items():
+            self.send_header(k, v)
+        self.send_header("Content-Length", str(len(body)))
+        self.end_headers()
+        self.wfile.write(body)
+
+    def log_message(self, *args: object) -> None:
+        pass
+
+
+def test_a_bearer_challenge_gets_a_token_with_the_credential() -> None:
+    server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), _BearerRegistry)
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    url = f"oci://127.0.0.1:{server.server_address[1]}/fleet/app"
+    try:
+        credential = RepoCredential(url=url, username="u", password="p", source="creds.yaml:1")
+        assert RegistryClient(url, credential, 5).tags() == ["1.0.0", "1.1.0"]
+        token_request = next(p for p, _ in _BearerRegistry.seen if p.startswith("/token?"))
+        assert "service=reg" in token_request and "scope=repository%3Afleet%2Fapp%3Apull" in token_request
+        with pytest.raises(RegistryError, match=r"/token\?.*HTTP 401 \(unauthorized\): the token service "
+                                                r"refused the credentials of creds.yaml:1") as caught:
+            wrong = RepoCredential(url=url, username="u", password="wrong", source="creds.yaml:1")
+            RegistryClient(url, wrong, 5).tags()
+        assert "wrong" not in str(caught.value)
+    finally:
+        server.shutdown()
+        server.server_close()
