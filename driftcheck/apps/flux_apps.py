@@ -36,10 +36,11 @@ class Found(Protocol):
 
 def add_flux_apps(found: Found, tree: Tree, options: FluxOptions, at: datetime | None,
                   variables: ClusterVariables | None = None) -> None:
-    """The Flux root's Kustomizations appended to found (an app name already taken is skipped);
-    variables: the run's cluster, where postBuild.substituteFrom objects are read (None: not read)."""
+    """The Flux root's Kustomizations and HelmReleases appended to found (an app name already taken is
+    skipped); variables: the run's cluster, where postBuild.substituteFrom and the valuesFrom objects Git
+    does not hold are read (None: not read)."""
     from driftcheck.flux.graph import build_graph
-    from driftcheck.flux.helm_apps import helm_release_apps
+    from driftcheck.flux.helm_apps import cluster_lookup, helm_release_apps
     from driftcheck.flux.managers import FLUX_MANAGERS
 
     if not options.flux:
@@ -47,6 +48,10 @@ def add_flux_apps(found: Found, tree: Tree, options: FluxOptions, at: datetime |
     try:
         graph = build_graph(SourceTrees(tree, fetch=options.fetch, at=at), options.flux, found.repo_urls,
                             strict=options.flux_strict_substitution, variables=variables)
+        releases, failed = helm_release_apps(
+            graph.rendered, graph.apps, graph.this_repo,
+            cluster_lookup(variables) if variables is not None else None,
+            variables.where if variables is not None else "")
     finally:
         if variables is not None:
             variables.close()
@@ -55,7 +60,6 @@ def add_flux_apps(found: Found, tree: Tree, options: FluxOptions, at: datetime |
     found.errors += graph.errors
     found.skipped += graph.skipped
     found.notes += graph.notes
-    releases, failed = helm_release_apps(graph.rendered, graph.apps, found.repo_urls)
     taken = {a.name for a in found.apps}
     for app in [*graph.apps, *releases]:
         if app.name in taken:

@@ -2,7 +2,8 @@
 its parent's *rendered* output (parents patch their children), recursively, each built once.
 
 Each Kustomization becomes one `App` named `NAMESPACE/NAME`, declared where its object was rendered (with
-the parent that rendered it), tracked by the owner labels kustomize-controller stamps. A Kustomization
+the parent that rendered it), tracked by the owner labels kustomize-controller stamps, its `spec.ignore`
+the app's ignore rules (`flux.ignore_rules`; a malformed one an app error). A Kustomization
 is known by (namespace, name): one that renders itself (the bootstrap root does) is its own resource; one
 that renders an ancestor is a cycle, an error naming both; one two parents render is built once, with a
 warning. A source may be declared by any Kustomization, so a child whose source is not known yet waits
@@ -21,6 +22,7 @@ from typing import Any
 from driftcheck.apps.urls import normalize_repo_url
 from driftcheck.fetch.sources import SourceTrees
 from driftcheck.flux.artifacts import BUILT, NOT_BUILT, ArtifactError, Artifacts, as_run_repo, with_path
+from driftcheck.flux.ignore_rules import ignore_rules
 from driftcheck.flux.objects import (
     HELM_GROUP,
     KUSTOMIZE_GROUP,
@@ -67,6 +69,8 @@ class FluxGraph:
     skipped: list[SkippedApp] = field(default_factory=list)
     errors: list[RunError] = field(default_factory=list)
     notes: list[str] = field(default_factory=list)
+    # the normalized URLs that mean this repository: the run's, and the root GitRepository's it adopted
+    this_repo: set[str] = field(default_factory=set)
 
 
 @dataclass(frozen=True)
@@ -130,6 +134,12 @@ class _Walk:
             return True
         app = self._app(item, artifact.source)
         rendered = render_app(artifact.tree, as_run_repo(app), timeout=self.timeout)
+        try:
+            app = replace(app, ignore=ignore_rules(k.spec.get("ignore"), f"Kustomization {k}: spec.ignore"))
+        except FluxObjectError as e:
+            rendered.errors.append(RunError(f"{e}: Flux's apply of this Kustomization fails on it; compared "
+                                            "without its spec.ignore", app=app.name, file=item.file,
+                                            line=item.line, stage="source"))
         rendered.app = app
         rendered.notes.append(f"{k.source}: {artifact.shown}")
         self.graph.apps.append(app)
@@ -246,7 +256,9 @@ def build_graph(trees: SourceTrees, flux_path: str, repo_urls: set[str], strict:
         walk.this_repo.add(normalize_repo_url(url))
         walk.graph.notes.append(f"taking the root's GitRepository URL {mask_url(url)} as this repository "
                                 "(give --repo-url to name it)")
-    return walk.run(_Declared(k, root.file, root.line, "", (k.id,)))
+    graph = walk.run(_Declared(k, root.file, root.line, "", (k.id,)))
+    graph.this_repo = set(walk.this_repo)
+    return graph
 
 
 def _declared_by(item: _Declared) -> DefinedBy:

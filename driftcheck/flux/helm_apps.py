@@ -19,6 +19,7 @@ from driftcheck.flux.helm_postrender import ORIGIN_NAME, ORIGIN_NAMESPACE
 from driftcheck.flux.helm_values import Found, Lookup, config_map_data, read_layers, secret_data
 from driftcheck.flux.helmrelease import HelmRelease, helm_release
 from driftcheck.flux.objects import HELM_GROUP, FluxObjectError, group_of, mapping_of
+from driftcheck.flux.variables import ClusterVariables
 from driftcheck.model import (
     App,
     AppSource,
@@ -41,9 +42,21 @@ def app_name(namespace: str, name: str) -> str:
     return f"{PREFIX}{namespace}/{name}"
 
 
+def cluster_lookup(variables: ClusterVariables) -> Lookup:
+    """valuesFrom objects read from the run's cluster (the LISTs substituteFrom shares)."""
+    def lookup(kind: str, namespace: str, name: str) -> Found | None:
+        data = variables.object_data(kind, namespace, name)
+        if isinstance(data, str):
+            return Found({}, variables.where, unreadable=data)
+        return None if data is None else Found(data, variables.where)
+    return lookup
+
+
 def helm_release_apps(rendered: Mapping[str, Rendered], apps: list[App], this_repo: set[str],
-                      lookup_live: Lookup | None = None) -> tuple[list[App], dict[str, Rendered]]:
-    """The HelmRelease apps of the graph's builds (app name -> build), and the builds of those that failed."""
+                      lookup_live: Lookup | None = None, cluster: str = ""
+                      ) -> tuple[list[App], dict[str, Rendered]]:
+    """The HelmRelease apps of the graph's builds (app name -> build), and the builds of those that failed;
+    lookup_live reads what Git does not hold from cluster (its name for messages)."""
     resources = [(app, res) for app in apps for res in rendered[app.name].resources]
     sources = ChartSources(collect_sources([(r.key.group, r.key.kind, r.key.namespace, r.key.name, r.body)
                                             for _, r in resources]), this_repo)
@@ -66,7 +79,7 @@ def helm_release_apps(rendered: Mapping[str, Rendered], apps: list[App], this_re
         declared = DefinedBy("flux-helmrelease", res.origin.file, res.origin.line, parent=parent.name)
         try:
             release = helm_release(res.body, res.key.namespace)
-            out.append(_app(release, parent, declared, sources, lookup))
+            out.append(_app(release, parent, declared, sources, lookup, cluster if lookup_live else ""))
         except FluxObjectError as e:
             app = App(name, (AppSource(GitSource(path=res.origin.file), Render(tool="flux-helm")),),
                       Destination(parent.destination.cluster, res.key.namespace), defined_by=declared)
@@ -78,13 +91,13 @@ def helm_release_apps(rendered: Mapping[str, Rendered], apps: list[App], this_re
 
 
 def _app(release: HelmRelease, parent: App, declared: DefinedBy, sources: ChartSources,
-         lookup: Lookup) -> App:
+         lookup: Lookup, live_at: str) -> App:
     chart = sources.chart(release)
     spec = release.spec
     meta = mapping_of(spec.get("commonMetadata"))
     options = HelmReleaseOptions(
         name=release.name, namespace=release.namespace, release_name=release.release_name,
-        storage_namespace=release.storage_namespace, values_from=read_layers(release, lookup),
+        storage_namespace=release.storage_namespace, values_from=read_layers(release, lookup, live_at),
         values=mapping_of(spec.get("values")), crds=release.crd_policy(),
         post_renderers=tuple(mapping_of(mapping_of(p).get("kustomize"))
                              for p in spec.get("postRenderers") or () if mapping_of(p).get("kustomize")),

@@ -3,11 +3,13 @@
 
 `read_layers` reads each `valuesFrom` entry in order (kind ConfigMap or Secret in the HelmRelease's
 namespace, `valuesKey` default `values.yaml`; an object or key that is missing is an error unless
-`optional`); `user_values` merges them: without `targetPath` the text is YAML deep-merged over what came
-before (maps merge, the rest is replaced); with one, the inline values are merged in first and the text is
-written at the path by Helm's strvals (`--set` typing; quoted text as a string; `literal` verbatim); the
-inline `spec.values` go on top last. Maps are shared between the merged result and the inline values the
-way Go shares them, so a nested `targetPath` wins over inline as in Flux, and a top-level one does not.
+`optional`; one the run's cluster holds but driftcheck may not read is an error even then);
+`user_values` merges them: without `targetPath` the text is YAML deep-merged over what came before
+(maps merge, the rest is replaced); with one, the inline values are merged in first and the text is
+written at the path by Helm's strvals (`--set` typing; quoted text as a string; `literal` verbatim);
+the inline `spec.values` go on top last. Maps are shared between the merged result and the inline
+values the way Go shares them, so a nested `targetPath` wins over inline as in Flux, and a top-level
+one does not.
 
 The strvals parser is Helm's own, in the Helm SDK worker (`render.helm_pool`); YAML alone is merged here.
 """
@@ -34,7 +36,8 @@ class Found:
     """A ConfigMap's or Secret's data (Secret values decoded) and where it was read."""
 
     data: Mapping[str, str]
-    where: str  # "in Git, clusters/x.yaml:3", "in the cluster"
+    where: str  # "in Git, clusters/x.yaml:3", "in context prod"
+    unreadable: str = ""  # why the cluster's object could not be read (data then empty): never guessed
 
 
 Lookup = Callable[[str, str, str], Found | None]  # (kind, namespace, name) -> the object, None if absent
@@ -44,8 +47,9 @@ class ValuesError(FluxObjectError):
     """A valuesFrom entry helm-controller could not resolve."""
 
 
-def read_layers(release: HelmRelease, lookup: Lookup) -> tuple[ValuesLayer, ...]:
-    """The valuesFrom entries read, in order; ValuesError naming the HelmRelease and the object."""
+def read_layers(release: HelmRelease, lookup: Lookup, cluster: str = "") -> tuple[ValuesLayer, ...]:
+    """The valuesFrom entries read, in order; ValuesError naming the HelmRelease and the object.
+    cluster: where lookup reads what Git does not hold ("": no cluster is read)."""
     layers = []
     for i, entry in enumerate(release.spec.get("valuesFrom") or ()):
         ref = mapping_of(entry)
@@ -56,10 +60,15 @@ def read_layers(release: HelmRelease, lookup: Lookup) -> tuple[ValuesLayer, ...]
         if kind not in ("ConfigMap", "Secret") or not name:
             raise ValuesError(f"{release}: spec.valuesFrom[{i}] needs kind ConfigMap or Secret and a name")
         found = lookup(kind, release.namespace, name)
+        if found is not None and found.unreadable:  # even when optional: it may exist and hold values
+            raise ValuesError(f"{release}: spec.valuesFrom[{i}] {shown} is not in Git and could not be read "
+                              f"from {found.where}: {found.unreadable}; not rendered")
         if found is None or key not in found.data:
             if optional:
                 continue
-            what = "does not exist in Git or in the cluster" if found is None else \
+            absent = f"does not exist in Git or in {cluster}" if cluster else \
+                "does not exist in Git (no cluster is read)"
+            what = absent if found is None else \
                 f"({found.where}) has no key {key!r}"
             raise ValuesError(f"{release}: spec.valuesFrom[{i}] {shown} {what}; not rendered (Flux "
                               "fails the release; optional: true would skip it)")

@@ -9,7 +9,8 @@ driftcheck reads, never guesses: one LIST per kind and namespace for the whole r
 never GETs one object), at most MAX_NAMESPACES namespaces. What could not be read (a forbidden Secrets
 LIST without deploy/components/read-secrets, a snapshot that did not capture it or redacted it) is named
 in `Loaded.unreadable`, so the variables it may give stay unresolved with that reason. Secret values
-stay in memory, in the build only: never in a message.
+stay in memory, in the build only: never in a message. `object_data` serves a HelmRelease's valuesFrom
+from the same LISTs (helm-controller GETs them from the HelmRelease's namespace).
 """
 
 from __future__ import annotations
@@ -37,7 +38,8 @@ Reader = Callable[[tuple[str, str], str], LiveState]  # (group, kind), namespace
 
 
 class ClusterVariables:
-    """The substituteFrom objects of one run's cluster, each (kind, namespace) listed once, on demand."""
+    """The substituteFrom (and HelmRelease valuesFrom) objects of one run's cluster, each (kind,
+    namespace) listed once, on demand."""
 
     def __init__(self, read: Reader, where: str, close: Callable[[], None] = lambda: None) -> None:
         self._read, self.where, self.close = read, where, close
@@ -77,6 +79,31 @@ class ClusterVariables:
                     continue
                 values[str(key)] = text.replace("\n", "")
         return SubstitutedFrom(values, tuple(unreadable), failed)
+
+    def object_data(self, kind: str, namespace: str, name: str) -> dict[str, str] | str | None:
+        """One ConfigMap's `data` or Secret's `data` decoded, as helm-controller GETs it for valuesFrom;
+        None when the cluster does not hold it; a str saying why it could not be read (a forbidden
+        Secrets LIST names READ_SECRETS; redacted values are unreadable, never empty)."""
+        found = self._objects(kind, namespace) if kind in ("ConfigMap", "Secret") else \
+            f"{kind} is not a kind valuesFrom reads"
+        if isinstance(found, str):
+            return found
+        body = found.get(name)
+        if body is None:
+            return None
+        data = body.get("data")
+        data = data if isinstance(data, dict) else {}
+        if kind == "ConfigMap":
+            return {str(k): "" if v is None else str(v) for k, v in data.items()}
+        if REDACTED in data.values():
+            return f"its values are redacted in {self.where}"
+        out = {}
+        for key, value in data.items():
+            text = _secret_text(value)
+            if text is None:
+                return f"data key {key!r} is not base64"
+            out[str(key)] = text
+        return out
 
     def _objects(self, kind: str, namespace: str) -> dict[str, dict[str, Any]] | str:
         """name -> body of kind in namespace, or why they could not be read."""

@@ -258,7 +258,7 @@ BAD = {
     "repository": ("        name: charts\n  valuesFrom", "        name: nowhere\n  valuesFrom",
                    "spec.chart.spec.sourceRef HelmRepository flux-system/nowhere does not exist"),
     "values": ("      name: web-values\n    - kind", "      name: absent-values\n    - kind",
-               "ConfigMap flux-system/absent-values does not exist in Git or in the cluster"),
+               "ConfigMap flux-system/absent-values does not exist in Git or in context emulator"),
 }
 
 
