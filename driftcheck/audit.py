@@ -74,7 +74,7 @@ def desired_state(source: SourceOptions, render_timeout: float = 120.0, selector
     Shared by check, render and snapshot; show_renderer is render's progress line (it names the tool);
     capabilities gives the destination's (live.capabilities), called only if an app renders Helm.
     """
-    found = desired_apps(source, progress)
+    found = desired_apps(replace(source, render_timeout=render_timeout), progress)
     return render_desired(source, found, render_timeout, selector, progress, show_renderer,
                           lambda _app: capabilities)
 
@@ -165,7 +165,8 @@ def run_fleet(options: CheckOptions, progress: Progress = lambda _m: None) -> Fl
     from driftcheck.compare import available_packs, load_rules
     from driftcheck.live.capabilities import DestinationCapabilities
 
-    found = desired_apps(options.source, progress, options.cluster)
+    found = desired_apps(replace(options.source, render_timeout=options.render_timeout), progress,
+                         options.cluster)
     discovered = found[2]
     plan = destinations(options, discovered)
     # Every shard renders the apps of every cluster and keeps its own clusters only after app-of-apps:

@@ -56,6 +56,7 @@ class AppOptions(Protocol):
     repo_urls: list[str]
     flux: str | None
     flux_strict_substitution: bool
+    render_timeout: float
     fetch: FetchOptions
     at: str | None
 

@@ -21,6 +21,7 @@ from driftcheck.model import App, RunError, SkippedApp
 class FluxOptions(Protocol):
     flux: str | None
     flux_strict_substitution: bool
+    render_timeout: float  # each Kustomization's build
     fetch: FetchOptions
 
 
@@ -47,7 +48,8 @@ def add_flux_apps(found: Found, tree: Tree, options: FluxOptions, at: datetime |
         return
     try:
         graph = build_graph(SourceTrees(tree, fetch=options.fetch, at=at), options.flux, found.repo_urls,
-                            strict=options.flux_strict_substitution, variables=variables)
+                            strict=options.flux_strict_substitution, timeout=options.render_timeout,
+                            variables=variables)
         releases, failed = helm_release_apps(
             graph.rendered, graph.apps, graph.this_repo,
             cluster_lookup(variables) if variables is not None else None,

@@ -50,6 +50,8 @@ class SourceOptions:
     argocd_namespace: str | None = None  # list the Applications the cluster holds in this namespace
     flux: str | None = None  # a Flux cluster directory: its root Kustomization and all it renders
     flux_strict_substitution: bool = True  # StrictPostBuildSubstitutions, on since 1.9
+    # seconds one render may take (check/render: --render-timeout): --flux builds while finding apps
+    render_timeout: float = 120.0
 
     def chooses_apps(self) -> bool:
         """Whether any flag names apps or where they come from (snapshot then captures what they use)."""

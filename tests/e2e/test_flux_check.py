@@ -75,7 +75,8 @@ def live_copy(body: dict[str, Any]) -> dict[str, Any]:
     return live
 
 
-def check(git_repo: Any, tmp_path: Path, live: list[dict[str, Any]]) -> tuple[int, dict[str, Any]]:
+def check(git_repo: Any, tmp_path: Path, live: list[dict[str, Any]],
+          *extra: str) -> tuple[int, dict[str, Any]]:
     with KubernetesEmulator(token="t", resources=(*DEFAULT_RESOURCES, *FLUX_TYPES)) as api:
         api.add(*live)
         kubeconfig = api.write_kubeconfig(tmp_path / "kubeconfig", context="emulator")
@@ -83,7 +84,7 @@ def check(git_repo: Any, tmp_path: Path, live: list[dict[str, Any]]) -> tuple[in
         result = CliRunner().invoke(main, [
             "check", "--repo", str(git_repo.path), "--flux", "clusters/production", "--repo-url",
             flux_repo.URL, "--kubeconfig", str(kubeconfig), "--context", "emulator", "--out", str(out),
-            "--format", "json", "--output", "none"])
+            "--format", "json", "--output", "none", *extra])
     reports = sorted(out.rglob("report.json"))
     assert reports, result.output
     return result.exit_code, json.loads(reports[-1].read_text())
