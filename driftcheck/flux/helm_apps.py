@@ -102,7 +102,9 @@ def _app(release: HelmRelease, parent: App, declared: DefinedBy, sources: ChartS
         post_renderers=tuple(mapping_of(mapping_of(p).get("kustomize"))
                              for p in spec.get("postRenderers") or () if mapping_of(p).get("kustomize")),
         common_labels=_strings(meta.get("labels")), common_annotations=_strings(meta.get("annotations")),
-        drift_detection=str(mapping_of(spec.get("driftDetection")).get("mode") or ""))
+        drift_detection=str(mapping_of(spec.get("driftDetection")).get("mode") or ""),
+        values_files=chart.values_files, ignore_missing_values_files=chart.ignore_missing_values_files,
+        values_files_from_artifact=isinstance(chart.source, GitSource))
     secret = mapping_of(mapping_of(spec.get("kubeConfig")).get("secretRef"))
     cluster = ClusterRef(name=str(secret.get("name") or "kubeConfig")) if secret else \
         parent.destination.cluster

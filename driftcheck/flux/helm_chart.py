@@ -16,7 +16,7 @@ from __future__ import annotations
 
 import posixpath
 from collections.abc import Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import Any
 
 from driftcheck.apps.urls import normalize_repo_url
@@ -35,6 +35,8 @@ class Chart:
 
     source: Source
     shown: str  # "chart podinfo * from HelmRepository flux-system/podinfo (https://…)"
+    values_files: tuple[str, ...] = ()  # the HelmChart's valuesFiles (`helm_values_files`)
+    ignore_missing_values_files: bool = False
 
 
 class ChartSources:
@@ -59,13 +61,18 @@ class ChartSources:
             inner = mapping_of(spec.get("sourceRef"))
             if not spec.get("chart") or not inner.get("kind") or not inner.get("name"):
                 raise FluxObjectError(f"{release}: {ref.source} needs spec.chart and spec.sourceRef")
+            files = spec.get("valuesFiles") if isinstance(spec.get("valuesFiles"), list) else ()
             ref = ChartReference(SourceRef(str(inner["kind"]), ref.source.namespace, str(inner["name"])),
-                                 str(spec["chart"]), str(spec.get("version") or "*"))
+                                 str(spec["chart"]), str(spec.get("version") or "*"),
+                                 values_files=tuple(str(f) for f in files or ()),
+                                 ignore_missing_values_files=spec.get("ignoreMissingValuesFiles") is True)
             body = self._source(release, ref.source, f"{ref.source} spec.sourceRef")
         if ref.source.kind == "HelmRepository":
-            return _helm_repository(release, ref, body)
+            return replace(_helm_repository(release, ref, body), values_files=ref.values_files,
+                           ignore_missing_values_files=ref.ignore_missing_values_files)
         if ref.source.kind == "GitRepository":
-            return self._git_chart(release, ref, body)
+            return replace(self._git_chart(release, ref, body), values_files=ref.values_files,
+                           ignore_missing_values_files=ref.ignore_missing_values_files)
         raise FluxObjectError(f"{release}: chart source kind {ref.source.kind} is not built (HelmRepository, "
                               "GitRepository, OCIRepository, HelmChart are)")
 

@@ -31,7 +31,8 @@ class ChartReference:
     chart: str = ""  # spec.chart.spec.chart: a name in a repository, a path in Git; "" for chartRef
     version: str = "*"  # a semver constraint (HelmRepository charts only)
     chart_ref: bool = False  # spec.chartRef: the source *is* the chart (OCIRepository, HelmChart)
-    values_files: tuple[str, ...] = ()
+    values_files: tuple[str, ...] = ()  # spec.chart.spec.valuesFiles (a HelmChart's, for chartRef)
+    ignore_missing_values_files: bool = False
 
 
 @dataclass(frozen=True)
@@ -114,7 +115,8 @@ def _chart(spec: Mapping[str, Any], namespace: str, shown: str) -> ChartReferenc
     return ChartReference(SourceRef(str(source["kind"]), str(source.get("namespace") or namespace),
                                     str(source["name"])), str(chart["chart"]),
                           str(chart.get("version") or "*"),
-                          values_files=tuple(str(f) for f in files) if isinstance(files, list) else ())
+                          values_files=tuple(str(f) for f in files) if isinstance(files, list) else (),
+                          ignore_missing_values_files=chart.get("ignoreMissingValuesFiles") is True)
 
 
 def _policy(release: HelmRelease, action: str, default: CrdPolicy) -> CrdPolicy:

@@ -207,6 +207,11 @@ class HelmReleaseOptions:
     common_labels: Mapping[str, str] = field(default_factory=dict)
     common_annotations: Mapping[str, str] = field(default_factory=dict)
     drift_detection: str = ""  # spec.driftDetection.mode as given ("" = not given)
+    # the HelmChart's valuesFiles, replacing the chart's values.yaml; paths from the artifact root for a
+    # chart from Git, else from the chart's root (flux.helm_values_files)
+    values_files: tuple[str, ...] = ()
+    ignore_missing_values_files: bool = False
+    values_files_from_artifact: bool = False
 
 
 @dataclass(frozen=True)
