@@ -281,3 +281,11 @@ def test_report_browser_reads_the_archive_read_only_and_unprivileged() -> None:
     assert claim["readOnly"] is True
     assert claim["claimName"] in {d["metadata"]["name"] for d in kustomize(DEPLOY)
                                   if d["kind"] == "PersistentVolumeClaim"}
+
+
+def test_the_role_reads_flux_objects_for_inventory_and_history() -> None:
+    granted = {(group, resource) for rule in only(kustomize(DEPLOY / "base"), "ClusterRole")["rules"]
+               for group in rule["apiGroups"] for resource in rule["resources"]
+               if set(rule["verbs"]) == {"get", "list"}}
+    assert {("kustomize.toolkit.fluxcd.io", "kustomizations"), ("helm.toolkit.fluxcd.io", "helmreleases"),
+            ("source.toolkit.fluxcd.io", "gitrepositories")} <= granted
