@@ -17,7 +17,7 @@ import os
 import re
 import shutil
 import tempfile
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from multiprocessing.connection import Connection, wait
 from pathlib import Path
 from typing import Any
@@ -30,6 +30,7 @@ OCI = "oci://"
 _KEPT = ("PATH", "LANG", "LC_ALL", "TZ", "TMPDIR", "HTTPS_PROXY", "https_proxy", "HTTP_PROXY", "http_proxy",
          "NO_PROXY", "no_proxy", "SSL_CERT_FILE", "SSL_CERT_DIR")
 _DETAIL_MAX = 300
+_DIGEST = re.compile(r"^sha256:[0-9a-f]{64}$")
 _SCHEME = re.compile(r"[A-Za-z][A-Za-z0-9+.-]*:")
 
 
@@ -68,18 +69,27 @@ def oci_versions(url: str, chart: str, credential: RepoCredential | None, timeou
     return [str(t) for t in tags]
 
 
+def is_digest(version: str) -> bool:
+    """A manifest digest (a Flux OCIRepository's ref.digest) rather than a tag."""
+    return _DIGEST.match(version) is not None
+
+
 def pull_oci_chart(url: str, chart: str, version: str, dest: Path, credential: RepoCredential | None,
                    timeout: float) -> Path:
-    """The chart archive at exactly version, written as dest/<chart>-<version>.tgz."""
+    """The chart archive at exactly version (a tag, or a manifest digest pulled as chart@digest: the
+    registry client checks the manifest and the layer against their digests), as
+    dest/<chart>-<version>.tgz."""
     ref = chart_reference(url, chart)
+    call = _call("pull", f"{ref}@{version}", "", "", credential) if is_digest(version) else \
+        _call("pull", ref, version, "", credential)
     dest.mkdir(parents=True, exist_ok=True)
     landing = Path(tempfile.mkdtemp(prefix=".pull-", dir=dest))
     try:
-        _run(_call("pull", ref, version, str(landing), credential), timeout, credential)
+        _run(replace(call, dest=str(landing)), timeout, credential)
         archives = sorted(landing.glob("*.tgz"))
         if len(archives) != 1:
             raise OciError(f"{ref}:{version}: the registry returned no chart archive")
-        target = dest / f"{chart.rsplit('/', 1)[-1]}-{version}.tgz"
+        target = dest / f"{chart.rsplit('/', 1)[-1]}-{version.replace(':', '-')}.tgz"
         os.replace(archives[0], target)
         return target
     finally:
@@ -132,7 +142,7 @@ def _explain(message: str, call: _Call, credential: RepoCredential | None) -> st
     elif "403" in text or "denied" in text:
         reason = f"access denied (403) with {who}"
     elif call.op == "pull" and "not found" in text:
-        reason = f"unknown version {call.version}"
+        reason = f"unknown version {call.version}" if call.version else "no manifest of that digest"
     elif "404" in text or "name unknown" in text or "not found" in text:
         reason = "no such chart in the registry (404)"
     elif any(s in text for s in ("dial tcp", "connection refused", "no such host", "timeout", "eof")):
@@ -170,7 +180,7 @@ def _child(send: Connection, home: str, call: _Call) -> None:
             if call.op == "tags":
                 send.send((True, client.tags(call.ref)))
             else:
-                helm_python.pull(call.ref, client=client, version=call.version, destination=call.dest,
+                helm_python.pull(call.ref, client=client, version=call.version or None, destination=call.dest,
                                  plain_http=call.plain_http, insecure_skip_tls_verify=call.insecure)
                 send.send((True, ""))
     except helm_python.HelmError as e:

@@ -5,8 +5,8 @@
   the registry of a `type: oci` one, through `fetch.charts.ChartFetcher` (cache, mirrors, --offline).
 - `spec.chart.spec` with a `GitRepository`: `chart` is a path in that repository (version ignored); this
   repository's at the audited commit, another through `fetch.remote_git`.
-- `spec.chartRef` to an `OCIRepository` (its URL is the chart: `ref.semver` / `ref.tag`, default
-  `latest`) or to a `HelmChart` (its own chart, version and sourceRef, read as above).
+- `spec.chartRef` to an `OCIRepository` (its URL is the chart: `ref.digest` / `ref.semver` / `ref.tag`,
+  default `latest`) or to a `HelmChart` (its own chart, version and sourceRef, read as above).
 
 The source objects are those the Kustomizations render; a reference to one that no Kustomization renders
 is an error naming it (`FluxObjectError`).
@@ -20,6 +20,7 @@ from dataclasses import dataclass, replace
 from typing import Any
 
 from driftcheck.apps.urls import normalize_repo_url
+from driftcheck.fetch.chart_oci import is_digest
 from driftcheck.flux.helmrelease import ChartReference, HelmRelease
 from driftcheck.flux.objects import FluxObjectError, SourceRef, git_repository, mapping_of
 from driftcheck.model import ChartSource, GitSource, Source
@@ -110,16 +111,17 @@ def _helm_repository(release: HelmRelease, ref: ChartReference, body: Mapping[st
 
 def _oci_repository(release: HelmRelease, ref: SourceRef, body: Mapping[str, Any]) -> Chart:
     """An OCIRepository's URL names the chart itself (oci://host/path/chart); its ref picks the tag:
-    digest > semver > tag > `latest` (source-controller's precedence)."""
+    digest > semver > tag > `latest` (source-controller's precedence); a digest is pulled as chart@digest
+    and checked against it (`fetch.chart_oci`)."""
     spec = mapping_of(body.get("spec"))
     url = str(spec.get("url") or "").rstrip("/")
     if not url.startswith(OCI) or "/" not in url[len(OCI):]:
         raise FluxObjectError(f"{release}: {ref} spec.url {mask_url(url)!r} is not oci://HOST/PATH")
     selector = mapping_of(spec.get("ref"))
-    if selector.get("digest"):
-        raise FluxObjectError(f"{release}: {ref} pins ref.digest, which is not fetched yet (give a tag or "
-                              "semver)")
-    version = str(selector.get("semver") or selector.get("tag") or "latest")
+    digest = str(selector.get("digest") or "")
+    if digest and not is_digest(digest):
+        raise FluxObjectError(f"{release}: {ref} ref.digest {digest!r} is not sha256:<64 hex digits>")
+    version = digest or str(selector.get("semver") or selector.get("tag") or "latest")
     repository, _, chart = url.rpartition("/")
     return Chart(ChartSource(repository, chart, version),
                  f"chart {chart} {version} from {ref} ({mask_url(url)})")
