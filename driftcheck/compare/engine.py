@@ -15,6 +15,7 @@ from driftcheck.compare.pointer import ABSENT, Path, dig, get_at, mapping, to_po
 from driftcheck.compare.rules import Rule, RuleError, RuleSet, RuleUnfinished
 from driftcheck.compare.secrets import CHANGED, CHANGED_NOTE, redact
 from driftcheck.compare.versions import to_live_version
+from driftcheck.flux import sops
 from driftcheck.flux.helm_drift import policy as helm_policy
 from driftcheck.flux.inventory import classify_extra
 from driftcheck.flux.managers import flux_owned, with_flux_note
@@ -115,6 +116,8 @@ def compare_app(app: App, desired: list[Resource], live: LiveState, rules: RuleS
             built = app.primary.render.flux
             if flux and built and (names := unresolved_names(built, res.body)):
                 result = narrowed(result, names, unresolved_reason(built, names))
+            if flux and sops.marked(res.body):
+                result = sops.by_keys(result)
             results.append(result)
     wanted = {r.key for r in desired}
     for res in index.owned(app.tracking.labels) if app.tracking.labels else index.tracking(app.name, options):

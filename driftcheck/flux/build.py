@@ -12,6 +12,7 @@ from __future__ import annotations
 from driftcheck.fetch.tree import Tree
 from driftcheck.flux.generator import Generated, GenerateError, write_kustomization
 from driftcheck.flux.postbuild import PostBuildError, post_build
+from driftcheck.flux.sops import is_core_secret, is_encrypted, keys_only
 from driftcheck.flux.unresolved import unresolved_reason
 from driftcheck.model import Render, RunError
 from driftcheck.render.kustomize import Tracer, build_export, builder, inputs
@@ -55,7 +56,11 @@ def render(tree: Tree, path: str, options: Render, target: Target, timeout: floa
                                    app=target.app, file=target.declared_at or path))
         return out
     unresolved: dict[str, list[str]] = {}
+    encrypted: list[str] = []
     for result, origin in stamped:
+        if is_encrypted(result.body):
+            encrypted.append(f"{_shown(result.body)} ({origin.file}:{origin.line})")
+            result.body = keys_only(result.body) if is_core_secret(result.body) else result.body
         out.documents.append(Document(result.body, origin))
         for name in result.unresolved:
             unresolved.setdefault(name, []).append(_shown(result.body))
@@ -63,6 +68,12 @@ def render(tree: Tree, path: str, options: Render, target: Target, timeout: floa
         out.errors.append(RunError(f"Kustomization {flux.namespace}/{flux.name}: "
                                    f"{flux.substituted_from.failed}", app=target.app,
                                    file=target.declared_at or path))
+    if encrypted:
+        out.errors.append(RunError(
+            f"Kustomization {flux.namespace}/{flux.name}: SOPS-encrypted in Git, not decrypted by "
+            f"driftcheck: {', '.join(encrypted)}; a Secret's keys are compared, its values are not "
+            "(another kind is compared as written)", app=target.app, file=target.declared_at or path,
+            severity="warning"))
     if unresolved:
         names = "; ".join(f"${{{n}}} in {', '.join(objs[:3])}" + (" …" if len(objs) > 3 else "")
                           for n, objs in sorted(unresolved.items()))
