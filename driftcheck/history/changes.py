@@ -51,6 +51,9 @@ def deployed(declaration: dict[str, Any] | None, local: set[int]) -> Any:
     commit, so their repoURL and targetRevision do not. None when the file does not declare the app."""
     if declaration is None:
         return None
+    if "helmrelease" in declaration:
+        spec = declaration["helmrelease"]
+        return {"helmrelease": {k: spec[k] for k in _RELEASE_FIELDS if k in spec}}
     if "config" in declaration:
         entry = declaration["config"]
         return {"sources": [{"helm": {k: entry[k] for k in ("releaseName", "valuesFiles") if k in entry}}]}
@@ -72,6 +75,8 @@ def declaration_changes(old: dict[str, Any] | None, new: dict[str, Any] | None, 
     before, after = deployed(old, local), deployed(new, local)
     if after is None or before == after:
         return []
+    if "helmrelease" in after:
+        return helm_release_changes(_mapping((before or {}).get("helmrelease")), after["helmrelease"], file)
     old_sources = before["sources"] if before else []
     out: list[SourceChange] = []
     for i, source in enumerate(after["sources"]):
@@ -103,6 +108,42 @@ def _source_changes(old: dict[str, Any], new: dict[str, Any], where: str, file: 
                                     _text(new.get("path")), file))
     for block in ("helm", "kustomize"):
         out += _options(block, _mapping(old.get(block)), _mapping(new.get(block)), f"{where}.{block}", file)
+    return out
+
+
+# what of a Flux HelmRelease's spec decides what helm-controller installs
+_RELEASE_FIELDS = ("chart", "chartRef", "values", "valuesFrom", "releaseName", "targetNamespace",
+                   "postRenderers", "commonMetadata")
+
+
+def helm_release_changes(old: dict[str, Any], new: dict[str, Any], file: str) -> list[SourceChange]:
+    """A HelmRelease's chart (name, version: "chart podinfo 6.5.0 → 6.6.1", its source) and values
+    changes; `version` only counts for a chart from a repository (Flux ignores it for a Git path)."""
+    out: list[SourceChange] = []
+    a, b = _mapping(_mapping(old.get("chart")).get("spec")), _mapping(_mapping(new.get("chart")).get("spec"))
+    name = str(b.get("chart") or "")
+    if b and a.get("chart") != b.get("chart") and a:
+        out.append(SourceChange("chart", name, "spec.chart.spec.chart", _text(a.get("chart")), name, file))
+    git = _mapping(b.get("sourceRef")).get("kind") == "GitRepository"
+    if b and not git and (a.get("version") != b.get("version") or not old):
+        out.append(SourceChange("chart", name, "spec.chart.spec.version", _text(a.get("version") or "*"),
+                                _text(b.get("version") or "*"), file))
+    for key in ("sourceRef", "valuesFiles"):
+        if b and a.get(key) != b.get(key) and a:
+            out.append(SourceChange("chart", name, f"spec.chart.spec.{key}", _text(a.get(key)),
+                                    _text(b.get(key)), file))
+    if old.get("chartRef") != new.get("chartRef") and new.get("chartRef"):
+        out.append(SourceChange("source", "chartRef", "spec.chartRef", _text(old.get("chartRef")),
+                                _text(new.get("chartRef")), file))
+    x, y = _values(old.get("values")), _values(new.get("values"))
+    for pointer in changed_pointers(x, y) if x != y else []:
+        out.append(SourceChange("helm", f"values {pointer}", "spec.values",
+                                _secretless(pointer, _at(x, pointer)), _secretless(pointer, _at(y, pointer)),
+                                file))
+    for key in _RELEASE_FIELDS[3:]:
+        if old.get(key) != new.get(key):
+            out.append(SourceChange("helm", key, f"spec.{key}", _text(old.get(key)), _text(new.get(key)),
+                                    file))
     return out
 
 

@@ -5,7 +5,8 @@ Application change what is deployed without touching a file the app's path holds
 declaration file (through renames) down the first-parent chain and, at each commit that touched it, finds
 the app by kind and name on both sides (its line moves) and compares what ArgoCD renders from: the
 sources' chart, repoURL, targetRevision and path (not for sources in the audited repository, which render
-at the run's commit), and their `helm` and `kustomize` blocks.
+at the run's commit), and their `helm` and `kustomize` blocks. A Flux HelmRelease's file is followed
+the same way, by kind HelmRelease and name: its chart, `spec.chart.spec.version` and values.
 """
 
 from __future__ import annotations
@@ -81,6 +82,14 @@ def declaration_history(repo: git.Repo, app: App, revision: str,
 def _declaration(blobs: ObjectReader, blob: str, path: str, app: App) -> dict[str, Any] | None:
     """The app's declaration in one version of the file: the Application's spec, or the config entry."""
     docs, _ = load_manifests(blobs.read(blob), path, duplicate_keys="last")
+    if app.defined_by.kind == "flux-helmrelease":  # app helmrelease/NS/NAME: the namespace may be set later
+        _, namespace, name = app.name.split("/", 2)
+        for body, _ in docs:
+            meta = body.get("metadata")
+            if (body.get("kind") == "HelmRelease" and isinstance(meta, dict) and meta.get("name") == name
+                    and meta.get("namespace") in (None, namespace) and isinstance(body.get("spec"), dict)):
+                return {"helmrelease": body["spec"]}
+        return None
     if app.defined_by.kind == "config":
         entries = docs[0][0].get("apps") if docs else None
         for entry in entries if isinstance(entries, list) else []:
