@@ -37,6 +37,12 @@ from driftcheck.fetch.oci_artifact import OciArtifactError
 from driftcheck.fetch.sources import SourceError, SourceTrees
 from driftcheck.fetch.tree import CommitTree, Tree
 from driftcheck.flux import sourceignore
+from driftcheck.flux.artifact_generator import (
+    ArtifactGenerator,
+    GeneratorError,
+    OutputArtifact,
+    make_external,
+)
 from driftcheck.flux.objects import (
     FluxObjectError,
     GitRepository,
@@ -51,10 +57,8 @@ from driftcheck.render.kustomize import KUSTOMIZATION_NAMES
 from driftcheck.scrub import mask_url
 from driftcheck.textsafe import shown
 
-BUILT = ("GitRepository", "OCIRepository")
+BUILT = ("GitRepository", "OCIRepository", "ExternalArtifact")
 NOT_BUILT = {"Bucket": "a Bucket's objects are in S3-compatible storage, which driftcheck does not read",
-             "ExternalArtifact": "an ExternalArtifact is made by source-watcher's ArtifactGenerator "
-                                 "in the cluster; its copy rules are not emulated yet",
              "HelmChart": "a HelmChart is a chart, not a Kustomization's source"}
 MAX_INCLUDE_DEPTH = 10
 
@@ -110,6 +114,7 @@ class Artifacts:
     trees: SourceTrees
     this_repo: set[str]
     declared: dict[tuple[str, str, str], tuple[Mapping[str, Any], str]] = field(default_factory=dict)
+    generated: dict[tuple[str, str], tuple[ArtifactGenerator, OutputArtifact]] = field(default_factory=dict)
     _made: dict[tuple[str, str, str], Artifact | ArtifactError] = field(default_factory=dict)
     _workdir: str = ""
 
@@ -122,8 +127,31 @@ class Artifacts:
         ns = str(mapping_of(body.get("metadata")).get("namespace") or namespace or "default")
         self.declared.setdefault((kind, ns, name), (body, where))
 
-    def known(self, ref: SourceRef) -> bool:
+    def declare_generator(self, generator: ArtifactGenerator) -> None:
+        """A generator seen in a build: the ExternalArtifacts it makes (a name's first maker counts)."""
+        for output in generator.artifacts:
+            self.generated.setdefault((generator.namespace, output.name), (generator, output))
+
+    def known(self, ref: SourceRef, seen: frozenset[SourceRef] = frozenset()) -> bool:
+        """Whether ref can be made now (an ExternalArtifact: its generator and its inputs are declared)."""
+        if ref.kind == "ExternalArtifact":
+            made = self.generated.get((ref.namespace, ref.name))
+            return made is not None and all(r in seen or self.known(r, seen | {ref})
+                                            for _, r in made[0].sources)
         return ref.kind not in BUILT or (ref.kind, ref.namespace, ref.name) in self.declared
+
+    def missing(self, ref: SourceRef) -> str:
+        """Why ref never became known, in words."""
+        nowhere = "does not exist in the root or in any Kustomization's rendered output"
+        made = self.generated.get((ref.namespace, ref.name)) if ref.kind == "ExternalArtifact" else None
+        if made is None:
+            maker = " (no ArtifactGenerator there makes it)" if ref.kind == "ExternalArtifact" else ""
+            return f"{ref} {nowhere}{maker}"
+        for alias, source in made[0].sources:
+            if not self.known(source, frozenset({ref})):
+                return f"{ref} is made by {made[0]} (declared at {made[0].where}), whose source @{alias} " \
+                       f"{self.missing(source)}"
+        return f"{ref} {nowhere}"
 
     def artifact(self, ref: SourceRef, chain: tuple[tuple[str, str, str], ...] = ()) -> Artifact:
         """The artifact of ref (declared); ArtifactError naming it when it cannot be made."""
@@ -142,6 +170,8 @@ class Artifacts:
 
     def _make(self, ref: SourceRef, key: tuple[str, str, str], chain: tuple[tuple[str, str, str], ...]
               ) -> Artifact:
+        if ref.kind == "ExternalArtifact":
+            return self._external(ref, (*chain, key))
         if key not in self.declared:
             raise ArtifactError(f"spec.sourceRef {ref} does not exist")
         body, _ = self.declared[key]
@@ -159,6 +189,39 @@ class Artifacts:
         _filter(dest, spec.get("ignore"))
         _read_only(dest)
         return Artifact(ArtifactTree(dest, sha, date, errors), source, shown_as)
+
+    def _external(self, ref: SourceRef, chain: tuple[tuple[str, str, str], ...]) -> Artifact:
+        """An ExternalArtifact an ArtifactGenerator of the graph makes, from its inputs' artifacts."""
+        made = self.generated.get((ref.namespace, ref.name))
+        if made is None:
+            raise ArtifactError(f"{ref}: no ArtifactGenerator in the root or in any Kustomization's rendered "
+                                "output makes it (source-watcher makes ExternalArtifacts in the cluster)")
+        inputs: list[Artifact] = []
+
+        def input_tree(source: SourceRef) -> tuple[ArtifactTree, str]:
+            key = (source.kind, source.namespace, source.name)
+            if key in chain:
+                raise GeneratorError(f"{source} is made from itself")
+            if source.kind != "ExternalArtifact" and key not in self.declared:
+                raise GeneratorError(f"{source} does not exist in the root or in any Kustomization's "
+                                     "rendered output")
+            try:
+                inputs.append(self.artifact(source, chain))
+            except ArtifactError as e:
+                raise GeneratorError(str(e)) from None
+            return inputs[-1].tree, inputs[-1].shown
+
+        dest = Path(tempfile.mkdtemp(prefix="ExternalArtifact-", dir=self._dir()))
+        try:
+            generated = make_external(made[0], made[1], dest, input_tree)
+        except GeneratorError as e:
+            raise ArtifactError(f"{ref}: {e}") from None
+        _read_only(dest)
+        aliases = [alias for alias, _ in made[0].sources]
+        chosen = made[1].revision.removeprefix("@")
+        source = inputs[aliases.index(chosen)].source if chosen in aliases else inputs[0].source
+        return Artifact(ArtifactTree(dest, generated.revision, generated.date, generated.errors), source,
+                        generated.shown)
 
     def _git(self, ref: SourceRef, body: Mapping[str, Any], dest: Path
              ) -> tuple[Source, str, str, str, list[RunError]]:

@@ -21,6 +21,7 @@ from typing import Any
 
 from driftcheck.apps.urls import normalize_repo_url
 from driftcheck.fetch.sources import SourceTrees
+from driftcheck.flux.artifact_generator import artifact_generator, is_generator
 from driftcheck.flux.artifacts import BUILT, NOT_BUILT, ArtifactError, Artifacts, as_run_repo, with_path
 from driftcheck.flux.ignore_rules import ignore_rules
 from driftcheck.flux.objects import (
@@ -111,8 +112,8 @@ class _Walk:
         for item in waiting:
             k = item.kustomization
             where = f"{item.file}:{item.line}" if item.line else item.file or "--flux"
-            self._failed(item, f"Kustomization {k} (declared at {where}): spec.sourceRef {k.source} does not "
-                               "exist in the root or in any Kustomization's rendered output; not built")
+            self._failed(item, f"Kustomization {k} (declared at {where}): spec.sourceRef "
+                               f"{self.artifacts.missing(k.source)}; not built")
         return self.graph
 
     def _source_known(self, k: Kustomization) -> bool:
@@ -190,6 +191,8 @@ class _Walk:
                     self.artifacts.declare(kind, body, res.key.namespace, where)
                 elif group == KUSTOMIZE_GROUP and kind == "Kustomization":
                     self._child(item, app, kustomization(body, res.key.namespace), res, queue)
+                elif is_generator(body):
+                    self.artifacts.declare_generator(artifact_generator(body, res.key.namespace, where))
                 elif group == HELM_GROUP and kind == "HelmRelease":  # an app of flux.helm_apps
                     check_version(body)
             except FluxObjectError as e:
