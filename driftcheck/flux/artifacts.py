@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import contextlib
 import dataclasses
+import itertools
 import os
 import posixpath
 import shutil
@@ -117,6 +118,7 @@ class Artifacts:
     generated: dict[tuple[str, str], tuple[ArtifactGenerator, OutputArtifact]] = field(default_factory=dict)
     _made: dict[tuple[str, str, str], Artifact | ArtifactError] = field(default_factory=dict)
     _workdir: str = ""
+    _serial: Iterator[int] = field(default_factory=itertools.count)  # one directory per artifact made
 
     def declare(self, kind: str, body: Mapping[str, Any], namespace: str, where: str) -> None:
         """A source object seen in the root or a build; the first declaration of a name counts."""
@@ -176,7 +178,7 @@ class Artifacts:
             raise ArtifactError(f"spec.sourceRef {ref} does not exist")
         body, _ = self.declared[key]
         spec = mapping_of(body.get("spec"))
-        dest = self._dir() / f"{len(self._made)}-{ref.kind}"
+        dest = self._dir() / f"{next(self._serial)}-{ref.kind}"  # an include is made before it is recorded
         if ref.kind == "OCIRepository":
             oci = copy_oci_artifact(self.trees, body, ref, dest)
             if oci.filtered:

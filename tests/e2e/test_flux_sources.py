@@ -120,6 +120,23 @@ def test_include_and_sourceignore_shape_the_artifact(git_repo: Any, tmp_path: Pa
     assert ("ConfigMap", "plain-app") in objects  # the generator never saw notes.yaml
 
 
+def test_an_included_source_is_its_own_artifact_not_written_into_the_includers(git_repo: Any,
+                                                                               tmp_path: Path) -> None:
+    shared = git_repository("shared", flux_repo.URL, "branch: main", "  ignore: |\n    /plain/\n")
+    consumer = git_repository("consumer", flux_repo.URL, "branch: main",
+                              "  include:\n    - repository:\n        name: shared\n      fromPath: lib\n"
+                              "      toPath: vendor/lib\n")
+    git_repo.commit({**flux_repo.FILES,
+                     "clusters/production/sources.yaml": f"{shared}---\n{consumer}",
+                     "clusters/production/plain.yaml": kustomization("plain", "./plain", "consumer"),
+                     "lib/base.yaml": cm("from-include"),
+                     "plain/app.yaml": cm("plain-app")}, "an include made on first use")
+    code, output, objects = render(git_repo, tmp_path)
+    assert code == 0, output  # shared's ignore of /plain/ is shared's, not the consumer's
+    labels = objects[("ConfigMap", "plain-app")]["metadata"]["labels"]
+    assert labels["kustomize.toolkit.fluxcd.io/name"] == "plain"
+
+
 def test_a_sourceref_kind_that_cannot_be_built_is_an_app_error(git_repo: Any, tmp_path: Path) -> None:
     git_repo.commit({**flux_repo.FILES,
                      "clusters/production/bucket.yaml": kustomization("bucket", "./", "bucket", "Bucket"),
