@@ -5,6 +5,10 @@
 
 from __future__ import annotations
 
+import json
+from pathlib import Path
+from typing import Any
+
 URL = "ssh://git@github.com/example/fleet"
 
 SYNC = f"""\
@@ -170,3 +174,39 @@ FILES = {
         "    apiVersion: apps/v1\n    kind: Deployment\n    metadata:\n      name: podinfo\n"
         "      annotations:\n        example.com/monitored: \"true\"\n",
 }
+
+
+def flux_types() -> tuple[Any, ...]:
+    """The kinds a Flux-managed cluster serves besides the built-in ones (Flux's CRDs)."""
+    from testing.k8s_emulator import _r
+
+    return (_r("kustomize.toolkit.fluxcd.io", "v1", "Kustomization", "kustomizations"),
+            _r("source.toolkit.fluxcd.io", "v1", "GitRepository", "gitrepositories"),
+            _r("source.toolkit.fluxcd.io", "v1", "HelmRepository", "helmrepositories"),
+            _r("source.toolkit.fluxcd.io", "v1", "OCIRepository", "ocirepositories"),
+            _r("helm.toolkit.fluxcd.io", "v2", "HelmRelease", "helmreleases"))
+
+
+def check_on_emulator(repo: Path, tmp_path: Path, live: list[dict[str, Any]], *flags: str,
+                      forbid_secrets: bool = False) -> tuple[int, dict[str, Any], str]:
+    """`driftcheck check --flux clusters/production` of repo against an emulator serving Flux's kinds and
+    holding live (Secrets forbidden in flux-system if asked): the exit code, the report, the output.
+    flags come last, so a test's own --cache-dir replaces the one under tmp_path."""
+    from click.testing import CliRunner
+
+    from driftcheck.cli import main
+    from testing.k8s_emulator import DEFAULT_RESOURCES, KubernetesEmulator
+
+    with KubernetesEmulator(token="t", resources=(*DEFAULT_RESOURCES, *flux_types())) as api:
+        api.add(*live)
+        if forbid_secrets:
+            api.forbid("secrets", namespace="flux-system")
+        kubeconfig = api.write_kubeconfig(tmp_path / "kubeconfig", context="emulator")
+        out = tmp_path / "reports"
+        result = CliRunner().invoke(main, [
+            "check", "--repo", str(repo), "--flux", "clusters/production", "--repo-url", URL,
+            "--kubeconfig", str(kubeconfig), "--context", "emulator", "--out", str(out), "--format", "json",
+            "--output", "none", "--cache-dir", str(tmp_path / "cache"), *flags])
+    reports = sorted(out.rglob("report.json"))
+    assert reports, result.output
+    return result.exit_code, json.loads(reports[-1].read_text()), result.output

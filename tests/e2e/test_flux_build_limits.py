@@ -15,7 +15,6 @@ from click.testing import CliRunner
 
 from driftcheck.cli import main
 from testing import flux_repo
-from tests.e2e.test_flux_check import check
 
 # kustomize on PATH that hangs on the apps Kustomization's path and builds the others with kubectl
 STUCK_ON_APPS = """#!/bin/sh
@@ -38,7 +37,7 @@ def test_check_stops_a_stuck_kustomization_at_the_render_timeout(git_repo: Any, 
                                                                  stuck_kustomize: None) -> None:
     git_repo.commit(flux_repo.FILES, "flux bootstrap")
     started = time.monotonic()
-    code, report = check(git_repo, tmp_path, [], "--render-timeout", "2")
+    code, report, _ = flux_repo.check_on_emulator(git_repo.path, tmp_path, [], "--render-timeout", "2")
     assert time.monotonic() - started < 60  # not the 120 s default, nor 300 s
     [error] = [e for e in report["errors"] if "did not finish" in e["message"]]
     assert error["app"] == "flux-system/apps" and "did not finish within 2 s" in error["message"]

@@ -16,10 +16,6 @@ from click.testing import CliRunner
 
 from driftcheck.cli import main
 from testing import flux_repo
-from testing.k8s_emulator import DEFAULT_RESOURCES, KubernetesEmulator, _r
-
-FLUX_TYPES = (_r("kustomize.toolkit.fluxcd.io", "v1", "Kustomization", "kustomizations"),
-              _r("source.toolkit.fluxcd.io", "v1", "GitRepository", "gitrepositories"))
 
 
 def write_repo(git_repo: Any, extra: dict[str, str] | None = None) -> None:
@@ -75,21 +71,6 @@ def live_copy(body: dict[str, Any]) -> dict[str, Any]:
     return live
 
 
-def check(git_repo: Any, tmp_path: Path, live: list[dict[str, Any]],
-          *extra: str) -> tuple[int, dict[str, Any]]:
-    with KubernetesEmulator(token="t", resources=(*DEFAULT_RESOURCES, *FLUX_TYPES)) as api:
-        api.add(*live)
-        kubeconfig = api.write_kubeconfig(tmp_path / "kubeconfig", context="emulator")
-        out = tmp_path / "reports"
-        result = CliRunner().invoke(main, [
-            "check", "--repo", str(git_repo.path), "--flux", "clusters/production", "--repo-url",
-            flux_repo.URL, "--kubeconfig", str(kubeconfig), "--context", "emulator", "--out", str(out),
-            "--format", "json", "--output", "none", *extra])
-    reports = sorted(out.rglob("report.json"))
-    assert reports, result.output
-    return result.exit_code, json.loads(reports[-1].read_text())
-
-
 def test_check_finds_exactly_the_kubectl_edit(git_repo: Any, tmp_path: Path) -> None:
     write_repo(git_repo)
     desired = rendered(git_repo, tmp_path)
@@ -101,7 +82,7 @@ def test_check_finds_exactly_the_kubectl_edit(git_repo: Any, tmp_path: Path) -> 
                                                 "fieldsV1": {"f:spec": {"f:replicas": {}}}})
     cache = next(o for o in live if o["metadata"]["name"] == "podinfo-cache")
     cache["data"] = {"warm": "false"}  # ssa: Ignore: Flux leaves it alone, so does the check
-    code, report = check(git_repo, tmp_path, live)
+    code, report, _ = flux_repo.check_on_emulator(git_repo.path, tmp_path, live)
     by_name = {(r["kind"], r["name"]): r for r in report["resources"]}
     drifted = [k for k, r in by_name.items() if r["status"] == "drifted"]
     assert drifted == [("Deployment", "podinfo")], by_name
@@ -115,7 +96,7 @@ def test_check_finds_exactly_the_kubectl_edit(git_repo: Any, tmp_path: Path) -> 
 
 def test_missing_source_is_an_app_error_and_the_rest_is_checked(git_repo: Any, tmp_path: Path) -> None:
     write_repo(git_repo, {"clusters/production/monitoring.yaml": flux_repo.MISSING_SOURCE})
-    code, report = check(git_repo, tmp_path, [])
+    code, report, _ = flux_repo.check_on_emulator(git_repo.path, tmp_path, [])
     errors = [e for e in report["errors"] if e["app"] == "flux-system/monitoring" and e["stage"] == "source"]
     assert len(errors) == 1, report["errors"]
     assert "GitRepository flux-system/monitoring-repo does not exist" in errors[0]["message"]

@@ -13,7 +13,6 @@ from click.testing import CliRunner
 
 from driftcheck.cli import main
 from testing import flux_repo
-from tests.e2e.test_flux_helm_live_values import check
 from tests.e2e.test_flux_helmrelease import (  # noqa: F401  (servers: the fixture)
     RELEASES,
     cli,
@@ -67,7 +66,7 @@ def test_the_live_status_history_is_in_the_app_row(git_repo: Any, servers: Any, 
                       else "kustomize-controller") for o in rendered(git_repo, tmp_path).values()]
     release = next(o for o in live if o["kind"] == "HelmRelease" and o["metadata"]["name"] == "web")
     release["status"] = STATUS
-    code, report, _ = check(git_repo, tmp_path, live)
+    code, report, _ = flux_repo.check_on_emulator(git_repo.path, tmp_path, live)
     row = next(a for a in report["apps"] if a["name"] == APP)
     flux = row["flux"]
     assert flux["helmrelease"] == "flux-system/web" and flux["last_attempted_revision"] == "1.2.0"

@@ -12,9 +12,8 @@ from typing import Any
 
 import yaml
 
-from testing.k8s_emulator import DEFAULT_RESOURCES, KubernetesEmulator
+from testing import flux_repo
 from tests.e2e.test_flux_helmrelease import (  # noqa: F401  (servers: the fixture)
-    FLUX_TYPES,
     RELEASES,
     cli,
     live_copy,
@@ -58,22 +57,6 @@ def live_values() -> list[dict[str, Any]]:
     return [config_map, secret]
 
 
-def check(git_repo: Any, tmp_path: Path, live: list[dict[str, Any]],
-          forbid_secrets: bool = False) -> tuple[int, dict[str, Any], str]:
-    with KubernetesEmulator(token="t", resources=(*DEFAULT_RESOURCES, *FLUX_TYPES)) as api:
-        api.add(*live)
-        if forbid_secrets:
-            api.forbid("secrets", namespace="flux-system")
-        kubeconfig = api.write_kubeconfig(tmp_path / "kubeconfig", context="emulator")
-        out = tmp_path / "reports"
-        result = cli("check", "--repo", str(git_repo.path), "--kubeconfig", str(kubeconfig), "--context",
-                     "emulator", "--out", str(out), "--format", "json", "--output", "none",
-                     tmp_path=tmp_path)
-    reports = sorted(out.rglob("report.json"))
-    assert reports, result.output
-    return result.exit_code, json.loads(reports[-1].read_text()), result.output
-
-
 def test_values_objects_not_in_git_are_read_from_the_cluster(git_repo: Any, servers: Any,  # noqa: F811
                                                              tmp_path: Path) -> None:
     assert IN_GIT in RELEASES and LIVE_RELEASES.count("valuesFrom") == 1
@@ -89,7 +72,7 @@ def test_values_objects_not_in_git_are_read_from_the_cluster(git_repo: Any, serv
         release["spec"]["valuesFrom"]  # Flux applied the HelmRelease as Git has it now
     write_repo(git_repo, servers, LIVE_RELEASES)
 
-    code, report, output = check(git_repo, tmp_path, [*live, *live_values()])
+    code, report, output = flux_repo.check_on_emulator(git_repo.path, tmp_path, [*live, *live_values()])
 
     assert not report["errors"], report["errors"]
     results = {(r["kind"], r["name"]): r["status"] for r in report["resources"]}
@@ -103,7 +86,8 @@ def test_values_objects_not_in_git_are_read_from_the_cluster(git_repo: Any, serv
 def test_a_forbidden_secret_is_an_error_naming_the_release_and_the_rbac_component(
         git_repo: Any, servers: Any, tmp_path: Path) -> None:  # noqa: F811
     write_repo(git_repo, servers, LIVE_RELEASES)
-    code, report, _ = check(git_repo, tmp_path, live_values(), forbid_secrets=True)
+    code, report, _ = flux_repo.check_on_emulator(git_repo.path, tmp_path, live_values(),
+                                                    forbid_secrets=True)
     errors = [e for e in report["errors"] if e["app"] == "helmrelease/flux-system/web"]
     assert len(errors) == 1, report["errors"]
     message = errors[0]["message"]

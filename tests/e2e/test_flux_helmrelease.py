@@ -21,14 +21,7 @@ from click.testing import CliRunner
 from driftcheck.cli import main
 from testing import flux_repo
 from testing.chart_repo import ChartRepo, chart_repo
-from testing.k8s_emulator import DEFAULT_RESOURCES, KubernetesEmulator, _r
 from testing.oci_registry import Registry, oci_registry, package_chart, push_chart
-
-FLUX_TYPES = (_r("kustomize.toolkit.fluxcd.io", "v1", "Kustomization", "kustomizations"),
-              _r("source.toolkit.fluxcd.io", "v1", "GitRepository", "gitrepositories"),
-              _r("source.toolkit.fluxcd.io", "v1", "HelmRepository", "helmrepositories"),
-              _r("source.toolkit.fluxcd.io", "v1", "OCIRepository", "ocirepositories"),
-              _r("helm.toolkit.fluxcd.io", "v2", "HelmRelease", "helmreleases"))
 
 TEMPLATES = {
     "cm.yaml": "apiVersion: v1\nkind: ConfigMap\nmetadata:\n  name: {{ .Release.Name }}-settings\n"
@@ -213,19 +206,6 @@ def live_copy(body: dict[str, Any], manager: str) -> dict[str, Any]:
     return live
 
 
-def check(git_repo: Any, tmp_path: Path, live: list[dict[str, Any]]) -> tuple[int, dict[str, Any]]:
-    with KubernetesEmulator(token="t", resources=(*DEFAULT_RESOURCES, *FLUX_TYPES)) as api:
-        api.add(*live)
-        kubeconfig = api.write_kubeconfig(tmp_path / "kubeconfig", context="emulator")
-        out = tmp_path / "reports"
-        result = cli("check", "--repo", str(git_repo.path), "--kubeconfig", str(kubeconfig), "--context",
-                     "emulator", "--out", str(out), "--format", "json", "--output", "none",
-                     tmp_path=tmp_path)
-    reports = sorted(out.rglob("report.json"))
-    assert reports, result.output
-    return result.exit_code, json.loads(reports[-1].read_text())
-
-
 def test_an_edit_is_drift_and_an_ignored_field_is_not(git_repo: Any, servers: Any, tmp_path: Path) -> None:
     write_repo(git_repo, servers)
     desired = list(rendered(git_repo, tmp_path).values())
@@ -239,7 +219,7 @@ def test_an_edit_is_drift_and_an_ignored_field_is_not(git_repo: Any, servers: An
     edited["metadata"]["managedFields"].append({"manager": "kubectl-edit", "operation": "Update",
                                                 "apiVersion": "apps/v1", "fieldsType": "FieldsV1",
                                                 "fieldsV1": {"f:spec": {"f:replicas": {}}}})
-    code, report = check(git_repo, tmp_path, live)
+    code, report, _ = flux_repo.check_on_emulator(git_repo.path, tmp_path, live)
     results = {(r["kind"], r["name"]): r for r in report["resources"]}
     drifted = sorted(k for k, r in results.items() if r["status"] == "drifted")
     assert drifted == [("Deployment", "podinfo-web")], results
@@ -268,7 +248,7 @@ def test_bad_input_is_an_error_naming_the_release_and_the_rest_is_checked(
     old, new, message = BAD[case]
     assert old in RELEASES
     write_repo(git_repo, servers, RELEASES.replace(old, new, 1))
-    code, report = check(git_repo, tmp_path, [])
+    code, report, _ = flux_repo.check_on_emulator(git_repo.path, tmp_path, [])
     errors = [e for e in report["errors"] if e["app"] == "helmrelease/flux-system/web"]
     assert len(errors) == 1, report["errors"]
     assert message in errors[0]["message"] and "HelmRelease flux-system/web" in errors[0]["message"]
@@ -283,7 +263,7 @@ def test_a_removed_api_version_is_an_error_saying_so(git_repo: Any, servers: Any
                                                    "metadata:\n  name: web",
                                                    "helm.toolkit.fluxcd.io/v2beta1\nkind: HelmRelease\n"
                                                    "metadata:\n  name: web"))
-    code, report = check(git_repo, tmp_path, [])
+    code, report, _ = flux_repo.check_on_emulator(git_repo.path, tmp_path, [])
     errors = [e for e in report["errors"] if "v2beta1" in e["message"]]
     assert len(errors) == 1, report["errors"]
     assert "removed in helm-controller 1.4" in errors[0]["message"]

@@ -10,7 +10,7 @@ from pathlib import Path
 from typing import Any
 
 from testing import flux_repo
-from tests.e2e.test_flux_check import check, live_copy, rendered
+from tests.e2e.test_flux_check import live_copy, rendered
 
 APPS = flux_repo.APPS.replace('      REPLICAS: "2"\n', '      REPLICAS: "2"\n    substituteFrom:\n'
                               '      - kind: ConfigMap\n        name: cluster-vars\n')
@@ -54,7 +54,8 @@ def test_a_flux_cluster_gives_exactly_the_planted_verdicts(git_repo: Any, tmp_pa
                      "lastReconciledStatus": "ReconciliationSucceeded", "totalReconciliations": 21,
                      "metadata": {"revision": f"main@sha1:{sha}"}}]}
     variables = config_map("cluster-vars", "flux-system", {"REGION": "eu-west-1"}, {})
-    code, report = check(git_repo, tmp_path, [*copy.deepcopy(live), stale, orphan, variables])
+    planted = [*copy.deepcopy(live), stale, orphan, variables]
+    code, report, _ = flux_repo.check_on_emulator(git_repo.path, tmp_path, planted)
 
     by_name = {(r["kind"], r["name"]): r for r in report["resources"]}
     verdicts = {k: r["status"] for k, r in by_name.items() if r["status"] != "in-sync"}
@@ -82,7 +83,8 @@ def test_a_substitute_from_configmap_the_cluster_lacks_fails_the_build_and_is_ne
                      "apps/base/podinfo/configmaps.yaml": SETTINGS}, "flux bootstrap")
     live = [live_copy(o) for o in rendered(git_repo, tmp_path)]
     next(o for o in live if o["metadata"]["name"] == "podinfo-settings")["data"]["region"] = "eu-west-1"
-    code, report = check(git_repo, tmp_path, live)  # no cluster-vars on the cluster
+    # no cluster-vars on the cluster
+    code, report, _ = flux_repo.check_on_emulator(git_repo.path, tmp_path, live)
     settings = next(r for r in report["resources"] if r["name"] == "podinfo-settings")
     assert settings["status"] == "unknown"
     assert "${REGION}" in settings["reason"] and "configmaps \"cluster-vars\" not found" in settings["reason"]

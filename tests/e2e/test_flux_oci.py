@@ -19,12 +19,7 @@ from click.testing import CliRunner
 
 from driftcheck.cli import main
 from testing import flux_repo, planted
-from testing.k8s_emulator import DEFAULT_RESOURCES, KubernetesEmulator, _r
 from testing.oci_registry import Registry, blob_file, oci_registry, push_artifact
-
-FLUX_TYPES = (_r("kustomize.toolkit.fluxcd.io", "v1", "Kustomization", "kustomizations"),
-              _r("source.toolkit.fluxcd.io", "v1", "GitRepository", "gitrepositories"),
-              _r("source.toolkit.fluxcd.io", "v1", "OCIRepository", "ocirepositories"))
 
 
 def oci_app(name: str, url: str, ref: str, path: str = "./app") -> str:
@@ -71,21 +66,6 @@ def live_copy(body: dict[str, Any]) -> dict[str, Any]:
     return live
 
 
-def check(git_repo: Any, tmp_path: Path, live: list[dict[str, Any]], *extra: str
-          ) -> tuple[int, dict[str, Any]]:
-    with KubernetesEmulator(token="t", resources=(*DEFAULT_RESOURCES, *FLUX_TYPES)) as api:
-        api.add(*live)
-        kubeconfig = api.write_kubeconfig(tmp_path / "kubeconfig", context="emulator")
-        out = tmp_path / "reports"
-        result = CliRunner().invoke(main, [
-            "check", "--repo", str(git_repo.path), "--flux", "clusters/production", "--repo-url",
-            flux_repo.URL, "--kubeconfig", str(kubeconfig), "--context", "emulator", "--out", str(out),
-            "--format", "json", "--output", "none", *extra])
-    reports = sorted(out.rglob("report.json"))
-    assert reports, result.output
-    return result.exit_code, json.loads(reports[-1].read_text())
-
-
 def test_an_oci_artifact_at_a_semver_tag_is_checked_then_read_offline(
         git_repo: Any, tmp_path: Path, require: Callable[[bool, str], None]) -> None:
     require(Path("/usr/bin/docker-registry").exists(), "docker-registry (testing/prereqs.sh)")
@@ -117,7 +97,7 @@ def test_an_oci_artifact_at_a_semver_tag_is_checked_then_read_offline(
         live = [live_copy(o) for o in objects.values()]
         next(o for o in live if o["metadata"]["name"] == "from-oci")["data"]["version"] = "1.0.0"
         (tmp_path / "check").mkdir()
-        code, report = check(git_repo, tmp_path / "check", live, *cache, *creds)
+        code, report, _ = flux_repo.check_on_emulator(git_repo.path, tmp_path / "check", live, *cache, *creds)
     by_name = {(r["kind"], r["name"]): r for r in report["resources"]}
     assert by_name[("ConfigMap", "from-oci")]["status"] == "drifted"
     assert [d["path"] for d in by_name[("ConfigMap", "from-oci")]["differences"]] == ["/data/version"]
@@ -153,8 +133,7 @@ def test_bad_oci_input_is_an_error_naming_the_url_and_the_rest_is_built(
             oci_app("tampered", f"{base}/tampered", "tag: 1.0.0"),
             oci_app("escape", f"{base}/escape", "tag: 1.0.0")))}, "bad OCI input")
         started = time.monotonic()
-        code, report = check(git_repo, tmp_path, [], "--cache-dir", str(tmp_path / "cache"),
-                             "--request-timeout", "2")
+        code, report, _ = flux_repo.check_on_emulator(git_repo.path, tmp_path, [], "--request-timeout", "2")
         elapsed = time.monotonic() - started
     silent.close()
     assert code == 2

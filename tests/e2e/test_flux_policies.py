@@ -10,7 +10,7 @@ from pathlib import Path
 from typing import Any
 
 from testing import flux_repo
-from tests.e2e.test_flux_check import check, live_copy, rendered
+from tests.e2e.test_flux_check import live_copy, rendered
 
 IGNORE = """\
   ignore:
@@ -76,7 +76,7 @@ def test_spec_ignore_hides_its_path_only_on_the_objects_its_anchored_target_sele
     deployment["spec"]["template"]["spec"]["containers"][0]["image"] = "ghcr.io/stefanprodan/podinfo:9.9.9"
     settings = next(o for o in live if o["metadata"]["name"] == "podinfo-settings")
     settings["data"]["cluster"] = "staging"  # target name `podinfo` is ^(?:podinfo)$: not this one
-    code, report = check(git_repo, tmp_path, live)
+    code, report, _ = flux_repo.check_on_emulator(git_repo.path, tmp_path, live)
     results = by_name(report)
     drifted = {k: [d["path"] for d in r["differences"]] for k, r in results.items()
                if r["status"] == "drifted"}
@@ -92,7 +92,7 @@ def test_a_malformed_spec_ignore_is_an_app_error_naming_the_kustomization(git_re
                                                                           tmp_path: Path) -> None:
     bad = IGNORE.replace("name: podinfo\n    - paths", "name: podinfo(\n    - paths")
     git_repo.commit({**flux_repo.FILES, "clusters/production/apps.yaml": flux_repo.APPS + bad}, "bad regex")
-    code, report = check(git_repo, tmp_path, [])
+    code, report, _ = flux_repo.check_on_emulator(git_repo.path, tmp_path, [])
     [error] = [e for e in report["errors"] if e["app"] == "flux-system/apps"]
     assert error["message"].startswith("Kustomization flux-system/apps: spec.ignore[0]: target.name "
                                        "'podinfo(' is not a regex")
@@ -116,7 +116,7 @@ def test_flux_per_object_policies_give_flux_verdicts(git_repo: Any, tmp_path: Pa
                                     "labels": {**OWNER, "kustomize.toolkit.fluxcd.io/prune": "disabled"}}})
     apps = next(o for o in live if o["kind"] == "Kustomization" and o["metadata"]["name"] == "apps")
     apps["status"] = {"inventory": {"entries": [{"id": "podinfo_podinfo-keep__ConfigMap", "v": "v1"}]}}
-    code, report = check(git_repo, tmp_path, [*live, stale])
+    code, report, _ = flux_repo.check_on_emulator(git_repo.path, tmp_path, [*live, stale])
     results = by_name(report)
     seed = results[("ConfigMap", "podinfo-seed")]
     assert seed["status"] == "in-sync" and "kustomize.toolkit.fluxcd.io/ssa: IfNotPresent" in seed["reason"]
