@@ -131,7 +131,8 @@ def find_apps(tree: CommitTree, options: AppOptions, live: list[Document] | None
         unknown = [n for n in options.app_names if n not in by_name]
         if unknown:
             raise DriftcheckError(f"--app {', '.join(unknown)}: no such app (known: "
-                                  f"{', '.join(sorted(by_name)) or 'none'})")
+                                  f"{', '.join(sorted(by_name)) or 'none'}; an Application another app "
+                                  "renders is known only when its parent renders: give the parent)")
         found.apps = [by_name[n] for n in options.app_names]
     if not found.apps:
         why = "; ".join(str(e) for e in found.errors[:3])  # e.g. the Application file that did not parse
