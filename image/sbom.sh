@@ -13,5 +13,12 @@ cat > "$python" <<WRAPPER
 chroot "$root" /opt/driftcheck/bin/python "\$@" | python3 -c 'import json, sys; print(json.dumps(["$root" + p for p in json.load(sys.stdin)]))'
 WRAPPER
 chmod +x "$python"
-.venv/bin/cyclonedx-py environment --pyproject pyproject.toml --output-reproducible --of JSON -o "$out" "$python"
+# cyclonedx-bom has a venv of its own: its validation extra brings rfc3987-syntax, whose grammar jsonschema
+# compiles at import (3 s), and the kubernetes client imports jsonschema (through kubernetes-validate).
+tool=build/sbom-venv
+if [ ! -x "$tool/bin/cyclonedx-py" ]; then
+  python3 -m venv "$tool"
+  "$tool/bin/pip" install --quiet 'cyclonedx-bom>=4'
+fi
+"$tool/bin/cyclonedx-py" environment --pyproject pyproject.toml --output-reproducible --of JSON -o "$out" "$python"
 echo "sbom: $out ($(python3 -c 'import json, sys; print(len(json.load(open(sys.argv[1]))["components"]))' "$out") components)" >&2

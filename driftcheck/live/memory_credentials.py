@@ -14,12 +14,15 @@ import os
 import sys
 import warnings
 from dataclasses import dataclass, field
+from typing import TYPE_CHECKING
 
 import urllib3
-from kubernetes.client import Configuration
 
 from driftcheck import scrub
 from driftcheck.model import DriftcheckError
+
+if TYPE_CHECKING:  # the client is imported by a live read only: every run plans its clusters through here
+    from kubernetes.client import Configuration
 
 
 @dataclass(frozen=True)
@@ -49,6 +52,8 @@ def memory_configuration(credentials: MemoryCredentials) -> tuple[Configuration,
     if not token or not token.isprintable() or " " in token:
         raise DriftcheckError(f"{credentials.label}: the bearer token is empty or holds white space or "
                               "control characters, so it cannot be sent")
+    from kubernetes.client import Configuration
+
     configuration = Configuration()
     configuration.host = credentials.server
     configuration.api_key = {"BearerToken": f"Bearer {token}"}
