@@ -9,6 +9,7 @@ U+2028, U+202E). Everything runs through the real CLI; the output must hold none
 from __future__ import annotations
 
 import json
+import re
 from pathlib import Path
 from typing import TYPE_CHECKING
 
@@ -23,7 +24,7 @@ FAKE_ROWS = r"payments  0  0  0  0  12  0\nTOTAL  0  0  0  0  12  0\n\n"
 BREAKS = r"bidi\u202eevil\Lnext\Nline"
 OSC_URL = r"https://evil.example/\e]0;pwned-title\a\e]8;;https://evil.example/\e\\click\e]8;;\e\\"
 RAW = ("\x1b", "\x07", "\x9b", "\x85", "\u2028", "\u2029", "\u202e")
-OWN_LINES = ("desired state:", "note:", "  app ", "live state:", "wrote ", "driftcheck: error:")
+OWN_LINES = ("desired state:", "note:", "apps rendered: ", "live state:", "wrote ", "driftcheck: error:")
 
 
 def application(name: str, repo_url: str = "https://example.com/this.git") -> str:
@@ -77,7 +78,8 @@ def test_hostile_app_names_urls_and_live_values_are_shown_escaped_one_row_per_ap
     assert any(row.startswith(r"web\x1b[2K\x1b[1A") for row in rows), "the name is shown, escaped"
     assert any(row.startswith(r"payments  0  0  0  0  12  0\nTOTAL") for row in rows)
     assert any(row.startswith(r"bidi\u202eevil\u2028next\x85line") for row in rows)
-    [progress] = [line for line in proc.stderr.splitlines() if line.startswith("  app other:")]
+    [progress] = [line for line in proc.stderr.splitlines()
+                  if re.match(r"apps rendered: \d+/\d+: other, ", line)]
     assert r"\x1b]0;pwned-title\x07\x1b]8;;https://evil.example/" in progress
     errors = [e["message"] for e in report["errors"] if e.get("app") == "other"]
     assert errors and all("evil.example" in m for m in errors), errors
@@ -85,7 +87,7 @@ def test_hostile_app_names_urls_and_live_values_are_shown_escaped_one_row_per_ap
     differences = [line for line in lines if line.startswith("/data/k: git")]
     assert differences and all(r"live\x1b[2J\x1b[HCLEARED\u2028\u202e" in d for d in differences)
     assert all(line.startswith(OWN_LINES) for line in proc.stderr.splitlines()), proc.stderr
-    assert r"  app web\x1b[2K" in proc.stderr, "progress names the app, escaped"
+    assert re.search(r"apps rendered: \d+/\d+: web\\x1b\[2K", proc.stderr), "progress names the app, escaped"
 
 
 def test_a_hostile_repo_url_in_the_note_line_is_shown_escaped(git_repo: GitRepoBuilder,
