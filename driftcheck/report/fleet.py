@@ -4,7 +4,8 @@ Rebuilt after each multi-cluster (or `--shard`) run from the archive's latest ru
 only this run's, so that the Pods of a sharded Job compose: each rebuilds it at its end under the archive
 lock, and the last one's summary covers every cluster's latest run. What the archive cannot say (the
 destination name, a cluster that could not be read) is kept per cluster in `<out>/.fleet/*.json`. In such
-an archive the run history (report/index.py) is `<out>/runs.html`, which the summary links to.
+an archive the run history (report/index.py) is `<out>/runs.html`, rebuilt here too and linked from the
+summary.
 
 fleet.json (`schema: driftcheck/fleet-v1`):
   generated_at   when this summary was built (ISO-8601, UTC)
@@ -31,6 +32,9 @@ from typing import Any
 from driftcheck.report import archive
 from driftcheck.report.atomic import atomic_write
 from driftcheck.report.html import asset, content_security_policy, environment
+from driftcheck.report.index import render_index
+
+RUNS_PAGE = "runs.html"  # the run history of a fleet archive, which report.write leaves to the summary
 
 SCHEMA = "driftcheck/fleet-v1"
 RECORDS = ".fleet"
@@ -91,6 +95,7 @@ def write_summary(out: Path, outcomes: Sequence[Outcome], on_wait: Callable[[str
         doc = summary(out, warn)
         json_path = atomic_write(out / "fleet.json", json.dumps(doc, indent=2, sort_keys=False) + "\n")
         html_path = atomic_write(out / "index.html", render_html(doc))
+        atomic_write(out / RUNS_PAGE, render_index(out, archive.horizon(str(doc["generated_at"])), warn))
     return Written(json_path, html_path, int(doc["exit_status"]))
 
 

@@ -17,6 +17,7 @@ from driftcheck.model import AuditReport, DriftcheckError
 from driftcheck.report import archive, json_report, metrics
 from driftcheck.report.atomic import atomic_write, staged_directory
 from driftcheck.report.drift_age import fill_first_seen
+from driftcheck.report.fleet import RUNS_PAGE
 from driftcheck.report.index import render_index
 from driftcheck.textsafe import for_terminal
 
@@ -25,7 +26,6 @@ if TYPE_CHECKING:
 
 FORMATS = ("html", "json", "md", "junit")
 FILE_NAMES = {"html": "report.html", "json": "report.json", "md": "report.md", "junit": "report.xml"}
-RUNS_PAGE = "runs.html"  # the run history of a fleet archive, whose index.html is the fleet summary
 
 
 @dataclass
@@ -58,8 +58,9 @@ def write_reports(report: AuditReport, out: Path, formats: list[str], keep: int 
 
     on_wait gets the progress lines (waiting for the lock; archive entries set aside, each once). With a
     signer, the run's files are signed as they were written, and the bundle is chained (evidence/chain.py).
-    The run history is index.html, or runs.html in a fleet archive (a fleet run, or an archive that holds
-    a fleet summary), whose index.html is the fleet summary that links to it.
+    The run history is index.html, or runs.html in a fleet archive (an archive that holds a fleet
+    summary), whose index.html is the fleet summary that links to it. A fleet run (fleet) writes neither:
+    its summary rebuilds both once at its end, rather than the history after each cluster's report.
     """
     chosen = parse_formats(formats)
     if keep is not None and keep < 1:
@@ -102,8 +103,9 @@ def write_reports(report: AuditReport, out: Path, formats: list[str], keep: int 
             written.warnings = warnings
             if keep is not None:
                 written.pruned = archive.prune(out, cluster, keep, now, warn)
-            page = RUNS_PAGE if fleet or (out / "fleet.json").is_file() else "index.html"
-            written.index = atomic_write(out / page, render_index(out, now, warn))
+            if not fleet:
+                page = RUNS_PAGE if (out / "fleet.json").is_file() else "index.html"
+                written.index = atomic_write(out / page, render_index(out, now, warn))
             registry = metrics.registry_for(doc, cluster, report.duration_seconds)
             if metrics_file is not None:
                 written.metrics_file = metrics.write_metrics_file(Path(metrics_file), registry)

@@ -9,6 +9,7 @@ import pytest
 
 from driftcheck.model import DriftcheckError
 from driftcheck.report import parse_formats, write_reports
+from driftcheck.report.fleet import Outcome, write_summary
 
 
 def test_format_list_is_comma_separated_and_unknown_names_are_one_error() -> None:
@@ -57,12 +58,14 @@ def test_index_lists_every_run_with_counts_and_links_the_latest(copy_report, tmp
 
 def test_a_fleet_archive_keeps_its_run_history_beside_the_fleet_summary(copy_report, tmp_path: Path) -> None:
     fleet_run = write_reports(copy_report(), tmp_path, ["json"], fleet=True)
-    assert fleet_run.index == tmp_path / "runs.html" and not (tmp_path / "index.html").exists()
-    (tmp_path / "fleet.json").write_text("{}")  # the summary the fleet run wrote next
-    (tmp_path / "index.html").write_text("the fleet summary")
+    assert fleet_run.index is None and not list(tmp_path.glob("*.html"))  # the summary writes both, once
+    write_summary(tmp_path, [Outcome("prod-eu-1", "https://prod", ["shop"], fleet_run.run_dir.parent.name)],
+                  lambda _m: None)
+    assert "fleet summary" in (tmp_path / "index.html").read_text()
+    assert fleet_run.run_dir.name in (tmp_path / "runs.html").read_text()
     later = copy_report()
     later.generated_at = "2026-11-27T06:00:00+00:00"
     single = write_reports(later, tmp_path, ["json"])  # a one-cluster run into the same archive
     assert single.index == tmp_path / "runs.html"
-    assert (tmp_path / "index.html").read_text() == "the fleet summary"
+    assert "fleet summary" in (tmp_path / "index.html").read_text()
     assert "20261127T060000Z" in (tmp_path / "runs.html").read_text()
