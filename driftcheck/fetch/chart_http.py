@@ -133,14 +133,8 @@ def _fetch(url: str, out: IO[bytes], credential: Credential | None, timeout: flo
     deadline = time.monotonic() + timeout
     try:
         with _opener(credential) as opener, opener.open(request, timeout=timeout) as response:
-            size = 0
-            while chunk := response.read(_CHUNK):
-                size += len(chunk)
-                if size > max_bytes:
-                    raise RepositoryError(f"{shown}: larger than {max_bytes} bytes; not downloaded")
-                if time.monotonic() > deadline:
-                    raise TimeoutError
-                out.write(chunk)
+            if not copy_within(response, out, max_bytes, deadline):
+                raise RepositoryError(f"{shown}: larger than {max_bytes} bytes; not downloaded")
     except urllib.error.HTTPError as e:
         raise RepositoryError(scrub(_http_error(shown, e.code, e.reason, credential))) from None
     except TimeoutError:
@@ -164,6 +158,23 @@ def _http_error(shown: str, code: int, reason: Any, credential: Credential | Non
     if code == 404:
         return f"{shown}: HTTP 404 (not found)"
     return f"{shown}: HTTP {code} ({for_terminal(str(reason))[:100]})"
+
+
+def copy_within(response: IO[bytes], out: IO[bytes], max_bytes: int, deadline: float,
+                hasher: Any = None) -> bool:
+    """Copy a response to out chunk by chunk (and into hasher); False, stopping, once it is past
+    max_bytes; TimeoutError past deadline: a slow server cannot stretch the whole answer's time."""
+    size = 0
+    while chunk := response.read(_CHUNK):
+        size += len(chunk)
+        if size > max_bytes:
+            return False
+        if time.monotonic() > deadline:
+            raise TimeoutError
+        out.write(chunk)
+        if hasher is not None:
+            hasher.update(chunk)
+    return True
 
 
 @contextmanager

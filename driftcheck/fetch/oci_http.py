@@ -28,6 +28,7 @@ from typing import IO
 from urllib.parse import urlencode, urljoin
 
 from driftcheck import scrub
+from driftcheck.fetch.chart_http import copy_within
 from driftcheck.fetch.repo_credentials import RepoCredential
 from driftcheck.model import DriftcheckError
 from driftcheck.scrub import mask_url
@@ -41,7 +42,6 @@ MANIFEST_TYPES = (OCI_MANIFEST, DOCKER_MANIFEST)
 INDEX_TYPES = (OCI_INDEX, DOCKER_LIST)
 MAX_MANIFEST_BYTES = 4 << 20  # the distribution spec's advice; registries refuse larger ones
 MAX_TAG_PAGES = 100
-_CHUNK = 1 << 16
 _CHALLENGE = re.compile(r'(\w+)="([^"]*)"')
 _NAME = re.compile(r"^[a-z0-9]+(?:(?:[._]|__|-+)[a-z0-9]+)*(?:/[a-z0-9]+(?:(?:[._]|__|-+)[a-z0-9]+)*)*$")
 
@@ -157,16 +157,8 @@ class RegistryClient:
         deadline = time.monotonic() + self.timeout
         try:
             with _opener(self.insecure).open(request, timeout=self.timeout) as response:
-                size = 0
-                while chunk := response.read(_CHUNK):
-                    size += len(chunk)
-                    if size > max_bytes:
-                        raise RegistryError(f"{shown}: larger than {max_bytes} bytes; not downloaded")
-                    if time.monotonic() > deadline:
-                        raise TimeoutError
-                    out.write(chunk)
-                    if h is not None:
-                        h.update(chunk)
+                if not copy_within(response, out, max_bytes, deadline, h):
+                    raise RegistryError(f"{shown}: larger than {max_bytes} bytes; not downloaded")
                 return {k.title(): v for k, v in response.headers.items()}
         except urllib.error.HTTPError:
             raise
