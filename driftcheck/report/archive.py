@@ -13,6 +13,7 @@ import os
 import re
 import shutil
 import stat
+import threading
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from datetime import UTC, datetime
@@ -137,14 +138,16 @@ def new_run_path(out: Path, cluster: str, generated_at: str) -> Path:
     return candidate
 
 
-def runs(out: Path, cluster: str, now: str, warn: Callable[[str], None]) -> list[ArchivedRun]:
-    """The cluster's published runs with their report.json, oldest first (see run_paths).
+def runs(out: Path, cluster: str, now: str, warn: Callable[[str], None],
+         headings: bool = False) -> list[ArchivedRun]:
+    """The cluster's published runs with their report.json, oldest first (see run_paths); with
+    `headings`, each document without its bulk arrays (see read_heading).
 
     A report.json the archive cannot rely on is not used (document None); it is told to warn, naming it.
     """
     listed = []
     for path in run_paths(out, cluster, now, warn):
-        document, problem = read_document(path / "report.json")
+        document, problem = (read_heading if headings else read_document)(path / "report.json")
         if problem:
             warn(f"{path / 'report.json'}: ignored for drift age and the index counts: {problem}")
         listed.append(ArchivedRun(cluster, path, document))
@@ -232,6 +235,53 @@ def read_document(path: Path) -> tuple[dict[str, Any] | None, str]:
         return None, f"not valid JSON: {str(exc)[:200]}"
     problem = archived_problem(document, path.parent.name)
     return (None, problem) if problem else (document, "")
+
+
+BULK_SECTIONS = ("resources", "history", "unmanaged", "coverage")  # what the index and fleet never read
+
+
+class _WrittenHeadings:
+    """The headings of the report.json files this process published, so that the summaries built right
+    after (index, fleet) need not parse again the megabytes just written: a heading is used only while
+    the file is the one written (same inode, size and modification time)."""
+
+    def __init__(self) -> None:
+        self.lock = threading.Lock()  # several threads may publish reports
+        self.by_path: dict[Path, tuple[tuple[int, int, int], dict[str, Any]]] = {}
+
+    def remember(self, path: Path, document: dict[str, Any]) -> None:
+        heading = {k: v for k, v in document.items() if k not in BULK_SECTIONS}
+        with self.lock:
+            self.by_path[path] = (_identity(os.lstat(path)), heading)
+
+    def recall(self, path: Path) -> dict[str, Any] | None:
+        with self.lock:
+            found = self.by_path.get(path)
+        if found is None:
+            return None
+        try:
+            unchanged = stat.S_ISREG(os.lstat(path).st_mode) and _identity(os.lstat(path)) == found[0]
+        except OSError:
+            return None
+        return found[1] if unchanged else None
+
+
+def _identity(status: os.stat_result) -> tuple[int, int, int]:
+    return status.st_ino, status.st_mtime_ns, status.st_size
+
+
+WRITTEN_HEADINGS = _WrittenHeadings()
+
+
+def read_heading(path: Path) -> tuple[dict[str, Any] | None, str]:
+    """read_document without the bulk arrays: what the run history and the fleet summary read."""
+    heading = WRITTEN_HEADINGS.recall(path)
+    if heading is not None:
+        return heading, ""
+    document, problem = read_document(path)
+    if document is None:
+        return None, problem
+    return {k: v for k, v in document.items() if k not in BULK_SECTIONS}, ""
 
 
 def archived_problem(doc: Any, run_name: str) -> str:

@@ -141,7 +141,7 @@ def _standing(out: Path, record: dict[str, Any], horizon: str, warn: Callable[[s
     doc: dict[str, Any] | None = None
     if slug:
         for path in reversed(archive.run_paths(out, slug, horizon, warn)):  # the newest that can be read
-            doc, problem = archive.read_document(path / "report.json")
+            doc, problem = archive.read_heading(path / "report.json")
             if problem:
                 warn(f"{path / 'report.json'}: left out of the fleet summary: {problem}")
             if doc is not None:

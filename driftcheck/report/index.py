@@ -41,7 +41,7 @@ def render_index(out: Path, now: str, warn: Callable[[str], None]) -> str:
     """The page over every cluster's runs up to `now` (archive.horizon); what is set aside goes to warn."""
     clusters = []
     for name in archive.clusters(out):
-        rows = [run_row(out, run) for run in archive.runs(out, name, now, warn)]
+        rows = [run_row(out, run) for run in archive.runs(out, name, now, warn, headings=True)]
         if rows:
             clusters.append({"name": name, "runs": rows[::-1], "latest": rows[-1], "chart": chart(rows)})
     style = asset("index.css")

@@ -93,6 +93,7 @@ def write_reports(report: AuditReport, out: Path, formats: list[str], keep: int 
                     head = chain.head(archive.cluster_dir(out, cluster), warn)
                     seq, bundle = chain.sign_run(stage, doc, signer, cluster, run_dir.name, head)
             published = run_dir
+            archive.WRITTEN_HEADINGS.remember(run_dir / FILE_NAMES["json"], doc)
             written = WrittenReports(run_dir)
             if signer is not None:
                 written.bundle = run_dir / "report.sigstore.json"
