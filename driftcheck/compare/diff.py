@@ -76,7 +76,7 @@ class Walker:
                 where = live_path if lv is not ABSENT and live_path is not None else path
                 self.ignored.append(IgnoredField(to_pointer(where), rule))
             return
-        if is_empty(lv) and not (isinstance(d, dict) and isinstance(lv, dict)):
+        if not (isinstance(d, dict) and isinstance(lv, dict)) and is_empty(lv):  # (is_empty scans a subtree)
             if not is_empty(d) and not (lv is ABSENT and self._dropped_zero(d)):
                 self._add(path, live_path, d, None if lv is ABSENT else lv, NOT_LIVE)
             return

@@ -12,7 +12,7 @@ from driftcheck.compare.diff import Walker
 from driftcheck.compare.managedfields import ManagedEntry, managed_entries, owned_leaves, owner
 from driftcheck.compare.normalize import last_applied, normalize
 from driftcheck.compare.pointer import ABSENT, Path, dig, get_at, mapping, to_pointer
-from driftcheck.compare.rules import Rule, RuleError, RuleSet, RuleUnfinished
+from driftcheck.compare.rules import Rule, RuleError, RuleSet, RuleUnfinished, of_kind
 from driftcheck.compare.secrets import CHANGED, CHANGED_NOTE, redact
 from driftcheck.compare.versions import to_live_version
 from driftcheck.flux import sops
@@ -99,8 +99,10 @@ def compare_app(app: App, desired: list[Resource], live: LiveState, rules: RuleS
     relations = derive(desired)
     index = live_index(live, options)
     by_key = index.by_key
+    kinds: dict[tuple[str, str], list[Rule]] = {}  # the rules whose group and kind globs match, per kind
     flux = app.primary.render.tool == "flux"
     helm_release = app.primary.render.tool == "flux-helm"
+    built = app.primary.render.flux
     results = []
     for res in desired:
         reason = _unreadable(res.key, live)
@@ -112,8 +114,8 @@ def compare_app(app: App, desired: list[Resource], live: LiveState, rules: RuleS
         else:
             result = ResourceResult(res.key, app.name, "missing", res.api_version, source=res.origin,
                                     reason="in Git, not in the cluster") if res.key not in by_key else \
-                compare_pair(app.name, res, by_key[res.key], app_rules, scoped, relations, options, flux)
-            built = app.primary.render.flux
+                compare_pair(app.name, res, by_key[res.key], of_kind(kinds, app_rules, res.key), scoped,
+                             relations, options, flux)
             if flux and built and (names := unresolved_names(built, res.body)):
                 result = narrowed(result, names, unresolved_reason(built, names))
             if flux and sops.marked(res.body):
@@ -164,8 +166,8 @@ def _by_policy(app: str, desired: Resource, ruled: Policy, present: bool) -> Res
 
 def compare_pair(app: str, desired: Resource, live: Resource, app_rules: list[Rule], ruleset: RuleSet,
                  relations: Relations, options: CompareOptions, flux: bool = False) -> ResourceResult:
-    """The verdict for one object present on both sides; flux: the fields kustomize-controller's next
-    apply owns are what the GitOps side owns (flux.managers)."""
+    """The verdict for one object present on both sides, under app_rules (those of its kind: of_kind);
+    flux: the fields kustomize-controller's next apply owns are what the GitOps side owns (flux.managers)."""
     key = desired.key
     prep = prepare(key, with_tracking_label(desired.body, key, app, options), live.body, options)
     def writer(path: Path) -> str | None:
@@ -205,8 +207,8 @@ def _apply_rules(app: str, key: ResourceKey, prep: Prepared, app_rules: list[Rul
     ignores nothing; one whose jq did not finish is unknown, and the returned reasons make the verdict
     say so instead of leaving it silently in-sync."""
     unapplied: list[str] = []
-    for rule in app_rules:
-        if not rule.selects(key):
+    for rule in app_rules:  # of key's kind already (of_kind)
+        if not rule.selects_object(key):
             continue
         variables: dict[str, Any] = {}
         if rule.derived_from:

@@ -66,10 +66,18 @@ class Rule:
     regex_target: tuple[tuple[str, str], ...] = ()
     spec: dict[str, Any] = field(default_factory=dict, compare=False, hash=False)
 
+    def selects_kind(self, group: str, kind: str) -> bool:
+        """ArgoCD's matching of group and kind: globs, `*` for any."""
+        return fnmatch.fnmatchcase(group, self.group) and fnmatch.fnmatchcase(kind, self.kind)
+
     def selects(self, key: ResourceKey) -> bool:
-        """ArgoCD's matching: group and kind (globs, `*` for any); name and namespace when given."""
-        return (fnmatch.fnmatchcase(key.group, self.group) and fnmatch.fnmatchcase(key.kind, self.kind)
-                and (not self.name or fnmatch.fnmatchcase(key.name, self.name))
+        """ArgoCD's matching: group and kind (see selects_kind); name and namespace when given."""
+        return self.selects_kind(key.group, key.kind) and self.selects_object(key)
+
+    def selects_object(self, key: ResourceKey) -> bool:
+        """The name and namespace globs (when given) and Flux's regex targets, for a key of a kind
+        selects_kind matched."""
+        return ((not self.name or fnmatch.fnmatchcase(key.name, self.name))
                 and (not self.namespace or fnmatch.fnmatchcase(key.namespace, self.namespace))
                 and all(re.fullmatch(f"(?:{pattern})", getattr(key, field)) for field, pattern
                         in self.regex_target))
@@ -134,6 +142,15 @@ class Rule:
 _STUCK: set[str] = set()
 
 
+def of_kind(cache: dict[tuple[str, str], list[Rule]], rules: list[Rule], key: ResourceKey) -> list[Rule]:
+    """The rules that may select objects of key's group and kind: each rule's globs are matched once per
+    kind, not once per object (20,000 objects under a few dozen rules made it a tenth of the comparison)."""
+    found = cache.get(key.group_kind)
+    if found is None:
+        found = cache[key.group_kind] = [r for r in rules if r.selects_kind(key.group, key.kind)]
+    return found
+
+
 @dataclass
 class RuleSet:
     """The rules of a run, the packs they came from, and what the run learnt about them."""
@@ -145,6 +162,11 @@ class RuleSet:
     _errors: list[RunError] = field(default_factory=list)
     _error_keys: set[tuple[str, str, str]] = field(default_factory=set)
     _apps_loaded: set[str] = field(default_factory=set)  # apps whose own rules are in `rules`
+
+    def fresh(self) -> RuleSet:
+        """A RuleSet of the same rules with nothing learnt (each cluster of a fleet run gets one); of a
+        RuleSet no app has used yet, so it holds no app's own rules."""
+        return RuleSet(list(self.rules), list(self.packs))
 
     def for_app(self, app: App) -> RuleSet:
         """A view for one app: global rules plus its own `ignore` rules (loaded on first use).

@@ -52,6 +52,8 @@ def hook_of(body: dict[str, Any]) -> str | None:
     """None when ArgoCD compares the object; else the hook types ArgoCD gives it, as the report shows
     them (never empty: a hook with no type ArgoCD runs says so)."""
     annotations = _annotations(body)
+    if ARGO_HOOK not in annotations and HELM_HOOK not in annotations:
+        return None  # nearly every object: no hook annotation at all
     argo = [t for t in _csv(annotations, ARGO_HOOK) if t in _ARGO_TYPES]
     helm = _csv(annotations, HELM_HOOK)
     deletes = [kind for kind, helm_name in _DELETE_TYPES.items()
