@@ -15,6 +15,8 @@ from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 from typing import Any
 
+import orjson
+
 from driftcheck.fetch.gitobjects import ObjectReader
 from driftcheck.history.readset import FileRole
 from driftcheck.model import ResourceKey, RunError
@@ -139,8 +141,13 @@ class StateReader:
 
 
 def digest(body: Any) -> str:
-    text = json.dumps(body, sort_keys=True, separators=(",", ":"), default=str)
-    return hashlib.sha256(text.encode()).hexdigest()
+    """A digest of the document's content, compared only within this run (a state against its parent's):
+    orjson's sorted form, json.dumps's for what orjson refuses (a non-string key, a huge integer)."""
+    try:
+        text = orjson.dumps(body, option=orjson.OPT_SORT_KEYS)
+    except orjson.JSONEncodeError:
+        text = json.dumps(body, sort_keys=True, separators=(",", ":"), default=str).encode()
+    return hashlib.sha256(text).hexdigest()
 
 
 # -- Kustomize's `images:` and `replicas:` on raw documents --------------------------------------------

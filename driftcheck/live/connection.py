@@ -27,6 +27,7 @@ import urllib3
 from kubernetes.client import ApiClient
 from kubernetes.client.exceptions import ApiException
 
+from driftcheck import fastjson
 from driftcheck.live.kubeconfig import load_configuration
 from driftcheck.live.memory_credentials import MemoryCredentials, close_files, memory_configuration
 from driftcheck.model import DriftcheckError
@@ -230,7 +231,7 @@ def strip_credentials(url: str) -> str:
 
 def _json(data: bytes, path: str) -> dict[str, Any]:
     try:
-        document = json.loads(data)
+        document = fastjson.loads(data)
     except ValueError:
         raise ApiError(0, "BadResponse", f"GET {path} did not return JSON") from None
     if not isinstance(document, dict):
