@@ -6,11 +6,9 @@ import gc
 from collections.abc import Callable
 from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime
-from functools import partial
 from typing import TYPE_CHECKING, Any
 
 from driftcheck import __version__
-from driftcheck.clusters.fleet import FleetRun
 from driftcheck.clusters.plan import ClusterRun, Plan
 from driftcheck.commands.options import CheckOptions, ClusterOptions, SourceOptions
 from driftcheck.kube import AppTally, tally_apps
@@ -18,7 +16,6 @@ from driftcheck.model import (
     App,
     AppResolution,
     AuditReport,
-    DriftcheckError,
     LiveState,
     Resource,
     ResourceKey,
@@ -82,8 +79,9 @@ def desired_state(source: SourceOptions, render_timeout: float = 120.0, selector
 def render_desired(source: SourceOptions, found: tuple[Any, Any, Any], render_timeout: float,
                    selector: str | None, progress: Progress, show_renderer: bool = False,
                    capabilities_of: Callable[[App], Callable[[], Any] | None] = lambda _app: None,
-                   ) -> DesiredState:
-    """Render each app of desired_apps' (repo, tree, found apps), with its destination's capabilities."""
+                   workers: int = 1) -> DesiredState:
+    """Render each app of desired_apps' (repo, tree, found apps), with its destination's capabilities;
+    with `workers` processes, the plain YAML they read is parsed ahead (render.yaml.parse_ahead)."""
     from driftcheck.apps.app_of_apps import AppFamily
     from driftcheck.fetch.moments import parse_moment
     from driftcheck.fetch.sources import SourceTrees
@@ -101,6 +99,11 @@ def render_desired(source: SourceOptions, found: tuple[Any, Any, Any], render_ti
     all_rendered = []
     resolutions: dict[str, AppResolution] = {}
     family = AppFamily.of(discovered, tree)
+    if workers > 1:
+        from driftcheck.render import plain_yaml
+        from driftcheck.render.yaml.parse_ahead import parse_ahead
+
+        parse_ahead(plain_yaml(trees, discovered.apps), workers, progress)
     for done, app in enumerate(discovered.apps, 1):  # app-of-apps: each render's children are appended
         caps = family.capabilities(app, capabilities_of(app))
         rendered = discovered.rendered.get(app.name)  # a Flux Kustomization: built when its graph was
@@ -145,69 +148,6 @@ def destinations(options: CheckOptions, discovered: Any) -> Plan:
     live = discovered.live  # its cluster Secrets' credentials read destinations nothing else serves
     return plan_destinations(options.cluster, discovered.apps, discovered.clusters, configured,
                              by_secret=live.clusters.by_server if live else None)
-
-
-def run_audit(options: CheckOptions,
-              progress: Progress = lambda _m: None) -> tuple[list[AuditReport], str | None]:
-    """The whole run (run_fleet) as its reports; the first cluster that could not be read fails it."""
-    fleet = run_fleet(options, progress)
-    for result in fleet.results:
-        if result.report is None:
-            raise DriftcheckError(f"cluster {result.name}: {result.error}")
-    return fleet.reports, fleet.explained
-
-
-def run_fleet(options: CheckOptions, progress: Progress = lambda _m: None) -> FleetRun:
-    """The Git side once, then one AuditReport per destination cluster, each cluster read once (a few at
-    a time); with one cluster, its read error fails the run as it always has."""
-    from driftcheck.clusters.fleet import ClusterResult, read_all
-    from driftcheck.clusters.shard import select
-    from driftcheck.compare import available_packs, load_rules
-    from driftcheck.live.capabilities import DestinationCapabilities
-
-    found = desired_apps(replace(options.source, render_timeout=options.render_timeout), progress,
-                         options.cluster)
-    discovered = found[2]
-    plan = destinations(options, discovered)
-    # Every shard renders the apps of every cluster and keeps its own clusters only after app-of-apps:
-    # a parent on one shard's cluster may declare a child destined for another shard's.
-    plan.narrow(discovered, progress)
-    capabilities = {id(run): DestinationCapabilities(run.cluster.live_snapshot,
-                                                     partial(open_reader, run.cluster), progress)
-                    for run in select(plan.runs, options.shard)}
-    by_app = {app.name: capabilities[id(run)] for run in plan.runs if id(run) in capabilities
-              for app in run.apps}
-    git_side = render_desired(options.source, found, options.render_timeout, options.cluster.selector,
-                              progress, capabilities_of=lambda app: by_app.get(app.name))
-    plan.adopt(destinations(options, discovered), discovered, git_side.errors)  # app-of-apps
-    plan.runs = select(plan.runs, options.shard)
-    if options.shard is not None and not plan.runs:
-        progress(f"shard {options.shard}: no destination cluster of this run is assigned to it")
-        return FleetRun()
-    for run in plan.runs:  # clusters only app-of-apps children are destined for
-        if id(run) not in capabilities:
-            capabilities[id(run)] = DestinationCapabilities(run.cluster.live_snapshot,
-                                                            partial(open_reader, run.cluster), progress)
-    packs = options.rule_packs or discovered.rule_packs or available_packs()
-    rules, rule_errors = load_rules(packs, options.rule_files, discovered.rule_sources)
-    git_side.errors += rule_errors
-    fleet = FleetRun()
-
-    def read(run: ClusterRun) -> LiveState:
-        scope = live_scope(run.apps, git_side.desired_by_app, run.cluster.all_namespaces)
-        return read_live(run.cluster, scope, progress, capabilities[id(run)].reader)
-
-    for run, live in read_all(plan.runs, read, progress):
-        result = ClusterResult(run.name, run.server, [app.name for app in run.apps])
-        fleet.results.append(result)
-        if isinstance(live, DriftcheckError):
-            result.error = str(live)
-            continue
-        own_rules = rules if len(plan.runs) == 1 else load_rules(packs, options.rule_files,
-                                                                 discovered.rule_sources)[0]
-        result.report, text = audit_cluster(options, git_side, own_rules, run, progress, live=live)
-        fleet.explained = fleet.explained or text
-    return fleet
 
 
 def audit_cluster(options: CheckOptions, git_side: DesiredState, rules: RuleSet, target: ClusterRun,

@@ -178,6 +178,9 @@ def main() -> None:
               help="Seconds of clock skew allowed between managedFields and audit times.")
 @TRUSTED_SIGNERS
 @SHARD
+@click.option("--workers", type=click.IntRange(min=1), default=None,
+              help="Processes auditing clusters at once when the run reads several (default: the CPUs "
+                   "this process may use, at most 8; 1: all in this process).")
 def check(source: SourceOptions, namespace: str, rule_files: tuple[Path, ...], rule_packs: tuple[str, ...],
           live_snapshot: Path | None, request_timeout: float, render_timeout: float, kubeconfig: Path | None,
           context: str | None, all_namespaces: bool, selector: str | None,
@@ -189,7 +192,7 @@ def check(source: SourceOptions, namespace: str, rule_files: tuple[Path, ...], r
           output: str, sign_key: Path | None, sign_key_passphrase_env: str | None,
           sign_key_passphrase_file: Path | None, audit_logs: tuple[str, ...],
           gitops_identities: tuple[str, ...], audit_skew: float, trusted_signers: Path | None,
-          shard: str | None) -> None:
+          shard: str | None, workers: int | None) -> None:
     """Render desired state, read live state, compare, and write the reports.
 
     Exit 0 when in sync, 1 when anything drifted, is missing or extra, 2 on errors.
@@ -209,7 +212,8 @@ def check(source: SourceOptions, namespace: str, rule_files: tuple[Path, ...], r
         history_since=history_since, explain_target=explain_target, compare_status=compare_status,
         compare_aggregated_rules=compare_aggregated_rules, audit_logs=list(audit_logs),
         gitops_identities=list(gitops_identities), audit_skew=audit_skew,
-        trusted_signers=trusted_signers, shard=parse_shard(shard) if shard is not None else None), progress))
+        trusted_signers=trusted_signers, shard=parse_shard(shard) if shard is not None else None,
+        workers=workers), progress))
 
 
 @main.command()

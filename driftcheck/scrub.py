@@ -24,6 +24,11 @@ def register(*credentials: str | None) -> None:
             _KNOWN.add(unquote(value.strip()))
 
 
+def registered() -> frozenset[str]:
+    """Every credential registered so far (a forked audit worker sends its own back to the parent)."""
+    return frozenset(_KNOWN)
+
+
 def register_url(url: str) -> None:
     """Remember the password of a URL (`https://user:TOKEN@host/…`), and for http(s) a user with no password
     (`https://TOKEN@github.com/…`); an SSH user such as `git` or `root` is a name, not a credential."""

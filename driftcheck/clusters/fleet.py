@@ -6,7 +6,6 @@ its report, or why there is none.
 
 from __future__ import annotations
 
-import threading
 import time
 from collections.abc import Callable, Iterator
 from concurrent.futures import Future, ThreadPoolExecutor
@@ -39,26 +38,39 @@ class FleetRun:
         return [r.report for r in self.results if r.report is not None]
 
 
+class ReadCount:
+    """How many of the run's clusters are read, counted across the processes of driftcheck.forked (the
+    count lives in shared memory, made before they are forked), for the `clusters read: N/M` lines."""
+
+    def __init__(self, total: int) -> None:
+        import multiprocessing
+
+        self.total = total
+        self.started = time.monotonic()  # CLOCK_MONOTONIC: one clock for the forked workers too
+        self._done = multiprocessing.get_context("fork").Value("i", 0)
+
+    def one_more(self) -> int:
+        with self._done.get_lock():
+            self._done.value += 1
+            return int(self._done.value)
+
+
 def read_all(runs: list[ClusterRun], read: Callable[[ClusterRun], LiveState],
-             progress: Callable[[str], None], workers: int = WORKERS,
+             progress: Callable[[str], None], count: ReadCount | None = None, workers: int = WORKERS,
              ) -> Iterator[tuple[ClusterRun, LiveState | DriftcheckError]]:
     """Each run's live state (or the DriftcheckError that stopped it), in the runs' order, read by a
-    bounded pool so that reads run ahead while the caller compares the ones already read. A single
-    run is read in this thread and its error raised, as a one-cluster run always has."""
-    if len(runs) == 1:
+    bounded pool so that reads run ahead while the caller compares the ones already read; `count` when
+    these runs are a share of the run's clusters. The one cluster of a run is read in this thread and its
+    error raised, as a one-cluster run always has."""
+    if len(runs) == 1 and count is None:
         yield runs[0], read(runs[0])
         return
-    started = time.monotonic()
-    done: list[ClusterRun] = []
-    lock = threading.Lock()
+    count = count or ReadCount(len(runs))
 
     def timed(run: ClusterRun) -> LiveState:
         live = read(run)
-        with lock:
-            done.append(run)
-            count = len(done)
-        progress(f"clusters read: {count}/{len(runs)} ({run.name}: {len(live.resources)} objects, "
-                 f"{time.monotonic() - started:.1f} s)")
+        progress(f"clusters read: {count.one_more()}/{count.total} ({run.name}: {len(live.resources)} "
+                 f"objects, {time.monotonic() - count.started:.1f} s)")
         return live
 
     with ThreadPoolExecutor(max_workers=max(1, min(workers, len(runs))),

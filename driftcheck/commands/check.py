@@ -8,6 +8,7 @@ from typing import TYPE_CHECKING
 
 import click
 
+from driftcheck.clusters.fleet import ClusterResult
 from driftcheck.commands import EXIT_DRIFT, EXIT_ERROR, EXIT_IN_SYNC
 from driftcheck.commands.options import CheckOptions, OutputOptions, S3Options, resolved
 from driftcheck.model import AuditReport, DriftcheckError
@@ -15,7 +16,6 @@ from driftcheck.model import AuditReport, DriftcheckError
 if TYPE_CHECKING:
     from pathlib import Path
 
-    from driftcheck.clusters.fleet import ClusterResult
     from driftcheck.evidence.keys import Signer
     from driftcheck.report.s3store import S3Store
 
@@ -23,7 +23,7 @@ if TYPE_CHECKING:
 def run(options: CheckOptions, progress: Callable[[str], None]) -> int:
     """Exit 0 when in sync, 1 when anything drifted, is missing or extra, 2 on errors; over several
     clusters, the worst of them (a cluster that could not be read is 2)."""
-    from driftcheck.audit import run_fleet
+    from driftcheck.fleet_audit import run_fleet
     from driftcheck.report import parse_formats, write_reports
     from driftcheck.report.archive import cluster_slug
     from driftcheck.report.terminal import summary_table
@@ -42,38 +42,47 @@ def run(options: CheckOptions, progress: Callable[[str], None]) -> int:
     store = _s3_store(output.s3, options.cluster.request_timeout) if output.s3 else None  # fails now too
     options = resolved(options)
     started = time.monotonic()
-    fleet = run_fleet(options, progress=progress)
-    several = len(fleet.results) > 1
-    codes = [EXIT_ERROR for result in fleet.results if result.report is None]
+    codes: list[int] = []
     archives: dict[str, str] = {}
-    for result in fleet.results:  # one report per destination cluster, each with its own archive
+    tables: dict[str, str] = {}
+
+    def publish(result: ClusterResult, several: bool) -> None:
+        """Write one cluster's reports as soon as it is audited (others may still be), `several` when it
+        is one of the run's clusters."""
         report = result.report
         if report is None:
             progress(f"cluster {result.name}: not audited: {result.error}")
-            continue
+            codes.append(EXIT_ERROR)
+            return
         slug = cluster_slug(report.cluster)
         if slug in archives:  # two clusters in one archive directory would mix their runs and drift age
             progress(f"cluster {result.name}: not written: its archive directory {slug} is "
                      f"{archives[slug]}'s too; map it to a context or snapshot of another name")
             codes.append(EXIT_ERROR)
-            continue
+            return
         archives[slug] = result.name
         codes.append(exit_code(report))
         report.duration_seconds = time.monotonic() - started
-        if several and output.output == "table":
-            click.echo(f"cluster {result.name} ({slug}):")
         if store is not None and output.s3 is not None:
             _write_s3(report, store, output.s3, formats, output, signer, progress)
-            continue
-        written = write_reports(report, output.out, formats, keep=output.keep,
-                                metrics_file=output.metrics_file, pushgateway=output.pushgateway,
-                                on_wait=progress, signer=signer, fleet=several or options.shard is not None)
-        if output.output == "table":
-            click.echo(summary_table(report))
-        for path in written.paths:
-            progress(f"wrote {path}")
-        if written.bundle is not None:
-            progress(f"signed {written.bundle} (chained as {written.chain_link})")
+        else:
+            in_fleet = several or options.shard is not None
+            written = write_reports(report, output.out, formats, keep=output.keep,
+                                    metrics_file=output.metrics_file, pushgateway=output.pushgateway,
+                                    on_wait=progress, signer=signer, fleet=in_fleet)
+            for path in written.paths:
+                progress(f"wrote {path}")
+            if written.bundle is not None:
+                progress(f"signed {written.bundle} (chained as {written.chain_link})")
+        heading = f"cluster {result.name} ({slug}):\n" if several else ""
+        tables[result.name] = heading + summary_table(report)
+
+    fleet = run_fleet(options, progress, publish)
+    several = len(fleet.results) > 1
+    if output.output == "table":
+        for result in fleet.results:  # in the plan's order, whatever order they were written in
+            if result.name in tables:
+                click.echo(tables[result.name])
     if fleet.explained is not None:
         click.echo(fleet.explained)
     if (several or options.shard is not None) and store is None:
@@ -105,13 +114,10 @@ def _write_s3(report: AuditReport, store: S3Store, s3: S3Options, formats: list[
               signer: Signer | None, progress: Callable[[str], None]) -> None:
     from driftcheck.report.s3archive import write_reports_s3
     from driftcheck.report.s3store import Retention
-    from driftcheck.report.terminal import summary_table
 
     written = write_reports_s3(report, store, Retention(s3.retain_mode, s3.retain_days), formats,
                                metrics_file=output.metrics_file, pushgateway=output.pushgateway,
                                on_wait=progress, signer=signer)
-    if output.output == "table":
-        click.echo(summary_table(report))
     for url in written.urls:
         progress(f"wrote {url} ({s3.retain_mode} retention, {s3.retain_days} days)")
     if written.seq is not None:

@@ -119,6 +119,7 @@ class CheckOptions:
     audit_skew: float = 2.0  # seconds
     trusted_signers: Path | None = None  # GPG keys, allowed_signers, X.509 roots: outside the audited repo
     shard: Shard | None = None  # --shard INDEX/COUNT: only the clusters clusters/shard.py assigns it
+    workers: int | None = None  # --workers: processes auditing clusters at once; None = the usable CPUs
 
 
 def parse_mapping(flag: str, text: str) -> tuple[str, str]:

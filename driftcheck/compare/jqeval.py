@@ -85,6 +85,8 @@ class _Worker:
 
 
 _worker: list[_Worker] = []  # the run's child, once started
+# A process forked from the run (driftcheck.forked) starts its own child: the parent's pipes are the parent's.
+os.register_at_fork(after_in_child=_worker.clear)
 
 
 def _ask(request: dict[str, Any], timeout: float) -> dict[str, Any]:

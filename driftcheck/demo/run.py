@@ -27,8 +27,8 @@ class DemoRun:
 def run_demo(out: Path, formats: list[str] | None = None,
              progress: Callable[[str], None] = lambda _m: None) -> DemoRun:
     """Materialize the demo repository, copy the shipped snapshot beside it, audit both as `check` would."""
-    from driftcheck.audit import run_audit
     from driftcheck.commands.options import CheckOptions, ClusterOptions, SourceOptions, resolved
+    from driftcheck.fleet_audit import run_audit
     from driftcheck.report import write_reports
 
     workdir = Path(tempfile.mkdtemp(prefix="driftcheck-demo-"))

@@ -16,6 +16,7 @@ import signal
 import subprocess
 import tempfile
 import time
+import weakref
 from datetime import datetime, timedelta
 from pathlib import Path
 
@@ -124,7 +125,24 @@ def opened(path: Path) -> git.Repo:
 def _opened(repo: git.Repo) -> git.Repo:
     """The repository with every git that GitPython runs for it hook-free too."""
     repo.git.set_persistent_git_options(c=GIT_OPTIONS[1])
+    _OPENED.add(repo)
     return repo
+
+
+_OPENED: weakref.WeakSet[git.Repo] = weakref.WeakSet()
+_INHERITED: list[object] = []  # a forked child's copies of its parent's persistent git processes
+
+
+def _detach_persistent_git() -> None:
+    """In a process forked from the run (driftcheck.forked): leave the parent's persistent `git cat-file`
+    processes to the parent, so that two processes never interleave requests on one pipe. Their handles
+    are kept, never finalized (that would kill the parent's process); the child starts its own."""
+    for repo in list(_OPENED):
+        _INHERITED.extend((repo.git.cat_file_all, repo.git.cat_file_header))
+        repo.git.cat_file_all = repo.git.cat_file_header = None
+
+
+os.register_at_fork(after_in_child=_detach_persistent_git)
 
 
 def _age(dest: Path) -> str:

@@ -15,10 +15,22 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+import git
+
 from driftcheck import kube
 from driftcheck.fetch.sources import SourceError, SourceTrees
 from driftcheck.fetch.tree import Tree
-from driftcheck.model import App, AppSource, GitSource, Origin, Render, Resource, ResourceKey, RunError
+from driftcheck.model import (
+    App,
+    AppSource,
+    DriftcheckError,
+    GitSource,
+    Origin,
+    Render,
+    Resource,
+    ResourceKey,
+    RunError,
+)
 from driftcheck.render import directory, helm, kustomize
 from driftcheck.render.detect import source_type
 from driftcheck.render.hooks import RenderedHook, hook_name, hook_of
@@ -120,6 +132,27 @@ def _render_source(trees: SourceTrees, app: App, source: AppSource, refs: dict[s
         out.files_read += output.files_read
     for document in output.documents:
         _add_object(out, document.body, document.origin)
+
+
+def plain_yaml(trees: SourceTrees, apps: list[App]) -> list[bytes]:
+    """The YAML files the apps' plain-directory sources in the audited commit read (what parse_ahead
+    parses before they are rendered); what cannot be read here is left to the render to report."""
+    tree, out = trees.run_tree, []
+    for app in apps:
+        source = app.local_source
+        if source is None or not isinstance(source.source, GitSource):
+            continue
+        path = _norm(source.source.path)
+        if not tree.exists(path) or source_type(
+                tree, path, source.render, app.defined_by.kind == "argocd-application") != ("directory", ""):
+            continue
+        for file in directory.manifest_files(tree, path, source.render):
+            if file.endswith((".yaml", ".yml")) and tree.symlink_target(file) is None:
+                try:
+                    out.append(tree.read(file))
+                except (DriftcheckError, git.GitError, OSError, ValueError):
+                    continue
+    return out
 
 
 def _multi_source(app: App) -> bool:

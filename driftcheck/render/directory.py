@@ -29,12 +29,7 @@ def render(tree: Tree, path: str, options: Render, target: Target, timeout: floa
     """The documents of every manifest under path (path itself when it is a file); no process runs,
     so timeout is not needed."""
     out = Output()
-    if not tree.is_dir(path):
-        files = [path]
-    else:
-        chosen = _directory_filter(options.directory, path)
-        files = [f for f in tree.list_files(path, recurse=options.directory.recurse)
-                 if f.endswith(MANIFEST_SUFFIXES) and chosen(f)]
+    files = manifest_files(tree, path, options)
     programs: dict[str, int] = {}  # jsonnet file -> where its objects go in out.documents
     for file in files:
         if file.endswith(".jsonnet"):
@@ -45,6 +40,15 @@ def render(tree: Tree, path: str, options: Render, target: Target, timeout: floa
     if programs:
         _evaluate(tree, path, programs, options.directory, target, timeout, out)
     return out
+
+
+def manifest_files(tree: Tree, path: str, options: Render) -> list[str]:
+    """The files the directory source at path reads, in reading order (path itself when it is a file)."""
+    if not tree.is_dir(path):
+        return [path]
+    chosen = _directory_filter(options.directory, path)
+    return [f for f in tree.list_files(path, recurse=options.directory.recurse)
+            if f.endswith(MANIFEST_SUFFIXES) and chosen(f)]
 
 
 def _evaluate(tree: Tree, path: str, programs: dict[str, int], directory: DirectoryOptions, target: Target,

@@ -24,6 +24,7 @@ from ruamel.yaml.constructor import SafeConstructor
 from ruamel.yaml.error import MarkedYAMLError, YAMLError
 from ruamel.yaml.resolver import VersionedResolver
 
+from driftcheck import fastjson
 from driftcheck.model import RunError
 from driftcheck.render.yaml import dialect
 from driftcheck.render.yaml.dialect import OutOfRange
@@ -113,7 +114,7 @@ def load_manifests(data: bytes, file: str, duplicate_keys: DuplicateKeys = "erro
     digest = hashlib.blake2b(data, digest_size=20).digest()
     seen = _PARSED.get(digest)
     if seen is not None:
-        return [(body, line) for body, line in json.loads(seen)], []
+        return [(body, line) for body, line in fastjson.loads(seen)], []
     fast = load_fast(data)
     if fast is not None:
         _remember(digest, fast)
@@ -138,6 +139,22 @@ def load_manifests(data: bytes, file: str, duplicate_keys: DuplicateKeys = "erro
 _PARSED: dict[bytes, str] = {}
 _PARSED_MAX_CHARS = 64 * 1024 * 1024
 _parsed_chars = 0
+
+
+def parsed_entry(data: bytes) -> tuple[bytes, str] | None:
+    """What load_manifests keeps of data once it parsed it (the key and JSON text), if it keeps anything:
+    parse_ahead sends it from the process that parsed it to the one that renders."""
+    digest = hashlib.blake2b(data, digest_size=20).digest()
+    seen = _PARSED.get(digest)
+    return (digest, seen) if seen is not None else None
+
+
+def seed_parsed(digest: bytes, text: str) -> None:
+    """Keep an entry parsed_entry gave in another process, within the same bound."""
+    global _parsed_chars
+    if digest not in _PARSED and _parsed_chars + len(text) <= _PARSED_MAX_CHARS:
+        _PARSED[digest] = text
+        _parsed_chars += len(text)
 
 
 def _remember(digest: bytes, manifests: list[Manifest]) -> None:
