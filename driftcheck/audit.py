@@ -81,12 +81,13 @@ def render_desired(source: SourceOptions, found: tuple[Any, Any, Any], render_ti
                    capabilities_of: Callable[[App], Callable[[], Any] | None] = lambda _app: None,
                    workers: int = 1) -> DesiredState:
     """Render each app of desired_apps' (repo, tree, found apps), with its destination's capabilities;
-    with `workers` processes, the plain YAML they read is parsed ahead (render.yaml.parse_ahead)."""
+    with `workers` processes, the plain YAML they read is parsed there meanwhile (render.yaml.parse_ahead)."""
     from driftcheck.apps.app_of_apps import AppFamily
     from driftcheck.fetch.moments import parse_moment
     from driftcheck.fetch.sources import SourceTrees
-    from driftcheck.render import render_app
+    from driftcheck.render import plain_yaml, render_app
     from driftcheck.render.resolution import app_resolution
+    from driftcheck.render.yaml.parse_ahead import ParseAhead
 
     repo, tree, discovered = found
     live = discovered.live  # --argocd-namespace: its repository Secrets and argocd-cm
@@ -99,12 +100,10 @@ def render_desired(source: SourceOptions, found: tuple[Any, Any, Any], render_ti
     all_rendered = []
     resolutions: dict[str, AppResolution] = {}
     family = AppFamily.of(discovered, tree)
-    if workers > 1:
-        from driftcheck.render import plain_yaml
-        from driftcheck.render.yaml.parse_ahead import parse_ahead
-
-        parse_ahead(plain_yaml(trees, discovered.apps), workers, progress)
+    plain = plain_yaml(trees, discovered.apps) if workers > 1 else {}
+    ahead = ParseAhead([data for files in plain.values() for data in files], workers, progress)
     for done, app in enumerate(discovered.apps, 1):  # app-of-apps: each render's children are appended
+        ahead.ready(plain.get(app.name, []))
         caps = family.capabilities(app, capabilities_of(app))
         rendered = discovered.rendered.get(app.name)  # a Flux Kustomization: built when its graph was
         if rendered is None:
@@ -125,6 +124,7 @@ def render_desired(source: SourceOptions, found: tuple[Any, Any, Any], render_ti
             progress(f"{line}{app.shown_source or '.'} ({rendered.renderer or 'not rendered'})")
         else:
             progress(f"{line}{app.shown_source}")
+    ahead.finish()
     return DesiredState(repo, tree, discovered, desired_by_app, errors, all_rendered, resolutions, trees,
                         settings)
 

@@ -76,6 +76,7 @@ def run(options: CheckOptions, progress: Callable[[str], None]) -> int:
                 progress(f"signed {written.bundle} (chained as {written.chain_link})")
         heading = f"cluster {result.name} ({slug}):\n" if several else ""
         tables[result.name] = heading + summary_table(report)
+        result.report = None  # written: a fleet run holds the reports being written, not all of them
 
     fleet = run_fleet(options, progress, publish)
     several = len(fleet.results) > 1

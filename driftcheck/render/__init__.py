@@ -134,10 +134,10 @@ def _render_source(trees: SourceTrees, app: App, source: AppSource, refs: dict[s
         _add_object(out, document.body, document.origin)
 
 
-def plain_yaml(trees: SourceTrees, apps: list[App]) -> list[bytes]:
-    """The YAML files the apps' plain-directory sources in the audited commit read (what parse_ahead
-    parses before they are rendered); what cannot be read here is left to the render to report."""
-    tree, out = trees.run_tree, []
+def plain_yaml(trees: SourceTrees, apps: list[App]) -> dict[str, list[bytes]]:
+    """Per app, the YAML files its plain-directory source in the audited commit reads (what parse_ahead
+    parses while the apps are rendered); what cannot be read here is left to the render to report."""
+    tree, out = trees.run_tree, dict[str, list[bytes]]()
     for app in apps:
         source = app.local_source
         if source is None or not isinstance(source.source, GitSource):
@@ -149,7 +149,7 @@ def plain_yaml(trees: SourceTrees, apps: list[App]) -> list[bytes]:
         for file in directory.manifest_files(tree, path, source.render):
             if file.endswith((".yaml", ".yml")) and tree.symlink_target(file) is None:
                 try:
-                    out.append(tree.read(file))
+                    out.setdefault(app.name, []).append(tree.read(file))
                 except (DriftcheckError, git.GitError, OSError, ValueError):
                     continue
     return out

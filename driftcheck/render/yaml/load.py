@@ -111,7 +111,7 @@ def load_manifests(data: bytes, file: str, duplicate_keys: DuplicateKeys = "erro
                              "not loaded", file=file, stage="source")]
     if file.endswith(".json"):
         return _load_json(data, file)
-    digest = hashlib.blake2b(data, digest_size=20).digest()
+    digest = parsed_key(data)
     seen = _PARSED.get(digest)
     if seen is not None:
         return [(body, line) for body, line in fastjson.loads(seen)], []
@@ -141,12 +141,15 @@ _PARSED_MAX_CHARS = 64 * 1024 * 1024
 _parsed_chars = 0
 
 
-def parsed_entry(data: bytes) -> tuple[bytes, str] | None:
-    """What load_manifests keeps of data once it parsed it (the key and JSON text), if it keeps anything:
-    parse_ahead sends it from the process that parsed it to the one that renders."""
-    digest = hashlib.blake2b(data, digest_size=20).digest()
-    seen = _PARSED.get(digest)
-    return (digest, seen) if seen is not None else None
+def parsed_key(data: bytes) -> bytes:
+    """The key of a file's bytes in the cache of parsed files."""
+    return hashlib.blake2b(data, digest_size=20).digest()
+
+
+def parsed_entry(data: bytes) -> str | None:
+    """What load_manifests keeps of data once it parsed it (JSON text), if it keeps anything: parse_ahead
+    sends it from the process that parsed it to the one that renders."""
+    return _PARSED.get(parsed_key(data))
 
 
 def seed_parsed(digest: bytes, text: str) -> None:
