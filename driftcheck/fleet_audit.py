@@ -20,6 +20,7 @@ from driftcheck.audit import (
 from driftcheck.clusters.fleet import ClusterResult, FleetRun
 from driftcheck.clusters.plan import ClusterRun
 from driftcheck.commands.options import CheckOptions
+from driftcheck.forked import WorkerLost
 from driftcheck.model import AuditReport, DriftcheckError, LiveState
 
 
@@ -42,7 +43,7 @@ def run_fleet(options: CheckOptions, progress: Progress = lambda _m: None,
     from driftcheck.clusters.fleet import ReadCount, read_all
     from driftcheck.clusters.shard import select
     from driftcheck.compare import available_packs, load_rules
-    from driftcheck.forked import MAX_WORKERS, WorkerLost, available_cpus, balanced, run_forked
+    from driftcheck.forked import MAX_WORKERS, available_cpus, balanced, run_forked
     from driftcheck.live.capabilities import DestinationCapabilities
 
     found = desired_apps(replace(options.source, render_timeout=options.render_timeout), progress,
@@ -96,10 +97,7 @@ def run_fleet(options: CheckOptions, progress: Progress = lambda _m: None,
         shares = balanced(plan.runs, lambda run: 1 + sum(len(git_side.desired_by_app.get(app.name, ()))
                                                          for app in run.apps), workers)
         for got in run_forked(shares, audit_share, progress):
-            done = {result.name for result, _ in audited}
-            for pair in [got] if not isinstance(got, WorkerLost) else [  # its clusters not yet audited
-                    (ClusterResult(run.name, run.server, [app.name for app in run.apps], error=got.why), None)
-                    for run in got.share if run.name not in done]:
+            for pair in _not_audited(got, audited) if isinstance(got, WorkerLost) else [got]:
                 audited.append(pair)
                 publish(pair[0], True)
         position = {run.name: i for i, run in enumerate(plan.runs)}
@@ -109,3 +107,11 @@ def run_fleet(options: CheckOptions, progress: Progress = lambda _m: None,
             audited.append(pair)
             publish(pair[0], len(plan.runs) > 1)
     return FleetRun([result for result, _ in audited], next((text for _, text in audited if text), None))
+
+
+def _not_audited(lost: WorkerLost[list[ClusterRun]], audited: list[tuple[ClusterResult, str | None]],
+                 ) -> list[tuple[ClusterResult, str | None]]:
+    """The clusters of a lost worker's share it had not sent back, each with why it was lost."""
+    done = {result.name for result, _ in audited}
+    return [(ClusterResult(run.name, run.server, [app.name for app in run.apps], error=lost.why), None)
+            for run in lost.share if run.name not in done]

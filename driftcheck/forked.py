@@ -52,7 +52,8 @@ class WorkerLost(Generic[Share]):
 
 def available_cpus() -> int:
     """The CPUs this process may use: its affinity, lowered to a cgroup v2 CPU quota (a Pod's limit)."""
-    count = len(os.sched_getaffinity(0))
+    affinity = getattr(os, "sched_getaffinity", None)  # Linux; elsewhere every CPU
+    count = len(affinity(0)) if affinity else os.cpu_count() or 1
     try:
         quota, period = _CGROUP_CPU_MAX.read_text().split()[:2]
         if quota != "max":
@@ -174,7 +175,8 @@ def _child(fd: int, work: Callable[[Share, Progress], Iterator[Any]], share: Sha
     """Run the share, send each result and the end, and leave without running the parent's exit handlers."""
     code = 1
     try:
-        ctypes.CDLL(None, use_errno=True).prctl(1, signal.SIGKILL)  # PR_SET_PDEATHSIG: die with the parent
+        if sys.platform == "linux":
+            ctypes.CDLL(None, use_errno=True).prctl(1, signal.SIGKILL)  # PR_SET_PDEATHSIG
         signal.signal(signal.SIGTERM, signal.SIG_DFL)
         for result in work(share, lambda line: _send(fd, ("progress", scrub.scrub(line)))):
             _send(fd, ("result", result, tuple(scrub.registered())))  # before the parent writes it out
