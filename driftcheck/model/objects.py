@@ -6,6 +6,8 @@ import re
 from dataclasses import dataclass, field
 from typing import Any, Literal
 
+from driftcheck.model.pickling import by_fields
+
 
 def split_api_version(api_version: str) -> tuple[str, str]:
     """`apps/v1` -> ("apps", "v1"); `v1` -> ("", "v1"): the core group is the empty string."""
@@ -25,6 +27,7 @@ def utf8_text(text: str) -> str:
                           else f"\\u{ord(m.group()):04x}", text)
 
 
+@by_fields
 @dataclass(frozen=True, order=True)
 class ResourceKey:
     """Identity of an object. The version is not part of it: v1beta1 in Git and v1 live are one object."""
@@ -50,6 +53,7 @@ class ResourceKey:
         return f"{gk}/{self.namespace}/{self.name}" if self.namespace else f"{gk}/{self.name}"
 
 
+@by_fields
 @dataclass(frozen=True)
 class Origin:
     """Where an object came from: a file and line at a commit (desired), or the cluster/a snapshot (live)."""

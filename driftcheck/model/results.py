@@ -6,6 +6,7 @@ from dataclasses import dataclass, field
 from typing import Any, Literal
 
 from driftcheck.model.objects import Origin, ResourceKey, utf8_text
+from driftcheck.model.pickling import by_fields
 
 Status = Literal["in-sync", "drifted", "missing", "extra", "unknown"]
 STATUSES: tuple[Status, ...] = ("in-sync", "drifted", "missing", "extra", "unknown")
@@ -38,6 +39,7 @@ class Identity:
     candidates: tuple[str, ...] = ()
 
 
+@by_fields
 @dataclass(frozen=True)
 class ChangedBy:
     """The managedFields entry that owns a differing path (and, with --audit-log, who made it)."""
@@ -49,6 +51,7 @@ class ChangedBy:
     identity: Identity | None = None
 
 
+@by_fields
 @dataclass
 class FieldDiff:
     """One differing field. `path` is an RFC 6901 JSON pointer; absent values are None."""
@@ -60,12 +63,14 @@ class FieldDiff:
     note: str = ""  # e.g. "removed from Git, still live"
 
 
+@by_fields
 @dataclass(frozen=True)
 class IgnoredField:
     path: str
     rule: str  # rule id, e.g. "argo-rollouts#0" or "app:blog-system#1"
 
 
+@by_fields
 @dataclass
 class ResourceResult:
     key: ResourceKey

@@ -257,7 +257,14 @@ def error_entry(e: RunError) -> dict[str, Any]:
 
 def plain(value: Any) -> Any:
     """Any value a stage hands over -> plain JSON (dataclasses, tuples, sets, datetimes included)."""
-    if value is None or isinstance(value, bool | int | str):
+    kind = type(value)  # the exact types first: most of a report is these, and isinstance is slower
+    if kind is str or kind is int or kind is bool or value is None:
+        return value
+    if kind is dict:
+        return {k if type(k) is str else str(k): plain(v) for k, v in value.items()}
+    if kind is list:
+        return [plain(v) for v in value]
+    if isinstance(value, bool | int | str):
         return value
     if isinstance(value, float):
         return value if value == value and value not in (float("inf"), float("-inf")) else str(value)
