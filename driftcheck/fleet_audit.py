@@ -96,7 +96,7 @@ def run_fleet(options: CheckOptions, progress: Progress = lambda _m: None,
     if workers > 1:  # comparing is CPU-bound: spread the clusters over processes (driftcheck.forked)
         shares = balanced(plan.runs, lambda run: 1 + sum(len(git_side.desired_by_app.get(app.name, ()))
                                                          for app in run.apps), workers)
-        for got in run_forked(shares, audit_share, progress):
+        for got in run_forked(shares, audit_share, ReadCount(len(plan.runs)).in_order(progress)):
             for pair in _not_audited(got, audited) if isinstance(got, WorkerLost) else [got]:
                 audited.append(pair)
                 publish(pair[0], True)

@@ -6,6 +6,8 @@ its report, or why there is none.
 
 from __future__ import annotations
 
+import re
+import threading
 import time
 from collections.abc import Callable, Iterator
 from concurrent.futures import Future, ThreadPoolExecutor
@@ -39,20 +41,32 @@ class FleetRun:
 
 
 class ReadCount:
-    """How many of the run's clusters are read, counted across the processes of driftcheck.forked (the
-    count lives in shared memory, made before they are forked), for the `clusters read: N/M` lines."""
+    """How many of the run's clusters are read, for the `clusters read: N/M` lines. A forked worker
+    counts its own share; the run renumbers the lines as they reach it (`in_order`), since lines from
+    several workers may arrive in another order than they were counted."""
 
     def __init__(self, total: int) -> None:
-        import multiprocessing
-
         self.total = total
         self.started = time.monotonic()  # CLOCK_MONOTONIC: one clock for the forked workers too
-        self._done = multiprocessing.get_context("fork").Value("i", 0)
+        self._lock = threading.Lock()
+        self._done = 0
 
     def one_more(self) -> int:
-        with self._done.get_lock():
-            self._done.value += 1
-            return int(self._done.value)
+        with self._lock:
+            self._done += 1
+            return self._done
+
+    def in_order(self, progress: Callable[[str], None]) -> Callable[[str], None]:
+        """progress, with each `clusters read: N/M` line numbered by this count as it is shown."""
+        def show(line: str) -> None:
+            counted = _COUNTED.match(line)
+            if counted:
+                line = f"clusters read: {self.one_more()}/{self.total}{line[counted.end():]}"
+            progress(line)
+        return show
+
+
+_COUNTED = re.compile(r"clusters read: \d+/\d+")
 
 
 def read_all(runs: list[ClusterRun], read: Callable[[ClusterRun], LiveState],
