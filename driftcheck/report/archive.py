@@ -260,7 +260,8 @@ class _WrittenHeadings:
         if found is None:
             return None
         try:
-            unchanged = stat.S_ISREG(os.lstat(path).st_mode) and _identity(os.lstat(path)) == found[0]
+            status = os.lstat(path)
+            unchanged = stat.S_ISREG(status.st_mode) and _identity(status) == found[0]
         except OSError:
             return None
         return found[1] if unchanged else None
