@@ -3,6 +3,7 @@ reported (over --workers forked processes when there are several; see driftcheck
 
 from __future__ import annotations
 
+import gc
 from collections.abc import Callable, Iterator
 from dataclasses import replace
 from functools import partial
@@ -62,6 +63,9 @@ def run_fleet(options: CheckOptions, progress: Progress = lambda _m: None,
     git_side = render_desired(options.source, found, options.render_timeout, options.cluster.selector,
                               progress, capabilities_of=lambda app: by_app.get(app.name), workers=workers)
     plan.adopt(destinations(options, discovered), discovered, git_side.errors)  # app-of-apps
+    # The desired state lives until the last report is written: out of the collector's reach from now on,
+    # here and in the workers forked below (bench.fleet: -8% wall time at 20 clusters x 1,000 objects).
+    gc.freeze()
     plan.runs = select(plan.runs, options.shard)
     if options.shard is not None and not plan.runs:
         progress(f"shard {options.shard}: no destination cluster of this run is assigned to it")
