@@ -7,13 +7,17 @@ run checks one app on its own one-emulator fleet; the fleet run maps the other 1
 emulators log their requests: each must have been asked for its ConfigMaps once (as many LIST pages as
 the single run's cluster).
 
-    .venv/bin/python -m bench.fleet [--clusters 20] [--objects 1000] [--work DIR]
+    .venv/bin/python -m bench.fleet [--clusters 20] [--objects 1000] [--runs N] [--work DIR]
+
+This machine's run-to-run spread is as large as a tenth of the fleet run: --runs N repeats the pair
+(each against emulators of its own, as the first) and reports the medians.
 """
 
 from __future__ import annotations
 
 import argparse
 import json
+import statistics
 import subprocess
 import sys
 import tempfile
@@ -80,39 +84,47 @@ def lists(fleet: Fleet, name: str) -> int:
     return sum(1 for r in fleet.requests(name) if r["path"].endswith("/configmaps"))
 
 
-def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
-    parser.add_argument("--clusters", type=int, default=20)
-    parser.add_argument("--objects", type=int, default=1000)
-    parser.add_argument("--work", type=Path, default=None)
-    args = parser.parse_args()
-    work = args.work or Path(tempfile.mkdtemp(prefix="bench-fleet-"))
-    names = cluster_names(args.clusters)
-
-    with Fleet(work / "one", {names[0]: live_objects(names[0], args.objects)}) as one:
-        write_repo(work / "repo-one", one, names[:1], args.objects)
-        single, proc = check(work / "repo-one", one, work / "out-one")
-    print(f"single cluster: {single:.2f} s, exit {proc.returncode}", file=sys.stderr)
-
-    with Fleet(work / "fleet", {n: live_objects(n, args.objects) for n in names}) as fleet:
-        write_repo(work / "repo", fleet, names, args.objects)
+def measure(work: Path, names: list[str], objects: int) -> dict[str, Any]:
+    """One single-cluster run and one fleet run, each against emulators started for it alone."""
+    with Fleet(work / "one", {names[0]: live_objects(names[0], objects)}) as one:
+        write_repo(work / "repo-one", one, names[:1], objects)
+        single, _ = check(work / "repo-one", one, work / "out-one")
+    print(f"single cluster: {single:.2f} s", file=sys.stderr)
+    with Fleet(work / "fleet", {n: live_objects(n, objects) for n in names}) as fleet:
+        write_repo(work / "repo", fleet, names, objects)
         flags = [f for n in names[1:] for f in ("--cluster", f"{n}={n}")]
         whole, proc = check(work / "repo", fleet, work / "out", *flags)
     print(f"{len(names)} clusters: {whole:.2f} s, exit {proc.returncode}", file=sys.stderr)
-    reads = {n: lists(fleet, n) for n in names}
     if proc.returncode not in (0, 1):
         print(proc.stderr[-3000:], file=sys.stderr)
-    result = {
-        "clusters": len(names), "objects_per_cluster": args.objects,
+    reads = {n: lists(fleet, n) for n in names}
+    return {
         "single_wall_s": round(single, 2), "fleet_wall_s": round(whole, 2), "ratio": round(whole / single, 2),
         "exit_code": proc.returncode,
-        "reports_correct": sum(correct(work / "out", n, args.objects) for n in names),
+        "reports_correct": sum(correct(work / "out", n, objects) for n in names),
         "configmap_lists_single": lists(one, names[0]),
         "configmap_lists_per_cluster": sorted(set(reads.values())),
         "last_progress": [line for line in proc.stderr.splitlines() if line.startswith("clusters read")][-1:],
     }
-    print(json.dumps(result, indent=1))
 
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    parser.add_argument("--clusters", type=int, default=20)
+    parser.add_argument("--objects", type=int, default=1000)
+    parser.add_argument("--runs", type=int, default=1, help="pairs of runs; the medians are reported too")
+    parser.add_argument("--work", type=Path, default=None)
+    args = parser.parse_args()
+    work = args.work or Path(tempfile.mkdtemp(prefix="bench-fleet-"))
+    names = cluster_names(args.clusters)
+    runs = [measure(work / f"run-{i}", names, args.objects) for i in range(args.runs)]
+    result: dict[str, Any] = {"clusters": len(names), "objects_per_cluster": args.objects, "runs": runs}
+    if args.runs > 1:
+        single, whole = (statistics.median(r[k] for r in runs) for k in ("single_wall_s", "fleet_wall_s"))
+        result["median"] = {"single_wall_s": round(single, 2), "fleet_wall_s": round(whole, 2),
+                            "ratio_of_medians": round(whole / single, 2),
+                            "median_ratio": round(statistics.median(r["ratio"] for r in runs), 2)}
+    print(json.dumps(result, indent=1))
 
 if __name__ == "__main__":
     main()
