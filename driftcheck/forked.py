@@ -24,6 +24,7 @@ import selectors
 import signal
 import struct
 import sys
+import threading
 import traceback
 from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass
@@ -165,10 +166,16 @@ def _stop(pid: int) -> None:
 
 
 def _send(fd: int, frame: tuple[Any, ...]) -> None:
+    """One frame, whole: a result larger than the pipe takes several writes, and the child's reader threads
+    tell progress meanwhile, so the writes of one frame hold the lock."""
     data = pickle.dumps(frame, protocol=pickle.HIGHEST_PROTOCOL)
     view = memoryview(_HEADER.pack(len(data)) + data)
-    while view:
-        view = view[os.write(fd, view):]
+    with _SENDING:
+        while view:
+            view = view[os.write(fd, view):]
+
+
+_SENDING = threading.Lock()  # taken in forked children only, so never held across a fork
 
 
 def _child(fd: int, work: Callable[[Share, Progress], Iterator[Any]], share: Share) -> None:

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import os
 import signal
+import threading
 from collections.abc import Callable, Iterator
 from pathlib import Path
 
@@ -126,3 +127,26 @@ def test_a_child_starts_its_own_git_cat_file_rather_than_sharing_the_parents(tmp
     [(tree, childs)] = run_forked([[0]], work, lambda _line: None)  # type: ignore[misc]
     assert tree == head and childs != parents
     assert repo.commit("HEAD").tree.hexsha == head  # the parent's own process still answers
+
+
+def test_progress_from_a_childs_threads_never_splits_a_result_it_is_sending() -> None:
+    """A child's reader threads tell progress while its main thread sends results too large for one write
+    to the pipe: each frame arrives whole (interleaved writes once failed a fleet run: UnpicklingError)."""
+    def work(share: list[int], told: Callable[[str], None]) -> Iterator[bytes]:
+        def chatter() -> None:
+            for n in range(2000):
+                told(f"line {n}")
+
+        threads = [threading.Thread(target=chatter) for _ in range(3)]
+        for thread in threads:
+            thread.start()
+        for item in share:
+            yield bytes([item]) * (1 << 20)  # 1 MiB: many partial writes into a 64 KiB pipe
+        for thread in threads:
+            thread.join()
+
+    lines: list[str] = []
+    results = list(run_forked([list(range(8)), list(range(8, 16))], work, lines.append))
+    assert sorted(r[0] for r in results) == list(range(16))
+    assert all(len(r) == 1 << 20 and r == bytes([r[0]]) * len(r) for r in results)
+    assert len(lines) == 2 * 3 * 2000
