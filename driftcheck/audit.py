@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import gc
-from collections.abc import Callable
+from collections.abc import Callable, Collection
 from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Any
@@ -43,6 +43,7 @@ class DesiredState:
     resolutions: dict[str, AppResolution] = field(default_factory=dict)  # what each app's sources were
     trees: Any = None  # fetch.sources.SourceTrees: history walks other repositories through it
     settings: Any = None  # apps.argocd_settings.ArgoSettings from --argocd-settings, or None
+    deferred: frozenset[str] = frozenset()  # leaf apps rendered where their cluster is audited
 
 
 def desired_apps(source: SourceOptions, progress: Progress = lambda _m: None,
@@ -79,54 +80,79 @@ def desired_state(source: SourceOptions, render_timeout: float = 120.0, selector
 def render_desired(source: SourceOptions, found: tuple[Any, Any, Any], render_timeout: float,
                    selector: str | None, progress: Progress, show_renderer: bool = False,
                    capabilities_of: Callable[[App], Callable[[], Any] | None] = lambda _app: None,
-                   workers: int = 1) -> DesiredState:
+                   workers: int = 1, defer: Collection[str] = (), uncounted: int = 0) -> DesiredState:
     """Render each app of desired_apps' (repo, tree, found apps), with its destination's capabilities;
-    with `workers` processes, the plain YAML they read is parsed there meanwhile (render.yaml.parse_ahead)."""
+    with `workers` processes, the plain YAML they read is parsed there meanwhile (render.yaml.parse_ahead).
+    The leaf apps in `defer` are left to render_deferred where their cluster is audited; the progress
+    lines count all apps but the `uncounted` ones (leaves of clusters this run does not read)."""
     from driftcheck.apps.app_of_apps import AppFamily
     from driftcheck.fetch.moments import parse_moment
     from driftcheck.fetch.sources import SourceTrees
     from driftcheck.render import plain_yaml, render_app
-    from driftcheck.render.resolution import app_resolution
     from driftcheck.render.yaml.parse_ahead import ParseAhead
 
     repo, tree, discovered = found
     live = discovered.live  # --argocd-namespace: its repository Secrets and argocd-cm
     trees = SourceTrees(tree, fetch=source.fetch, at=parse_moment(source.at) if source.at else None,
                         live_credentials=live.repo_credentials if live else None)
-    errors = list(discovered.errors)
     settings = argocd_settings(source, tree, progress, live)
-    errors += settings.problems if settings is not None else ()
-    desired_by_app: dict[str, list[Resource]] = {}
-    all_rendered = []
-    resolutions: dict[str, AppResolution] = {}
+    problems = settings.problems if settings is not None else []
+    state = DesiredState(repo, tree, discovered, {}, [*discovered.errors, *problems], [], {}, trees, settings,
+                         frozenset(defer))
     family = AppFamily.of(discovered, tree)
-    plain = plain_yaml(trees, discovered.apps) if workers > 1 else {}
+    now = [app for app in discovered.apps if app.name not in state.deferred]
+    plain = plain_yaml(trees, now) if workers > 1 else {}
     ahead = ParseAhead([data for files in plain.values() for data in files], workers, progress)
-    for done, app in enumerate(discovered.apps, 1):  # app-of-apps: each render's children are appended
+    done = 0
+    for app in discovered.apps:  # app-of-apps: each render's children are appended
+        if app.name in state.deferred:
+            continue
+        done += 1
         ahead.ready(plain.get(app.name, []))
         caps = family.capabilities(app, capabilities_of(app))
         rendered = discovered.rendered.get(app.name)  # a Flux Kustomization: built when its graph was
         if rendered is None:
             rendered = render_app(trees, app, timeout=render_timeout, capabilities=caps)
-        errors += family.adopt(app, rendered.resources, discovered, caps)
-        if settings is not None:  # excluded kinds are dropped from desired state, with a warning each
-            from driftcheck.apps.argocd_settings import excluded_objects
-
-            kept, dropped = excluded_objects(settings, app, rendered.resources)
-            rendered = replace(rendered, resources=kept, errors=[*rendered.errors, *dropped])
-        errors += rendered.errors
-        resolutions[app.name] = app_resolution(trees, rendered)
-        all_rendered.append(replace(rendered, resources=selected(selector, rendered.resources)))
-        desired_by_app[app.name] = all_rendered[-1].resources
-        line = (f"apps rendered: {done}/{len(discovered.apps)}: {app.name}, {len(rendered.resources)} "
-                "objects from ")
+        state.errors += family.adopt(app, rendered.resources, discovered, caps)
+        count = _keep_render(state, app, rendered, selector)
+        line = f"apps rendered: {done}/{len(discovered.apps) - uncounted}: {app.name}, {count} objects from "
         if show_renderer:
             progress(f"{line}{app.shown_source or '.'} ({rendered.renderer or 'not rendered'})")
         else:
             progress(f"{line}{app.shown_source}")
     ahead.finish()
-    return DesiredState(repo, tree, discovered, desired_by_app, errors, all_rendered, resolutions, trees,
-                        settings)
+    return state
+
+
+def render_deferred(state: DesiredState, apps: list[App], render_timeout: float, selector: str | None,
+                    progress: Progress) -> None:
+    """The leaf apps among apps that render_desired left to the cluster they are destined for, rendered
+    into state (this process's copy of it). Their progress lines are numbered 0: the run renumbers them
+    (clusters.fleet.ReadCount.in_order)."""
+    from driftcheck.render import render_app
+
+    for app in apps:
+        if app.name in state.deferred and app.name not in state.desired_by_app:
+            count = _keep_render(state, app, render_app(state.trees, app, timeout=render_timeout), selector)
+            progress(f"apps rendered: 0/0: {app.name}, {count} objects from {app.shown_source}")
+
+
+def _keep_render(state: DesiredState, app: App, rendered: Any, selector: str | None) -> int:
+    """One app's render into state: argocd-cm's exclusions (a warning each), its errors, what its sources
+    resolved to, and the objects -l selects; returns how many objects it rendered."""
+    from driftcheck.render.resolution import app_resolution
+
+    count = len(rendered.resources)
+    if state.settings is not None:  # excluded kinds are dropped from desired state, with a warning each
+        from driftcheck.apps.argocd_settings import excluded_objects
+
+        kept, dropped = excluded_objects(state.settings, app, rendered.resources)
+        rendered = replace(rendered, resources=kept, errors=[*rendered.errors, *dropped])
+    state.errors += rendered.errors
+    state.resolutions[app.name] = app_resolution(state.trees, rendered)
+    state.rendered.append(replace(rendered, resources=selected(selector, rendered.resources)))
+    state.desired_by_app[app.name] = state.rendered[-1].resources
+    return count
 
 
 def argocd_settings(source: SourceOptions, tree: Any, progress: Progress, live: Any = None) -> Any:

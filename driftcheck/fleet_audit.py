@@ -16,6 +16,7 @@ from driftcheck.audit import (
     live_scope,
     open_reader,
     read_live,
+    render_deferred,
     render_desired,
 )
 from driftcheck.clusters.fleet import ClusterResult, FleetRun
@@ -46,13 +47,14 @@ def run_fleet(options: CheckOptions, progress: Progress = lambda _m: None,
     from driftcheck.compare import available_packs, load_rules
     from driftcheck.forked import MAX_WORKERS, available_cpus, balanced, run_forked
     from driftcheck.live.capabilities import DestinationCapabilities
+    from driftcheck.render.leaves import leaf_apps
 
     found = desired_apps(replace(options.source, render_timeout=options.render_timeout), progress,
                          options.cluster)
     discovered = found[2]
     plan = destinations(options, discovered)
-    # Every shard renders the apps of every cluster and keeps its own clusters only after app-of-apps:
-    # a parent on one shard's cluster may declare a child destined for another shard's.
+    # Every shard renders every app that may be a parent and keeps its own clusters only after
+    # app-of-apps: a parent on one shard's cluster may declare a child destined for another shard's.
     plan.narrow(discovered, progress)
     capabilities = {id(run): DestinationCapabilities(run.cluster.live_snapshot,
                                                      partial(open_reader, run.cluster), progress)
@@ -60,8 +62,15 @@ def run_fleet(options: CheckOptions, progress: Progress = lambda _m: None,
     by_app = {app.name: capabilities[id(run)] for run in plan.runs if id(run) in capabilities
               for app in run.apps}
     workers = min(options.workers or available_cpus(), MAX_WORKERS)
+    # Over several clusters and workers, leaf apps are rendered in the worker of their cluster: in
+    # parallel, and by the shard that reads it only (bench.fleet: -10% wall time at 20 x 1,000 objects).
+    built = discovered.rendered  # Flux Kustomizations, built with their graph: never rendered again
+    leaves = leaf_apps(found[1], [app for app in discovered.apps if app.name not in built]) \
+        if workers > 1 and len(plan.runs) > 1 else {}
+    unread = [name for name in leaves if name not in by_app]
     git_side = render_desired(options.source, found, options.render_timeout, options.cluster.selector,
-                              progress, capabilities_of=lambda app: by_app.get(app.name), workers=workers)
+                              progress, capabilities_of=lambda app: by_app.get(app.name), workers=workers,
+                              defer=leaves, uncounted=len(unread))
     plan.adopt(destinations(options, discovered), discovered, git_side.errors)  # app-of-apps
     # The desired state lives until the last report is written: out of the collector's reach from now on,
     # here and in the workers forked below (bench.fleet: -8% wall time at 20 clusters x 1,000 objects).
@@ -78,13 +87,18 @@ def run_fleet(options: CheckOptions, progress: Progress = lambda _m: None,
     rules, rule_errors = load_rules(packs, options.rule_files, discovered.rule_sources)
     git_side.errors += rule_errors
     count = None if len(plan.runs) == 1 else ReadCount(len(plan.runs))
+    total = len(discovered.apps) - len(unread)
+    relayed = ReadCount(len(plan.runs)).in_order(progress, (total - len(leaves) + len(unread), total))
 
     def read(run: ClusterRun, told: Progress) -> LiveState:
         scope = live_scope(run.apps, git_side.desired_by_app, run.cluster.all_namespaces)
         return read_live(run.cluster, scope, told, capabilities[id(run)].reader)
 
     def audit_share(share: list[ClusterRun], told: Progress) -> Iterator[tuple[ClusterResult, str | None]]:
-        """Read and audit these clusters (all of the run's, or a forked worker's share), one at a time."""
+        """Render their leaf apps, read and audit these clusters (all of the run's, or a forked worker's
+        share), one at a time."""
+        render_deferred(git_side, [app for run in share for app in run.apps], options.render_timeout,
+                        options.cluster.selector, told)
         for run, live in read_all(share, partial(read, told=told), told, count):
             result = ClusterResult(run.name, run.server, [app.name for app in run.apps])
             text = None
@@ -98,16 +112,19 @@ def run_fleet(options: CheckOptions, progress: Progress = lambda _m: None,
     workers = min(workers, len(plan.runs))
     audited: list[tuple[ClusterResult, str | None]] = []
     if workers > 1:  # comparing is CPU-bound: spread the clusters over processes (driftcheck.forked)
-        shares = balanced(plan.runs, lambda run: 1 + sum(len(git_side.desired_by_app.get(app.name, ()))
-                                                         for app in run.apps), workers)
-        for got in run_forked(shares, audit_share, ReadCount(len(plan.runs)).in_order(progress)):
+        def weight(run: ClusterRun) -> int:  # its objects; a leaf not rendered yet, its documents
+            return 1 + sum(len(git_side.desired_by_app.get(app.name, ())) + leaves.get(app.name, 0)
+                           for app in run.apps)
+
+        shares = balanced(plan.runs, weight, workers)
+        for got in run_forked(shares, audit_share, relayed):
             for pair in _not_audited(got, audited) if isinstance(got, WorkerLost) else [got]:
                 audited.append(pair)
                 publish(pair[0], True)
         position = {run.name: i for i, run in enumerate(plan.runs)}
         audited.sort(key=lambda pair: position[pair[0].name])
     else:
-        for pair in audit_share(plan.runs, progress):
+        for pair in audit_share(plan.runs, relayed if leaves else progress):
             audited.append(pair)
             publish(pair[0], len(plan.runs) > 1)
     return FleetRun([result for result, _ in audited], next((text for _, text in audited if text), None))

@@ -56,17 +56,26 @@ class ReadCount:
             self._done += 1
             return self._done
 
-    def in_order(self, progress: Callable[[str], None]) -> Callable[[str], None]:
-        """progress, with each `clusters read: N/M` line numbered by this count as it is shown."""
+    def in_order(self, progress: Callable[[str], None],
+                 rendered: tuple[int, int] = (0, 0)) -> Callable[[str], None]:
+        """progress, with each `clusters read: N/M` line numbered by this count as it is shown, and each
+        `apps rendered` line (a leaf app rendered where its cluster is audited: see audit.render_deferred)
+        counted on from `rendered`, the (apps rendered before, apps in all)."""
+        apps = list(rendered)
+
         def show(line: str) -> None:
             counted = _COUNTED.match(line)
             if counted:
                 line = f"clusters read: {self.one_more()}/{self.total}{line[counted.end():]}"
+            elif (counted := _RENDERED.match(line)) is not None:
+                apps[0] += 1
+                line = f"apps rendered: {apps[0]}/{apps[1]}{line[counted.end():]}"
             progress(line)
         return show
 
 
 _COUNTED = re.compile(r"clusters read: \d+/\d+")
+_RENDERED = re.compile(r"apps rendered: \d+/\d+")
 
 
 def read_all(runs: list[ClusterRun], read: Callable[[ClusterRun], LiveState],

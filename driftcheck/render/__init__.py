@@ -109,7 +109,7 @@ def _render_source(trees: SourceTrees, app: App, source: AppSource, refs: dict[s
             if release else ""
         out.errors.append(RunError(f"{shown}{e}", app=app.name, file=str(app.defined_by), stage="source"))
         return
-    tree, path = located.tree, _norm(located.path)
+    tree, path = located.tree, source_path(located.path)
     if not tree.exists(path):
         where = f"commit {tree.sha[:12]}" if located.tree is trees.run_tree else located.shown
         out.errors.append(RunError(f"path {path or '.'} does not exist at {where}",
@@ -142,7 +142,7 @@ def plain_yaml(trees: SourceTrees, apps: list[App]) -> dict[str, list[bytes]]:
         source = app.local_source
         if source is None or not isinstance(source.source, GitSource):
             continue
-        path = _norm(source.source.path)
+        path = source_path(source.source.path)
         if not tree.exists(path) or source_type(
                 tree, path, source.render, app.defined_by.kind == "argocd-application") != ("directory", ""):
             continue
@@ -229,6 +229,7 @@ def _invalid_identity(body: dict[str, Any], key: ResourceKey) -> str | None:
     return None
 
 
-def _norm(path: str) -> str:
+def source_path(path: str) -> str:
+    """A source's path as the renderers read it: normalized, relative, "" for the repository root."""
     p = posixpath.normpath(path.strip()) if path.strip() else ""
     return "" if p in (".", "/") else p.strip("/")

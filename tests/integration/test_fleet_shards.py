@@ -60,12 +60,16 @@ def test_shards_read_only_their_clusters_and_compose_one_fleet_summary(fleet: Fl
     owned = {i: {n for n in NAMES if shard_of(n, 2) == i} for i in (0, 1)}
     assert all(owned.values()), owned  # the names split over both shards (else the test proves little)
 
-    procs = {i: subprocess.Popen(command(repo, fleet, out, "--shard", f"{i}/2"), stdout=subprocess.PIPE,
-                                 stderr=subprocess.PIPE, text=True) for i in (0, 1)}  # at once
+    procs = {i: subprocess.Popen(command(repo, fleet, out, "--shard", f"{i}/2", "--workers", "2"),
+                                 stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True) for i in (0, 1)}
     results = {i: (p.wait(timeout=300), p.stderr.read() if p.stderr else "") for i, p in procs.items()}
     for i, (code, stderr) in results.items():
         assert code == (1 if DRIFTED in owned[i] else 0), stderr  # the worst of this shard's clusters
         assert "fleet exit status" in stderr
+        rendered = [line.split(": ") for line in stderr.splitlines() if line.startswith("apps rendered")]
+        assert sorted(what.split(",")[0] for _, _, what in rendered) == sorted(owned[i])  # its own apps only
+        mine = len(owned[i])
+        assert [count for _, count, _ in rendered] == [f"{k}/{mine}" for k in range(1, mine + 1)]
 
     fleet.stop()
     for n in NAMES:  # every cluster read by exactly one shard, once

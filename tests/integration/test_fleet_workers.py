@@ -103,6 +103,9 @@ def test_workers_write_what_one_process_writes(fleet: Fleet, tmp_path: Path) -> 
     assert three.stdout == one.stdout  # one table per cluster, in the same order
     assert [line.split(" (")[0] for line in three.stderr.splitlines() if line.startswith("clusters read")] \
         == [f"clusters read: {n}/3" for n in (1, 2, 3)]  # one count across the workers
+    rendered = [line.split(": ") for line in three.stderr.splitlines() if line.startswith("apps rendered")]
+    assert [count for _, count, _ in rendered] == ["1/3", "2/3", "3/3"]  # in the workers, counted once
+    assert sorted(what.split(",")[0] for _, _, what in rendered) == [f"app-{n}" for n in NAMES]
     summaries = [json.loads((tmp_path / out / "fleet.json").read_text()) for out in ("one", "three")]
     assert [c["counts"] for c in summaries[0]["clusters"]] == [c["counts"] for c in summaries[1]["clusters"]]
     fleet.stop()
