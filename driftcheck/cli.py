@@ -3,7 +3,6 @@ body is one call into `driftcheck.commands`."""
 
 from __future__ import annotations
 
-import gc
 import logging
 import os
 import signal
@@ -14,7 +13,7 @@ from pathlib import Path
 
 import click
 
-from driftcheck import __version__, scrub
+from driftcheck import __version__, collector, scrub
 from driftcheck.cli_flags import (
     APP_NAMESPACE,
     CONTEXT,
@@ -109,18 +108,11 @@ def _unraisable(unraisable: sys.UnraisableHookArgs) -> None:
     sys.__unraisablehook__(unraisable)
 
 
-# A run builds hundreds of thousands of dicts and lists (parsed manifests, API answers, results) that all
-# live until its reports are written and hold no cycles: at Python's default (700, 10, 10) the collector
-# rescans them in full again and again as they pile up, a fifth of a 20-cluster run's CPU (bench.fleet).
-# Young collections ten times rarer keep the collector for the cycles it exists for.
-GC_THRESHOLDS = (10_000, 10, 10)
-
-
 @click.group(cls=DriftcheckGroup)
 @click.version_option(__version__, prog_name="driftcheck")
 def main() -> None:
     """Does the cluster run what Git says, and since when has it not?"""
-    gc.set_threshold(*GC_THRESHOLDS)
+    collector.tune()
     signal.signal(signal.SIGTERM, _terminate)
     sys.unraisablehook = _unraisable
     scrub.register(os.environ.get("DRIFTCHECK_GIT_TOKEN"))
