@@ -109,7 +109,7 @@ def _render_source(trees: SourceTrees, app: App, source: AppSource, refs: dict[s
             if release else ""
         out.errors.append(RunError(f"{shown}{e}", app=app.name, file=str(app.defined_by), stage="source"))
         return
-    tree, path = located.tree, source_path(located.path)
+    tree, path = located.tree, _norm(located.path)
     if not tree.exists(path):
         where = f"commit {tree.sha[:12]}" if located.tree is trees.run_tree else located.shown
         out.errors.append(RunError(f"path {path or '.'} does not exist at {where}",
@@ -139,20 +139,26 @@ def plain_yaml(trees: SourceTrees, apps: list[App]) -> dict[str, list[bytes]]:
     parses while the apps are rendered); what cannot be read here is left to the render to report."""
     tree, out = trees.run_tree, dict[str, list[bytes]]()
     for app in apps:
-        source = app.local_source
-        if source is None or not isinstance(source.source, GitSource):
-            continue
-        path = source_path(source.source.path)
-        if not tree.exists(path) or source_type(
-                tree, path, source.render, app.defined_by.kind == "argocd-application") != ("directory", ""):
-            continue
-        for file in directory.manifest_files(tree, path, source.render):
+        for file in directory_files(tree, app) or []:
             if file.endswith((".yaml", ".yml")) and tree.symlink_target(file) is None:
                 try:
                     out.setdefault(app.name, []).append(tree.read(file))
                 except (DriftcheckError, git.GitError, OSError, ValueError):
                     continue
     return out
+
+
+def directory_files(tree: Tree, app: App) -> list[str] | None:
+    """The files the app's source in this repository reads when it is a plain directory at tree (the
+    audited commit), in reading order; None when it is not one (another tool, absent, elsewhere)."""
+    source = app.local_source
+    if source is None or not isinstance(source.source, GitSource):
+        return None
+    path = _norm(source.source.path)
+    if not tree.exists(path) or source_type(
+            tree, path, source.render, app.defined_by.kind == "argocd-application") != ("directory", ""):
+        return None
+    return directory.manifest_files(tree, path, source.render)
 
 
 def _multi_source(app: App) -> bool:
@@ -229,7 +235,6 @@ def _invalid_identity(body: dict[str, Any], key: ResourceKey) -> str | None:
     return None
 
 
-def source_path(path: str) -> str:
-    """A source's path as the renderers read it: normalized, relative, "" for the repository root."""
+def _norm(path: str) -> str:
     p = posixpath.normpath(path.strip()) if path.strip() else ""
     return "" if p in (".", "/") else p.strip("/")

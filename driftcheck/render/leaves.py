@@ -15,9 +15,8 @@ from __future__ import annotations
 import git
 
 from driftcheck.fetch.tree import Tree
-from driftcheck.model import App, DriftcheckError, GitSource
-from driftcheck.render import directory, source_path
-from driftcheck.render.detect import source_type
+from driftcheck.model import App, DriftcheckError
+from driftcheck.render import directory_files
 
 LEAF_SUFFIXES = (".yaml", ".yml", ".json")
 _MAY_DECLARE_APPS = (b"Application", b"\\")
@@ -28,16 +27,12 @@ def leaf_apps(tree: Tree, apps: list[App]) -> dict[str, int]:
     (what balancing clusters over workers weighs before anything is rendered)."""
     out: dict[str, int] = {}
     for app in apps:
-        source = app.local_source
-        if len(app.sources) != 1 or source is None or not isinstance(source.source, GitSource):
+        if len(app.sources) != 1:
             continue
-        path = source_path(source.source.path)
         try:
-            argocd = app.defined_by.kind == "argocd-application"
-            if not tree.exists(path) or source_type(tree, path, source.render, argocd) != ("directory", ""):
-                continue
-            files = directory.manifest_files(tree, path, source.render)
-            if not all(f.endswith(LEAF_SUFFIXES) and tree.symlink_target(f) is None for f in files):
+            files = directory_files(tree, app)
+            if files is None or not all(f.endswith(LEAF_SUFFIXES) and tree.symlink_target(f) is None
+                                        for f in files):
                 continue
             contents = [tree.read(f) for f in files]
         except (DriftcheckError, git.GitError, OSError, ValueError):
